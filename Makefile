@@ -1,0 +1,36 @@
+# Set-up and everyday commands. Every target installs what it needs into .venv first,
+# so `make demo` and `make test` work on a fresh clone with only python3 on the PATH.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+PYTEST_WORKERS ?= auto
+
+.PHONY: install lint typecheck test demo bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+lint: install
+	$(BIN)/ruff check backend bench
+	$(BIN)/ruff format --check backend bench
+
+typecheck: install
+	$(BIN)/mypy backend/app
+
+test: lint typecheck
+	$(BIN)/pytest -n $(PYTEST_WORKERS)
+
+demo: install
+	rm -f backend/fashion_forecast.db backend/fashion_forecast.db-wal backend/fashion_forecast.db-shm
+	cd backend && ../$(BIN)/alembic upgrade head
+	sqlite3 backend/fashion_forecast.db ".tables"
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

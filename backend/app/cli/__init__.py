@@ -1,0 +1,5 @@
+"""``ffdb``: the database command line. Thin: parses, calls the layers below, prints."""
+
+from backend.app.cli.main import app, main
+
+__all__ = ["app", "main"]

@@ -1,0 +1,62 @@
+"""The ``ffdb`` application and its error boundary.
+
+Each command group lives in a module of its own and registers itself here. Errors a
+person can act on are printed as one line with a non-zero exit; ``--debug`` shows
+the traceback instead.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import NoReturn
+
+import typer
+from sqlalchemy.exc import SQLAlchemyError
+
+from backend.app.cli.common import CommandError, error_console
+from backend.app.database.schema_version import SchemaOutOfDate
+
+app = typer.Typer(
+    name="ffdb",
+    help="Manage the fashion-forecast database: migrations, checks, imports, reports.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+@app.callback()
+def _root(
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks on errors."),
+) -> None:
+    """Options that apply to every command."""
+
+
+def _one_line(error: BaseException) -> str:
+    """The first line of what went wrong; driver errors without SQLAlchemy's wrapping."""
+    original = getattr(error, "orig", None) if isinstance(error, SQLAlchemyError) else None
+    message = str(original if original is not None else error).strip()
+    return message.splitlines()[0] if message else type(error).__name__
+
+
+def _fail(message: str, exit_code: int = 1) -> NoReturn:
+    error_console.print(f"error: {message}", markup=False, highlight=False)
+    sys.exit(exit_code)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point: the app, with errors turned into one line and an exit code."""
+    args = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in args
+    try:
+        app(args=args, prog_name="ffdb")
+    except CommandError as error:
+        if debug:
+            raise
+        _fail(str(error), error.exit_code)
+    except Exception as error:
+        if debug:
+            raise
+        known = isinstance(error, SchemaOutOfDate | SQLAlchemyError | OSError | ValueError)
+        detail = _one_line(error)
+        _fail(detail if known else f"{type(error).__name__}: {detail} (--debug shows more)")

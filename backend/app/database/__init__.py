@@ -1,0 +1,1 @@
+"""Connection layer: settings, engines, sessions and SQLite integrity guards."""

@@ -1,0 +1,144 @@
+"""Settings, engines and sessions: the one place that decides how we connect.
+
+SQLite is the embedded default; PostgreSQL is reached by changing ``DATABASE_URL``
+and nothing else. Every SQLite connection enforces foreign keys, runs in WAL mode,
+waits on a busy database instead of failing, and begins write transactions
+IMMEDIATE so two writers queue up rather than deadlock on a lock upgrade.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+# Re-exported: the story imports Base from this module.
+from backend.app.database.base import Base
+
+__all__ = [
+    "DEFAULT_DATABASE_URL",
+    "Base",
+    "SessionLocal",
+    "database_url",
+    "engine",
+    "get_db",
+    "make_engine",
+    "normalize_url",
+    "read_only",
+    "redacted",
+    "session_scope",
+]
+
+DEFAULT_DATABASE_URL = "sqlite:///./fashion_forecast.db"
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+# Execution option that lets a read-only unit of work begin DEFERRED on SQLite, so a
+# long report never holds the write lock that IMMEDIATE would take.
+READ_ONLY_OPTION = "ffdb_read_only"
+
+
+def normalize_url(url: str | URL) -> URL:
+    """Parse a URL, pointing bare ``postgresql://`` at psycopg 3 (not psycopg2)."""
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+def database_url() -> URL:
+    """``DATABASE_URL`` from the environment, else the story's SQLite file."""
+    return normalize_url(os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL)
+
+
+def redacted(url: str | URL) -> str:
+    """The URL as it may be printed: never with its password."""
+    return normalize_url(url).render_as_string(hide_password=True)
+
+
+def _echo_requested() -> bool:
+    return os.environ.get("FFDB_SQL_ECHO", "").lower() in ("1", "true", "yes", "debug")
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    in_memory = engine.url.database in (None, "", ":memory:")
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Hand transaction control to SQLAlchemy's "begin" event below; pysqlite's
+        # own implicit BEGIN would be DEFERRED.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            if not in_memory:
+                cursor.execute("PRAGMA journal_mode=WAL")
+                cursor.execute("PRAGMA synchronous=NORMAL")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        read_only_unit = connection.get_execution_options().get(READ_ONLY_OPTION, False)
+        connection.exec_driver_sql("BEGIN" if read_only_unit else "BEGIN IMMEDIATE")
+
+
+def make_engine(url: str | URL | None = None, **options: Any) -> Engine:
+    """An engine for ``url`` (default: ``DATABASE_URL``) with our per-backend settings."""
+    target = normalize_url(url) if url is not None else database_url()
+    settings: dict[str, Any] = {
+        "echo": _echo_requested(),
+        # A failed bulk statement must not print thousands of bound values.
+        "hide_parameters": True,
+    }
+    if target.get_backend_name() == "sqlite":
+        settings["connect_args"] = {
+            "check_same_thread": False,
+            "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000,
+        }
+    else:
+        settings["pool_pre_ping"] = True
+    settings.update(options)
+    engine = create_engine(target, **settings)
+    if target.get_backend_name() == "sqlite":
+        _configure_sqlite(engine)
+    return engine
+
+
+def read_only(engine: Engine) -> Engine:
+    """The same engine, beginning its transactions as readers (DEFERRED on SQLite)."""
+    return engine.execution_options(**{READ_ONLY_OPTION: True})
+
+
+# Creating an engine opens nothing: the first connection is made on first use.
+engine = make_engine()
+SessionLocal = sessionmaker(bind=engine, autoflush=False, expire_on_commit=False)
+
+
+def get_db() -> Iterator[Session]:
+    """FastAPI dependency: one session per request, always closed."""
+    db = SessionLocal()
+    try:
+        yield db
+    finally:
+        db.close()
+
+
+@contextmanager
+def session_scope(bind: Engine | None = None) -> Iterator[Session]:
+    """A unit of work: commits on success, rolls back on any error, always closes."""
+    session = (
+        Session(bind=bind, autoflush=False, expire_on_commit=False) if bind else SessionLocal()
+    )
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()

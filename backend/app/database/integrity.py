@@ -1,0 +1,153 @@
+"""Foreign keys that no SQLite client can bypass.
+
+SQLite enforces a FOREIGN KEY only on connections that ran ``PRAGMA foreign_keys=ON``;
+the ``sqlite3`` CLI and most tools do not. So for every foreign key the database
+declares we keep four triggers that refuse the same rows whatever the pragma says:
+an orphan insert, an update to an orphan, deleting a referenced parent and changing a
+referenced parent key (no cascades, as the story says).
+
+The triggers are derived from the foreign keys the database itself declares, not
+from the models, so they follow every migration: ``env.py`` drops them before a
+migration runs (table rebuilds would trip over them) and rebuilds them afterwards.
+``missing_guards`` tells ``ffdb check`` when they are not all there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, inspect, text
+
+GUARD_PREFIX = "ffdb_fk_"
+
+
+@dataclass(frozen=True)
+class ForeignKey:
+    table: str
+    columns: tuple[str, ...]
+    parent: str
+    parent_columns: tuple[str, ...]
+
+    @property
+    def label(self) -> str:
+        return f"{self.table}_{'_'.join(self.columns)}"
+
+    def describe(self) -> str:
+        child = ", ".join(f"{self.table}.{c}" for c in self.columns)
+        parent = ", ".join(f"{self.parent}.{c}" for c in self.parent_columns)
+        return f"{child} -> {parent}"
+
+
+def declared_foreign_keys(connection: Connection) -> list[ForeignKey]:
+    """Every foreign key the database declares, read from its own catalogue."""
+    inspector = inspect(connection)
+    keys = []
+    for table in sorted(inspector.get_table_names()):
+        if table.startswith("_alembic_tmp_"):
+            continue
+        for fk in inspector.get_foreign_keys(table):
+            keys.append(
+                ForeignKey(
+                    table=table,
+                    columns=tuple(fk["constrained_columns"]),
+                    parent=fk["referred_table"],
+                    parent_columns=tuple(fk["referred_columns"]),
+                )
+            )
+    return keys
+
+
+def _quote(connection: Connection, name: str) -> str:
+    return connection.dialect.identifier_preparer.quote(name)
+
+
+def _trigger(name: str, event: str, condition: str, message: str) -> str:
+    # Identifiers here come from the database's own catalogue, quoted; messages are
+    # built from those same names. No user input reaches this SQL.
+    return (
+        f"CREATE TRIGGER {name} {event} FOR EACH ROW WHEN {condition} "
+        f"BEGIN SELECT RAISE(ABORT, '{message}'); END"
+    )
+
+
+def _guard_statements(connection: Connection, fk: ForeignKey) -> dict[str, str]:
+    """Trigger name -> CREATE TRIGGER statement, for the four guards of one foreign key."""
+
+    def q(name: str) -> str:
+        return _quote(connection, name)
+
+    child, parent = q(fk.table), q(fk.parent)
+    pairs = list(zip(fk.columns, fk.parent_columns, strict=True))
+    # A child row with any NULL key column references nothing (SQL's MATCH SIMPLE).
+    new_not_null = " AND ".join(f"NEW.{q(c)} IS NOT NULL" for c, _ in pairs)
+    parent_has_new = " AND ".join(f"{parent}.{q(p)} = NEW.{q(c)}" for c, p in pairs)
+    child_has_old = " AND ".join(f"{child}.{q(c)} = OLD.{q(p)}" for c, p in pairs)
+    key_changed = " OR ".join(f"NEW.{q(p)} IS NOT OLD.{q(p)}" for _, p in pairs)
+    child_columns = ", ".join(q(c) for c, _ in pairs)
+    parent_columns = ", ".join(q(p) for _, p in pairs)
+    orphan_row = f"NOT EXISTS (SELECT 1 FROM {parent} WHERE {parent_has_new})"  # noqa: S608
+    referenced_row = f"EXISTS (SELECT 1 FROM {child} WHERE {child_has_old})"  # noqa: S608
+    failed = f"FOREIGN KEY constraint failed: {fk.describe()}"
+    orphan = f"{failed} (no such {fk.parent} row)"
+    referenced = f"{failed} ({fk.parent} row still referenced)"
+    name = GUARD_PREFIX + fk.label
+    statements = {
+        f"{name}_insert": (f"BEFORE INSERT ON {child}", f"{new_not_null} AND {orphan_row}", orphan),
+        f"{name}_update": (
+            f"BEFORE UPDATE OF {child_columns} ON {child}",
+            f"{new_not_null} AND {orphan_row}",
+            orphan,
+        ),
+        f"{name}_parent_delete": (f"BEFORE DELETE ON {parent}", referenced_row, referenced),
+        f"{name}_parent_update": (
+            f"BEFORE UPDATE OF {parent_columns} ON {parent}",
+            f"({key_changed}) AND {referenced_row}",
+            referenced,
+        ),
+    }
+    return {
+        trigger: _trigger(q(trigger), event, condition, message)
+        for trigger, (event, condition, message) in statements.items()
+    }
+
+
+def expected_guards(connection: Connection) -> dict[str, str]:
+    """Every guard trigger the database should have, by name."""
+    guards: dict[str, str] = {}
+    for fk in declared_foreign_keys(connection):
+        guards.update(_guard_statements(connection, fk))
+    return guards
+
+
+def present_guards(connection: Connection) -> set[str]:
+    rows = connection.execute(
+        text("SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE :prefix"),
+        {"prefix": GUARD_PREFIX + "%"},
+    )
+    return {row[0] for row in rows}
+
+
+def drop_guards(connection: Connection) -> None:
+    """Remove every guard trigger (before a migration rebuilds tables)."""
+    if connection.dialect.name != "sqlite":
+        return
+    for name in sorted(present_guards(connection)):
+        connection.exec_driver_sql(f"DROP TRIGGER IF EXISTS {_quote(connection, name)}")
+
+
+def install_guards(connection: Connection) -> int:
+    """Create the guard triggers for every declared foreign key; returns how many."""
+    if connection.dialect.name != "sqlite":
+        return 0  # PostgreSQL enforces foreign keys for every client already.
+    drop_guards(connection)
+    guards = expected_guards(connection)
+    for statement in guards.values():
+        connection.exec_driver_sql(statement)
+    return len(guards)
+
+
+def missing_guards(connection: Connection) -> list[str]:
+    """Names of guard triggers the database should have but does not (SQLite only)."""
+    if connection.dialect.name != "sqlite":
+        return []
+    return sorted(set(expected_guards(connection)) - present_guards(connection))

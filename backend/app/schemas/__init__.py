@@ -1,0 +1,1 @@
+"""Pydantic shapes: JSON column payloads, CSV rows and read models."""

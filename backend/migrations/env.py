@@ -1,0 +1,113 @@
+"""Alembic environment: one migration chain for SQLite and PostgreSQL.
+
+The URL comes from where db.py takes it (``DATABASE_URL``), unless the caller passes
+``config.attributes["connection"]`` (tests) or ``config.attributes["database_url"]``
+(``ffdb``). All pending revisions run in one transaction. On SQLite, foreign keys are
+switched off around the run (table rebuilds would otherwise cascade or fail), checked
+with ``PRAGMA foreign_key_check`` before commit, and the integrity triggers are
+dropped before and rebuilt after, from the foreign keys the migrated schema declares.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from logging.config import fileConfig
+
+from alembic import context
+from sqlalchemy import Connection, Engine, pool
+
+from backend.app import models  # noqa: F401  (registers every table on Base.metadata)
+from backend.app.database import integrity
+from backend.app.database.db import Base, database_url, make_engine, normalize_url
+
+config = context.config
+if config.config_file_name is not None and config.attributes.get("configure_logging", True):
+    fileConfig(config.config_file_name, disable_existing_loggers=False)
+
+target_metadata = Base.metadata
+
+
+class ForeignKeyViolation(RuntimeError):
+    """A migration left rows that break a foreign key; nothing was committed."""
+
+
+def _url() -> str:
+    explicit = config.attributes.get("database_url")
+    url = normalize_url(explicit) if explicit else database_url()
+    return url.render_as_string(hide_password=False)
+
+
+def _configure(**options: object) -> None:
+    context.configure(
+        target_metadata=target_metadata,
+        render_as_batch=True,
+        compare_type=True,
+        # SQLite can roll DDL back too: a crash mid-upgrade leaves the old schema.
+        transactional_ddl=True,
+        **options,
+    )
+
+
+def run_migrations_offline() -> None:
+    _configure(url=_url(), literal_binds=True, dialect_opts={"paramstyle": "named"})
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+@contextmanager
+def _sqlite_foreign_keys_off(connection: Connection) -> Iterator[None]:
+    """PRAGMA foreign_keys only changes outside a transaction, so use the raw driver."""
+    raw = connection.connection.driver_connection
+    switchable = connection.dialect.name == "sqlite" and not connection.in_transaction()
+    if switchable:
+        raw.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]
+    try:
+        yield
+    finally:
+        if switchable:
+            raw.execute("PRAGMA foreign_keys=ON")  # type: ignore[union-attr]
+
+
+def _assert_no_orphans(connection: Connection) -> None:
+    if connection.dialect.name != "sqlite":
+        return
+    rows = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+    if rows:
+        shown = "; ".join(f"{r[0]} rowid {r[1]} -> {r[2]}" for r in rows[:10])
+        raise ForeignKeyViolation(f"migration left {len(rows)} orphan row(s): {shown}")
+
+
+def _run(connection: Connection) -> None:
+    with _sqlite_foreign_keys_off(connection):
+        _configure(connection=connection)
+        with context.begin_transaction():
+            integrity.drop_guards(connection)
+            context.run_migrations()
+            _assert_no_orphans(connection)
+            integrity.install_guards(connection)
+
+
+def run_migrations_online() -> None:
+    injected = config.attributes.get("connection")
+    if isinstance(injected, Connection):
+        _run(injected)
+        return
+    if isinstance(injected, Engine):  # pytest-alembic hands over an engine
+        with injected.connect() as connection:
+            _run(connection)
+            connection.commit()
+        return
+    engine = make_engine(_url(), poolclass=pool.NullPool)
+    try:
+        with engine.connect() as connection:
+            _run(connection)
+            connection.commit()
+    finally:
+        engine.dispose()
+
+
+if context.is_offline_mode():
+    run_migrations_offline()
+else:
+    run_migrations_online()

@@ -1,8 +1,7 @@
-"""The ``ffdb`` application and its error boundary.
+"""The ``ffdb`` entry point and its error boundary.
 
-Each command group lives in a module of its own and registers itself here. Errors a
-person can act on are printed as one line with a non-zero exit; ``--debug`` shows
-the traceback instead.
+Errors a person can act on are printed as one line with a non-zero exit; ``--debug``
+shows the traceback instead.
 """
 
 from __future__ import annotations
@@ -10,26 +9,13 @@ from __future__ import annotations
 import sys
 from typing import NoReturn
 
-import typer
 from sqlalchemy.exc import SQLAlchemyError
 
+from backend.app.cli.app import app
 from backend.app.cli.common import CommandError, error_console
 from backend.app.database.schema_version import SchemaOutOfDate
 
-app = typer.Typer(
-    name="ffdb",
-    help="Manage the fashion-forecast database: migrations, checks, imports, reports.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
-)
-
-
-@app.callback()
-def _root(
-    debug: bool = typer.Option(False, "--debug", help="Show tracebacks on errors."),
-) -> None:
-    """Options that apply to every command."""
+# Command modules register themselves on `app` when imported; import each one here.
 
 
 def _one_line(error: BaseException) -> str:

@@ -32,5 +32,9 @@ demo: install
 	cd backend && ../$(BIN)/alembic upgrade head
 	sqlite3 backend/fashion_forecast.db ".tables"
 
+# Benchmarks print ratios against baselines measured in the same run; not part of `make test`.
+bench: install
+	@set -e; for script in bench/bench_*.py; do echo "== $$script"; $(BIN)/python $$script; done
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

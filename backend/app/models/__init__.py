@@ -10,6 +10,7 @@ from backend.app.models.markdown import Markdown
 from backend.app.models.parameters import SeasonParameters
 from backend.app.models.store import Store
 from backend.app.models.store_cluster import StoreCluster
+from backend.app.models.store_extra_attributes import StoreExtraAttributes
 from backend.app.models.workflow_log import WorkflowLog
 
 __all__ = [
@@ -23,5 +24,6 @@ __all__ = [
     "SeasonParameters",
     "Store",
     "StoreCluster",
+    "StoreExtraAttributes",
     "WorkflowLog",
 ]

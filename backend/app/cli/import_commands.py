@@ -1,0 +1,203 @@
+"""``ffdb import stores|historical-sales|actuals`` and ``ffdb export``: thin wrappers.
+
+Parsing, validation and writing live in ``backend.app.ingest``; here we choose the
+engine, draw the progress bar (on stderr, only on a terminal) and print the outcome
+or the problems, one ``FILE:LINE: column: what is wrong (value)`` per line.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
+
+from backend.app.cli.app import app
+from backend.app.cli.common import CommandError, DatabaseUrl, console, error_console, open_engine
+from backend.app.database.db import DEFAULT_DATABASE_URL
+from backend.app.ingest.actuals import UnknownForecast, import_actuals
+from backend.app.ingest.export import ExportError, export_table
+from backend.app.ingest.historical_sales import import_historical_sales
+from backend.app.ingest.outcome import ImportResult
+from backend.app.ingest.problems import DEFAULT_PROBLEM_LIMIT, ImportRejected
+from backend.app.ingest.reader import ProgressCallback
+
+import_app = typer.Typer(
+    name="import",
+    help="Load a retailer's CSV exports: validated, in one transaction, re-runnable.",
+    no_args_is_help=True,
+)
+app.add_typer(import_app, name="import")
+
+CsvPath = Annotated[Path, typer.Argument(help="The CSV file (UTF-8, a BOM is fine).")]
+DryRun = Annotated[
+    bool, typer.Option("--dry-run", help="Validate and report what would change; write nothing.")
+]
+Replace = Annotated[
+    bool,
+    typer.Option(
+        "--replace", help="Also delete stored rows in the range the file covers that it lacks."
+    ),
+]
+MaxProblems = Annotated[
+    int, typer.Option("--max-problems", min=1, help="Problems to list before '... and N more'.")
+]
+
+
+@contextmanager
+def _progress(path: Path) -> Iterator[ProgressCallback | None]:
+    """A bar with rows and rows/s on stderr, for people watching a terminal only."""
+    if not error_console.is_terminal:
+        yield None
+        return
+    size = path.stat().st_size if path.is_file() else 0
+    columns = (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TextColumn("{task.fields[rows]:,} rows  {task.fields[rate]:,.0f} rows/s"),
+        TimeElapsedColumn(),
+    )
+    started = time.perf_counter()
+    with Progress(*columns, console=error_console, transient=True) as bar:
+        task = bar.add_task(path.name, total=size or None, rows=0, rate=0.0)
+
+        def advance(rows: int, position: int) -> None:
+            elapsed = max(time.perf_counter() - started, 1e-9)
+            bar.update(task, completed=position, rows=rows, rate=rows / elapsed)
+
+        yield advance
+
+
+def _run(path: Path, load: Callable[[ProgressCallback | None], ImportResult]) -> None:
+    try:
+        with _progress(path) as progress:
+            result = load(progress)
+    except ImportRejected as rejected:
+        for line in rejected.lines():
+            error_console.print(line, markup=False, highlight=False, soft_wrap=True)
+        plural = "s" if rejected.total != 1 else ""
+        raise CommandError(
+            f"{rejected.total} problem{plural} in {path}; nothing was imported"
+        ) from None
+    except UnknownForecast as error:
+        raise CommandError(str(error)) from None
+    console.print(result.summary(), markup=False, highlight=False, soft_wrap=True)
+
+
+@import_app.command("stores")
+def import_stores_command(
+    file: CsvPath,
+    database_url: DatabaseUrl = DEFAULT_DATABASE_URL,
+    dry_run: DryRun = False,
+    replace: Replace = False,
+    max_problems: MaxProblems = DEFAULT_PROBLEM_LIMIT,
+) -> None:
+    """Stores from the 13-column store-attributes export (extra columns are kept)."""
+    from backend.app.ingest.stores import import_stores
+
+    with open_engine(database_url) as engine:
+        _run(
+            file,
+            lambda progress: import_stores(
+                engine,
+                file,
+                dry_run=dry_run,
+                replace=replace,
+                progress=progress,
+                limit=max_problems,
+            ),
+        )
+
+
+@import_app.command("historical-sales")
+def import_historical_sales_command(
+    file: CsvPath,
+    database_url: DatabaseUrl = DEFAULT_DATABASE_URL,
+    dry_run: DryRun = False,
+    replace: Replace = False,
+    max_problems: MaxProblems = DEFAULT_PROBLEM_LIMIT,
+) -> None:
+    """Weekly rows (week_start_date,store_id,category_id,units_sold) or a daily export
+    (date,store_id,category,quantity_sold[,revenue]) summed into Monday weeks."""
+    with open_engine(database_url) as engine:
+        _run(
+            file,
+            lambda progress: import_historical_sales(
+                engine,
+                file,
+                dry_run=dry_run,
+                replace=replace,
+                progress=progress,
+                limit=max_problems,
+            ),
+        )
+
+
+@import_app.command("actuals")
+def import_actuals_command(
+    file: CsvPath,
+    forecast_id: Annotated[
+        str, typer.Option("--forecast-id", help="The forecast these sales are measured against.")
+    ],
+    week: Annotated[
+        int | None,
+        typer.Option(
+            "--week", min=1, max=12, help="Season week of a daily file [default: from its dates]."
+        ),
+    ] = None,
+    database_url: DatabaseUrl = DEFAULT_DATABASE_URL,
+    dry_run: DryRun = False,
+    replace: Replace = False,
+    max_problems: MaxProblems = DEFAULT_PROBLEM_LIMIT,
+) -> None:
+    """A week of daily actuals (date,store_id,quantity_sold) or weekly rows
+    (store_id,week_number,units_sold) against a forecast."""
+    with open_engine(database_url) as engine:
+        _run(
+            file,
+            lambda progress: import_actuals(
+                engine,
+                file,
+                forecast_id,
+                week=week,
+                dry_run=dry_run,
+                replace=replace,
+                progress=progress,
+                limit=max_problems,
+            ),
+        )
+
+
+@app.command("export")
+def export_command(
+    table: Annotated[str, typer.Argument(help="The table: stores, historical_sales, ...")],
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write here [default: stdout].")
+    ] = None,
+    forecast_id: Annotated[
+        str | None, typer.Option("--forecast-id", help="For actual_sales: whose actuals.")
+    ] = None,
+    database_url: DatabaseUrl = DEFAULT_DATABASE_URL,
+) -> None:
+    """A table as CSV that `ffdb import` reads back unchanged."""
+    with open_engine(database_url) as engine:
+        try:
+            if output is None:
+                export_table(engine, table, sys.stdout, forecast_id=forecast_id)
+                return
+            partial = output.with_name(output.name + ".partial")
+            with open(partial, "w", encoding="utf-8", newline="") as out:
+                count = export_table(engine, table, out, forecast_id=forecast_id)
+            os.replace(partial, output)
+        except ExportError as error:
+            raise CommandError(str(error)) from None
+    error_console.print(
+        f"{count} rows of {table} written to {output}", markup=False, highlight=False
+    )

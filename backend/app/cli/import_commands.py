@@ -83,9 +83,8 @@ def _run(path: Path, load: Callable[[ProgressCallback | None], ImportResult]) ->
         for line in rejected.lines():
             error_console.print(line, markup=False, highlight=False, soft_wrap=True)
         plural = "s" if rejected.total != 1 else ""
-        raise CommandError(
-            f"{rejected.total} problem{plural} in {path}; nothing was imported"
-        ) from None
+        # Short: each problem line above already names the file (long paths would wrap).
+        raise CommandError(f"{rejected.total} problem{plural}; nothing was imported") from None
     except UnknownForecast as error:
         raise CommandError(str(error)) from None
     console.print(result.summary(), markup=False, highlight=False, soft_wrap=True)

@@ -26,7 +26,7 @@ from backend.app.ingest.outcome import ImportResult
 from backend.app.ingest.problems import DEFAULT_PROBLEM_LIMIT, Problem, ProblemLog
 from backend.app.ingest.reader import CsvFile, ProgressCallback
 from backend.app.ingest.source import DATE_CACHE_LIMIT, open_export, require_rows, width_problem
-from backend.app.ingest.staging import create_staging, drop_staging, load_staging
+from backend.app.ingest.staging import StagedRow, create_staging, drop_staging, load_staging
 from backend.app.ingest.transaction import import_transaction
 from backend.app.ingest.upsert import Move, delete_uncovered, upsert
 
@@ -113,44 +113,41 @@ def _season_start(connection: Connection, forecast_id: str) -> date:
 
 def _weekly_rows(
     csv_file: CsvFile, layout: Layout, log: ProblemLog, forecast_id: str
-) -> Iterator[tuple[int, str, str, int, int]]:
+) -> Iterator[StagedRow]:
     at = layout.positions
     i_store, i_week, i_units = at["store_id"], at["week_number"], at["units_sold"]
     for line, fields in csv_file.rows():
         if width_problem(line, fields, layout.width, log):
             continue
-        ok = True
         try:
             store = identifier(fields[i_store])
         except FieldError as error:
             log.add(line, "store_id", str(error), fields[i_store])
-            ok = False
+            store = None
         try:
             week = whole_number(fields[i_week], minimum=None)
             if not FIRST_WEEK <= week <= LAST_WEEK:
                 raise FieldError(f"outside the season's weeks {FIRST_WEEK}..{LAST_WEEK}")
         except FieldError as error:
             log.add(line, "week_number", str(error), fields[i_week])
-            ok = False
+            week = None
         try:
             units = whole_number(fields[i_units], what="units")
         except FieldError as error:
             log.add(line, "units_sold", str(error), fields[i_units])
-            ok = False
-        if ok:
-            yield line, forecast_id, store, week, units
+            units = None
+        yield line, forecast_id, store, week, units  # a bad field is staged as NULL
 
 
 def _daily_rows(
     csv_file: CsvFile, layout: Layout, log: ProblemLog, season_start: date, week: int | None
-) -> Iterator[tuple[int, str, int, str, int]]:
+) -> Iterator[StagedRow]:
     at = layout.positions
     i_day, i_store, i_units = at["date"], at["store_id"], at["quantity_sold"]
     days: dict[str, tuple[str, int]] = {}
     for line, fields in csv_file.rows():
         if width_problem(line, fields, layout.width, log):
             continue
-        ok = True
         day_text = fields[i_day]
         day = days.get(day_text)
         if day is None:
@@ -169,19 +166,21 @@ def _daily_rows(
                     days[day_text] = day
             except FieldError as error:
                 log.add(line, "date", str(error), day_text)
-                ok = False
+                day = None
         try:
             store = identifier(fields[i_store])
         except FieldError as error:
             log.add(line, "store_id", str(error), fields[i_store])
-            ok = False
+            store = None
         try:
             units = whole_number(fields[i_units], what="quantity")
         except FieldError as error:
             log.add(line, "quantity_sold", str(error), fields[i_units])
-            ok = False
-        if ok:
-            yield line, day[0], day[1], store, units  # type: ignore[index]
+            units = None
+        if day is None:
+            yield line, None, None, store, units  # a bad field is staged as NULL
+        else:
+            yield line, day[0], day[1], store, units
 
 
 def _check(
@@ -196,7 +195,10 @@ def _check(
 def _check_one_week(connection: Connection, log: ProblemLog) -> None:
     """A daily actuals file holds one season week: lines outside the first line's week."""
     first = connection.execute(
-        text(f"SELECT line, day, week_number FROM {DAILY_STAGE} ORDER BY line LIMIT 1")  # noqa: S608
+        text(
+            f"SELECT line, day, week_number FROM {DAILY_STAGE} "  # noqa: S608
+            "WHERE week_number IS NOT NULL ORDER BY line LIMIT 1"
+        )
     ).one_or_none()
     if first is None:
         return

@@ -34,7 +34,8 @@ def unknown_references(
     """Lines whose ``column`` names no ``parent`` row."""
     sql = (
         f"SELECT s.line, s.{column}, COUNT(*) OVER () FROM {staging} s "  # noqa: S608
-        f"WHERE NOT EXISTS (SELECT 1 FROM {parent} p WHERE p.{parent_column} = s.{column}) "
+        f"WHERE s.{column} IS NOT NULL "
+        f"AND NOT EXISTS (SELECT 1 FROM {parent} p WHERE p.{parent_column} = s.{column}) "
         "ORDER BY s.line LIMIT :limit"
     )
     _collect(connection, log, sql, label or column, f"unknown {what}")
@@ -51,9 +52,10 @@ def duplicate_keys(
     """Every line after the first that repeats a key of the file."""
     columns = ", ".join(key)
     sql = (
-        f"SELECT line, {shown}, COUNT(*) OVER () FROM ("  # noqa: S608
-        f"SELECT line, {shown}, MIN(line) OVER (PARTITION BY {columns}) AS first_line "
-        f"FROM {staging}) d WHERE line <> first_line ORDER BY line LIMIT :limit"
+        f"SELECT line, shown, COUNT(*) OVER () FROM ("  # noqa: S608
+        f"SELECT line, {shown} AS shown, MIN(line) OVER (PARTITION BY {columns}) AS first_line "
+        f"FROM {staging} WHERE {_complete(key)}) d "
+        "WHERE line <> first_line ORDER BY line LIMIT :limit"
     )
     rows = connection.execute(text(sql), {"limit": log.limit}).all()
     if not rows:
@@ -87,7 +89,12 @@ def has_duplicates(connection: Connection, staging: str, key: tuple[str, ...]) -
     """Cheap test first: are there fewer distinct keys than rows?"""
     columns = ", ".join(key)
     sql = (
-        f"SELECT EXISTS (SELECT 1 FROM {staging} "  # noqa: S608
+        f"SELECT EXISTS (SELECT 1 FROM {staging} WHERE {_complete(key)} "  # noqa: S608
         f"GROUP BY {columns} HAVING COUNT(*) > 1)"
     )
     return bool(connection.execute(text(sql)).scalar())
+
+
+def _complete(key: tuple[str, ...]) -> str:
+    """Rows whose key parsed (a bad value is staged as NULL and reported already)."""
+    return " AND ".join(f"{column} IS NOT NULL" for column in key)

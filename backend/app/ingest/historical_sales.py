@@ -31,7 +31,7 @@ from backend.app.ingest.outcome import ImportResult
 from backend.app.ingest.problems import DEFAULT_PROBLEM_LIMIT, ProblemLog
 from backend.app.ingest.reader import CsvFile, ProgressCallback
 from backend.app.ingest.source import DATE_CACHE_LIMIT, open_export, require_rows, width_problem
-from backend.app.ingest.staging import create_staging, drop_staging, load_staging
+from backend.app.ingest.staging import StagedRow, create_staging, drop_staging, load_staging
 from backend.app.ingest.transaction import as_date, import_transaction
 from backend.app.ingest.upsert import Move, delete_uncovered, upsert
 
@@ -107,9 +107,7 @@ def _monday(day: date) -> date:
     return day - timedelta(days=day.weekday())
 
 
-def _weekly_rows(
-    csv_file: CsvFile, layout: Layout, log: ProblemLog
-) -> Iterator[tuple[int, str, str, str, int]]:
+def _weekly_rows(csv_file: CsvFile, layout: Layout, log: ProblemLog) -> Iterator[StagedRow]:
     at = layout.positions
     i_week, i_store, i_category, i_units = (
         at["week_start_date"],
@@ -125,7 +123,6 @@ def _weekly_rows(
             continue
         week_text = fields[i_week]
         week = weeks.get(week_text)
-        ok = True
         if week is None:
             try:
                 day = iso_date(week_text)
@@ -136,7 +133,7 @@ def _weekly_rows(
                     weeks[week_text] = week
             except FieldError as error:
                 log.add(line, "week_start_date", str(error), week_text)
-                ok = False
+                week = None
         units_text = fields[i_units]
         if units_text.isdigit() and units_text.isascii():
             units = int(units_text)
@@ -145,23 +142,24 @@ def _weekly_rows(
                 units = whole_number(units_text, what="units")
             except FieldError as error:
                 log.add(line, "units_sold", str(error), units_text)
-                ok = False
-        store = fields[i_store]
+                units = None
+        store: str | None = fields[i_store]
         if not store or store[0] in _NEEDS_CLEANING or store[-1] == " ":
             try:
-                store = identifier(store)
+                store = identifier(fields[i_store])
             except FieldError as error:
-                log.add(line, "store_id", str(error), store)
-                ok = False
-        category = fields[i_category]
+                log.add(line, "store_id", str(error), fields[i_store])
+                store = None
+        category: str | None = fields[i_category]
         if not category or category[0] in _NEEDS_CLEANING or category[-1] == " ":
             try:
-                category = identifier(category)
+                category = identifier(fields[i_category])
             except FieldError as error:
-                log.add(line, "category_id", str(error), category)
-                ok = False
-        if ok:
-            yield line, week, store, category, units  # type: ignore[misc]
+                log.add(line, "category_id", str(error), fields[i_category])
+                category = None
+        # Rows with a bad field are staged too (as NULL) so the set-based checks still
+        # report the row's other problems; nothing is moved when there are problems.
+        yield line, week, store, category, units
 
 
 # Leading characters that send an id through the slower cleaning path.
@@ -200,7 +198,7 @@ class _CategoryResolver:
 
 def _daily_rows(
     csv_file: CsvFile, layout: Layout, log: ProblemLog, categories: _CategoryResolver
-) -> Iterator[tuple[int, str, str, str, str, str, int]]:
+) -> Iterator[StagedRow]:
     at = layout.positions
     i_day, i_store, i_category, i_units = (
         at["date"],
@@ -214,7 +212,6 @@ def _daily_rows(
     for line, fields in csv_file.rows():
         if width_problem(line, fields, width, log):
             continue
-        ok = True
         day_text = fields[i_day]
         day = days.get(day_text)
         if day is None:
@@ -225,33 +222,34 @@ def _daily_rows(
                     days[day_text] = day
             except FieldError as error:
                 log.add(line, "date", str(error), day_text)
-                ok = False
+                day = None
         units_text = fields[i_units]
         try:
             units = whole_number(units_text, what="quantity")
         except FieldError as error:
             log.add(line, "quantity_sold", str(error), units_text)
-            ok = False
+            units = None
         if i_revenue is not None and fields[i_revenue].strip():
             # Validated, not stored: historical_sales holds units only.
             try:
                 real_number(fields[i_revenue])
             except FieldError as error:
                 log.add(line, "revenue", str(error), fields[i_revenue])
-                ok = False
         try:
             store = identifier(fields[i_store])
         except FieldError as error:
             log.add(line, "store_id", str(error), fields[i_store])
-            ok = False
+            store = None
         name = fields[i_category]
         try:
             category_id = categories(name)
         except FieldError as error:
             log.add(line, "category", str(error), name)
-            ok = False
-        if ok:
-            yield line, day[0], day[1], store, category_id, name, units  # type: ignore[index]
+            category_id = None
+        if day is None:
+            yield line, None, None, store, category_id, name, units
+        else:
+            yield line, day[0], day[1], store, category_id, name, units
 
 
 # --- Set-based checks and moves ------------------------------------------------------------

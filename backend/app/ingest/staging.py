@@ -16,6 +16,8 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+# A staged row: line number first, then the staging table's columns (None: bad value).
+StagedRow = tuple[int | str | None, ...]
 # (name, type) where type is "int" or "text".
 Columns = Sequence[tuple[str, str]]
 _TYPES = {

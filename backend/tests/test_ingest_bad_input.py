@@ -1,0 +1,233 @@
+"""Bad input: every problem as ``FILE:LINE: column: what is wrong (value)``, a non-zero
+exit, and the database exactly as it was, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+from sqlalchemy.engine import URL
+
+from backend.app.database.db import make_engine
+from backend.tests.ingest_support import (
+    CATEGORY_ID,
+    FIXTURES,
+    FORECAST_ID,
+    ffdb,
+    seed_season,
+    snapshot,
+    write,
+)
+
+WEEKLY = "week_start_date,store_id,category_id,units_sold\n"
+# A valid row that would update a stored one: proves the transaction rolled back.
+GOOD = f"2025-02-17,S001,{CATEGORY_ID},999\n"
+STORE_HEADER = (
+    "store_id,avg_weekly_sales_12mo,store_size_sqft,median_income,location_tier,fashion_tier,"
+    "store_format,region,foot_traffic,competitor_density,online_penetration,population_density,"
+    "mall_location\n"
+)
+STORE_ROW = "S001,900,12500,142000,A,Premium,{format},Southeast,2800,6.2,0.48,14500,{mall}\n"
+DAILY_ACTUALS = "date,store_id,quantity_sold\n"
+
+
+@dataclass(frozen=True)
+class Case:
+    command: tuple[str, ...]
+    content: str | bytes
+    expected: tuple[str, ...]  # each "LINE: column: message (value)" after the path
+
+
+HISTORICAL = ("import", "historical-sales")
+ACTUALS = ("import", "actuals", "--forecast-id", FORECAST_ID)
+STORES = ("import", "stores")
+
+CASES = {
+    "missing column": Case(
+        HISTORICAL,
+        "week_start_date,store_id,category_id\n2025-02-17,S001,womens_dresses\n",
+        (
+            "1: units_sold: missing column (a weekly historical-sales file has "
+            "week_start_date,store_id,category_id,units_sold)",
+        ),
+    ),
+    "extra column": Case(
+        HISTORICAL,
+        WEEKLY.strip() + ",notes\n" + GOOD.strip() + ",x\n",
+        ("1: notes: unexpected column",),
+    ),
+    "empty file": Case(HISTORICAL, "", ("1: header: empty file: no header line",)),
+    "header only": Case(HISTORICAL, WEEKLY, ("1: header: header only: the file has no data rows",)),
+    "wrong delimiter": Case(
+        HISTORICAL,
+        WEEKLY.replace(",", ";") + GOOD.replace(",", ";"),
+        ("1: header: wrong delimiter ';', expected ','",),
+    ),
+    "non-UTF-8 bytes": Case(
+        HISTORICAL,
+        (WEEKLY + GOOD).encode() + b"2025-02-24,S\xe9002,womens_dresses,5\n",
+        ("3: store_id: bytes that are not UTF-8 (b'\\xe9') ('S\\\\xe9002')",),
+    ),
+    "unknown store": Case(
+        HISTORICAL,
+        WEEKLY + GOOD + "2025-02-24,S999,womens_dresses,5\n",
+        ("3: store_id: unknown store ('S999')",),
+    ),
+    "unknown category": Case(
+        HISTORICAL,
+        WEEKLY + GOOD + "2025-02-24,S002,mens_shoes,5\n",
+        ("3: category_id: unknown category ('mens_shoes')",),
+    ),
+    "unknown enum spelling": Case(
+        STORES,
+        STORE_HEADER
+        + STORE_ROW.format(format="Mall", mall="True").replace("900", "950")
+        + STORE_ROW.format(format="Kiosk", mall="True").replace("S001", "S002"),
+        (
+            "3: store_format: unknown store_format, expected one of MALL, STANDALONE, "
+            "SHOPPING_CENTER, OUTLET ('Kiosk')",
+        ),
+    ),
+    "negative units": Case(
+        HISTORICAL,
+        WEEKLY + GOOD + "2025-02-24,S002,womens_dresses,-5\n",
+        ("3: units_sold: negative units, expected 0 or more ('-5')",),
+    ),
+    "fractional units": Case(
+        HISTORICAL,
+        WEEKLY + GOOD + "2025-02-24,S002,womens_dresses,2.5\n",
+        ("3: units_sold: fractional value, expected a whole number ('2.5')",),
+    ),
+    "fractional value for an integer column": Case(
+        STORES,
+        STORE_HEADER + STORE_ROW.format(format="Mall", mall="True").replace("12500", "12500.5"),
+        ("2: store_size_sqft: fractional value, expected a whole number ('12500.5')",),
+    ),
+    "impossible date": Case(
+        HISTORICAL,
+        WEEKLY + GOOD + "2025-02-30,S002,womens_dresses,5\n",
+        ("3: week_start_date: impossible date ('2025-02-30')",),
+    ),
+    "two weeks in a one-week actuals file": Case(
+        ACTUALS,
+        DAILY_ACTUALS + "2025-02-17,S001,30\n2025-02-24,S002,40\n2025-02-18,S003,50\n",
+        (
+            "3: date: season week 2, but line 2 (2025-02-17) is in week 1: an actuals file holds "
+            "one week ('2025-02-24')",
+        ),
+    ),
+    "duplicate keys": Case(
+        HISTORICAL,
+        WEEKLY + GOOD + f"2025-02-17,S001,{CATEGORY_ID},5\n",
+        (
+            "3: row: duplicate store, category and week, first on line 2 "
+            "('S001 womens_dresses 2025-02-17')",
+        ),
+    ),
+    "duplicate store in a store file": Case(
+        STORES,
+        STORE_HEADER + STORE_ROW.format(format="Mall", mall="True") * 2,
+        ("3: store_id: duplicate store, first on line 2 ('S001')",),
+    ),
+    "a file of another kind": Case(
+        HISTORICAL,
+        STORE_HEADER + STORE_ROW.format(format="Mall", mall="True"),
+        ("1: header: this is a store-attributes file: import it with `ffdb import stores`",),
+    ),
+    "actuals given to historical-sales": Case(
+        HISTORICAL,
+        DAILY_ACTUALS + "2025-02-17,S001,30\n",
+        (
+            "1: header: this is a daily actuals file: import it with `ffdb import actuals` "
+            "('date,store_id,quantity_sold')",
+        ),
+    ),
+    "several problems at once": Case(
+        HISTORICAL,
+        WEEKLY + GOOD + "2025-02-24,S999,womens_dresses,x\n" + "2025-02-25,S002,womens_dresses,1\n",
+        (
+            "3: store_id: unknown store ('S999')",
+            "3: units_sold: not a number, expected a whole number ('x')",
+            "4: week_start_date: not a Monday (Tuesday): weeks start on Monday ('2025-02-25')",
+        ),
+    ),
+}
+
+
+@pytest.fixture
+def seeded(migrated_url: URL, shared_dir: Path, tmp_path: Path, capsys) -> Iterator[Engine]:
+    """Stores, a season, a forecast, a week of actuals and some history already loaded."""
+    engine = make_engine(migrated_url)
+    stores = shared_dir / FIXTURES / "store_attributes.csv"
+    assert ffdb(capsys, migrated_url, "import", "stores", str(stores)).code == 0
+    seed_season(engine)
+    week_1 = shared_dir / FIXTURES / "normal_season" / "actuals_week_01.csv"
+    assert ffdb(capsys, migrated_url, *ACTUALS, str(week_1)).code == 0
+    history = write(tmp_path / "history.csv", WEEKLY + f"2025-02-17,S001,{CATEGORY_ID},10\n")
+    assert ffdb(capsys, migrated_url, *HISTORICAL, str(history)).code == 0
+    yield engine
+    engine.dispose()
+
+
+@pytest.mark.parametrize("case", list(CASES), ids=list(CASES))
+def test_bad_input_is_reported_and_changes_nothing(
+    case: str, seeded: Engine, migrated_url: URL, tmp_path: Path, capsys
+) -> None:
+    spec = CASES[case]
+    bad = write(tmp_path / "bad.csv", spec.content)
+    before = snapshot(seeded)
+    outcome = ffdb(capsys, migrated_url, *spec.command, str(bad))
+    assert outcome.code != 0
+    reported = outcome.err.splitlines()
+    for expected in spec.expected:
+        assert any(line.startswith(f"{bad}:{expected}") for line in reported), outcome.err
+    assert "nothing was imported" in outcome.err
+    assert snapshot(seeded) == before
+
+
+def test_problems_are_listed_up_to_the_limit(
+    seeded: Engine, migrated_url: URL, tmp_path: Path, capsys
+) -> None:
+    rows = "".join(
+        f"2025-03-{day:02d},S{n:03d},womens_dresses,-1\n" for day in (3, 10) for n in range(1, 31)
+    )
+    bad = write(tmp_path / "bad.csv", WEEKLY + GOOD + rows)
+    before = snapshot(seeded)
+    outcome = ffdb(capsys, migrated_url, *HISTORICAL, str(bad), "--max-problems", "5")
+    lines = outcome.err.splitlines()
+    assert outcome.code != 0
+    assert lines[:5] == [
+        f"{bad}:{line}: units_sold: negative units, expected 0 or more ('-1')"
+        for line in range(3, 8)
+    ]
+    assert lines[5] == "... and 55 more"
+    assert snapshot(seeded) == before
+
+
+def test_unknown_forecast_is_refused(
+    seeded: Engine, migrated_url: URL, tmp_path: Path, capsys
+) -> None:
+    good = write(tmp_path / "week.csv", DAILY_ACTUALS + "2025-02-17,S001,30\n")
+    before = snapshot(seeded)
+    outcome = ffdb(capsys, migrated_url, "import", "actuals", str(good), "--forecast-id", "nope")
+    assert outcome.code != 0 and "no such forecast" in outcome.err
+    assert snapshot(seeded) == before
+
+
+def test_a_byte_order_mark_is_not_an_error(
+    seeded: Engine, migrated_url: URL, tmp_path: Path, capsys
+) -> None:
+    bom = write(tmp_path / "excel.csv", b"\xef\xbb\xbf" + (WEEKLY + GOOD).encode())
+    outcome = ffdb(capsys, migrated_url, *HISTORICAL, str(bom))
+    assert outcome.code == 0, outcome.err
+    assert "0 inserted, 1 updated, 0 unchanged" in outcome.out
+    stores = write(
+        tmp_path / "stores.csv",
+        b"\xef\xbb\xbf" + (STORE_HEADER + STORE_ROW.format(format="Outlet", mall="False")).encode(),
+    )
+    outcome = ffdb(capsys, migrated_url, *STORES, str(stores))
+    assert outcome.code == 0, outcome.err
+    assert "1 updated" in outcome.out

@@ -80,6 +80,7 @@ def import_actuals(
             load_staging(connection, WEEKLY_STAGE, WEEKLY_COLUMNS, rows)
             require_rows(csv_file, log)
             _check(connection, log, WEEKLY_STAGE, ("store_id", "week_number"), "store and week")
+            staged = csv_file.rows_read
         else:
             create_staging(connection, DAILY_STAGE, DAILY_COLUMNS)
             daily = _daily_rows(csv_file, layout, log, season_start, week)
@@ -88,10 +89,10 @@ def import_actuals(
             _check(connection, log, DAILY_STAGE, ("store_id", "day"), "store and date")
             _check_one_week(connection, log)
             log.raise_if_any()
-            _sum_days(connection, forecast_id, week)
+            staged = _sum_days(connection, forecast_id, week)
         result.rows_read = csv_file.rows_read
         log.raise_if_any()
-        _move(connection, forecast_id, result, replace=replace)
+        _move(connection, forecast_id, result, staged, replace=replace)
         drop_staging(connection, WEEKLY_STAGE)
         drop_staging(connection, DAILY_STAGE)
     return result
@@ -225,18 +226,18 @@ def _check_one_week(connection: Connection, log: ProblemLog) -> None:
     log.add_counted(found, int(rows[0][3]))
 
 
-def _sum_days(connection: Connection, forecast_id: str, week: int | None) -> None:
+def _sum_days(connection: Connection, forecast_id: str, week: int | None) -> int:
     """One weekly row per store; ``--week`` overrides the week the dates give."""
     create_staging(connection, WEEKLY_STAGE, WEEKLY_COLUMNS)
     week_sql = ":week" if week is not None else "MIN(week_number)"
-    connection.execute(
+    return connection.execute(
         text(
             f"INSERT INTO {WEEKLY_STAGE} (line, forecast_id, store_id, week_number, "  # noqa: S608
             f"units_sold) SELECT MIN(line), :forecast_id, store_id, {week_sql}, "
             f"SUM(units_sold) FROM {DAILY_STAGE} GROUP BY store_id"
         ),
         {"forecast_id": forecast_id, "week": week},
-    )
+    ).rowcount
 
 
 ACTUALS_MOVE = Move(
@@ -250,7 +251,9 @@ ACTUALS_MOVE = Move(
 )
 
 
-def _move(connection: Connection, forecast_id: str, result: ImportResult, *, replace: bool) -> None:
+def _move(
+    connection: Connection, forecast_id: str, result: ImportResult, staged: int, *, replace: bool
+) -> None:
     if replace:
         scope = (
             "actual_sales.forecast_id = :forecast_id AND actual_sales.week_number IN "  # noqa: S608
@@ -259,4 +262,5 @@ def _move(connection: Connection, forecast_id: str, result: ImportResult, *, rep
         result.deleted = delete_uncovered(
             connection, WEEKLY_STAGE, ACTUALS_MOVE, scope, {"forecast_id": forecast_id}
         )
-    upsert(connection, WEEKLY_STAGE, ACTUALS_MOVE, result)
+    # Duplicates were checked before: actuals files are small, checks come first.
+    upsert(connection, WEEKLY_STAGE, ACTUALS_MOVE, result, staged)

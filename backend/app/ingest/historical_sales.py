@@ -23,6 +23,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine, text
+from sqlalchemy.exc import IntegrityError
 
 from backend.app.ingest import checks
 from backend.app.ingest.fields import FieldError, identifier, iso_date, real_number, whole_number
@@ -77,7 +78,10 @@ def import_historical_sales(
                 connection, WEEKLY_STAGE, WEEKLY_COLUMNS, _weekly_rows(csv_file, layout, log)
             )
             require_rows(csv_file, log)
-            _check_weekly(connection, log)
+            if log:
+                # Report the database's objections to the other rows as well.
+                _check_weekly(connection, log)
+            staged = csv_file.rows_read
         else:
             categories = _CategoryResolver(connection)
             create_staging(connection, DAILY_STAGE, DAILY_COLUMNS)
@@ -91,10 +95,10 @@ def import_historical_sales(
             result.created += _create_categories(connection, categories)
             _check_daily(connection, log)
             log.raise_if_any()
-            _sum_days_into_weeks(connection)
+            staged = _sum_days_into_weeks(connection)
         result.rows_read = csv_file.rows_read
         log.raise_if_any()
-        _move(connection, result, replace=replace)
+        _move_or_explain(connection, log, result, staged, replace=replace)
         drop_staging(connection, WEEKLY_STAGE)
         drop_staging(connection, DAILY_STAGE)
     return result
@@ -262,6 +266,10 @@ def _check_weekly(connection: Connection, log: ProblemLog) -> None:
     checks.unknown_references(
         connection, log, WEEKLY_STAGE, "category_id", "categories", "category_id", "category"
     )
+    _check_weekly_duplicates(connection, log)
+
+
+def _check_weekly_duplicates(connection: Connection, log: ProblemLog) -> None:
     key = ("store_id", "category_id", "week_start_date")
     if checks.has_duplicates(connection, WEEKLY_STAGE, key):
         shown = "store_id || ' ' || category_id || ' ' || week_start_date"
@@ -321,7 +329,26 @@ SALES_MOVE = Move(
 )
 
 
-def _move(connection: Connection, result: ImportResult, *, replace: bool) -> None:
+def _move_or_explain(
+    connection: Connection, log: ProblemLog, result: ImportResult, staged: int, *, replace: bool
+) -> None:
+    """The move, with no checks in its way: the foreign keys and the unique key of
+    ``historical_sales`` refuse bad rows anyway. Only when they do are the staged rows
+    examined, to name every offending line (the savepoint undoes the failed move)."""
+    savepoint = connection.begin_nested()
+    try:
+        _move(connection, log, result, staged, replace=replace)
+    except IntegrityError:
+        savepoint.rollback()
+        _check_weekly(connection, log)
+        log.raise_if_any()
+        raise
+    savepoint.commit()
+
+
+def _move(
+    connection: Connection, log: ProblemLog, result: ImportResult, staged: int, *, replace: bool
+) -> None:
     if replace:
         first, last = connection.execute(
             text(f"SELECT MIN(week_start_date), MAX(week_start_date) FROM {WEEKLY_STAGE}")  # noqa: S608
@@ -348,15 +375,21 @@ def _move(connection: Connection, result: ImportResult, *, replace: bool) -> Non
             {"first": first, "last": last},
         )
         drop_staging(connection, pairs)
-    upsert(connection, WEEKLY_STAGE, SALES_MOVE, result)
+
+    def check_duplicates() -> None:
+        _check_weekly_duplicates(connection, log)
+        log.raise_if_any()
+
+    upsert(connection, WEEKLY_STAGE, SALES_MOVE, result, staged, check_duplicates=check_duplicates)
 
 
-def _sum_days_into_weeks(connection: Connection) -> None:
+def _sum_days_into_weeks(connection: Connection) -> int:
+    """Stage one row per (store, category, Monday week); returns how many."""
     create_staging(connection, WEEKLY_STAGE, WEEKLY_COLUMNS)
-    connection.execute(
+    return connection.execute(
         text(
             f"INSERT INTO {WEEKLY_STAGE} (line, week_start_date, store_id, category_id, "  # noqa: S608
             "units_sold) SELECT MIN(line), week_start_date, store_id, category_id, "
             f"SUM(units_sold) FROM {DAILY_STAGE} GROUP BY store_id, category_id, week_start_date"
         )
-    )
+    ).rowcount

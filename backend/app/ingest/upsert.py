@@ -1,14 +1,14 @@
-"""Moving staged rows into their table: one ``INSERT ... SELECT ... ON CONFLICT``.
+"""Moving staged rows into their table, set-based, keyed on the natural key.
 
 The natural key decides: a staged row whose key exists updates the stored row only
 when its value differs, so re-importing a file changes nothing. Counts come from the
-statement itself (``changes()`` and the table size on SQLite, ``xmax = 0`` on
-PostgreSQL), so a dry run, which does the same work and rolls back, reports exactly
-what a real run would do. Names are our own constants (``# noqa: S608``).
+statements' own row counts, so a dry run, which does the same work and rolls back,
+reports exactly what a real run would do. Names are our own constants (``# noqa: S608``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, text
@@ -33,32 +33,51 @@ class Move:
         return as_date(connection, expression) if column in self.date_columns else expression
 
 
-def upsert(connection: Connection, staging: str, move: Move, result: ImportResult) -> None:
+def upsert(
+    connection: Connection,
+    staging: str,
+    move: Move,
+    result: ImportResult,
+    staged: int,
+    *,
+    check_duplicates: Callable[[], None] = lambda: None,
+) -> None:
+    """Move ``staged`` rows from ``staging`` into ``move.table``, counting what changed.
+
+    When no staged key is stored yet (a first import) this is the plain
+    ``INSERT ... SELECT`` the database's own loader would run; its unique index then
+    refuses duplicate keys within the file. Otherwise changed values are updated
+    (``UPDATE ... FROM``), new keys inserted (``INSERT ... WHERE NOT EXISTS``) and
+    ``check_duplicates`` runs first, since an ``UPDATE ... FROM`` would not notice them.
+    """
+    match = " AND ".join(
+        f"{move.table}.{column} = {move.staged(connection, column)}" for column in move.key
+    )
     columns = ", ".join((move.id_column, *move.key, move.value))
     selected = ", ".join(
         (move.id_expression, *(move.staged(connection, c) for c in (*move.key, move.value)))
     )
-    conflict = ", ".join(move.key)
-    statement = (
-        f"INSERT INTO {move.table} ({columns}) SELECT {selected} FROM {staging} s "  # noqa: S608
-        f"WHERE true ON CONFLICT ({conflict}) DO UPDATE SET {move.value} = excluded.{move.value} "
-        f"WHERE {move.table}.{move.value} <> excluded.{move.value}"
-    )
-    staged = int(connection.execute(text(f"SELECT COUNT(*) FROM {staging}")).scalar_one())  # noqa: S608
-    if connection.dialect.name == "postgresql":
-        counted = (
-            f"WITH moved AS ({statement} RETURNING (xmax = 0) AS inserted) "  # noqa: S608
-            "SELECT COUNT(*) FILTER (WHERE inserted), COUNT(*) FROM moved"
-        )
-        inserted, changed = connection.execute(text(counted)).one()
+    insert = f"INSERT INTO {move.table} ({columns}) SELECT {selected} FROM {staging} s"  # noqa: S608
+    stored = connection.execute(
+        text(f"SELECT EXISTS (SELECT 1 FROM {staging} s JOIN {move.table} ON {match})")  # noqa: S608
+    ).scalar()
+    updated = 0
+    if not stored:
+        inserted = connection.execute(text(insert)).rowcount
     else:
-        count = text(f"SELECT COUNT(*) FROM {move.table}")  # noqa: S608
-        before = int(connection.execute(count).scalar_one())
-        changed = connection.execute(text(statement)).rowcount
-        inserted = int(connection.execute(count).scalar_one()) - before
-    result.inserted += int(inserted)
-    result.updated += int(changed) - int(inserted)
-    result.unchanged += staged - int(changed)
+        check_duplicates()
+        updated = connection.execute(
+            text(
+                f"UPDATE {move.table} SET {move.value} = s.{move.value} "  # noqa: S608
+                f"FROM {staging} s WHERE {match} AND {move.table}.{move.value} <> s.{move.value}"
+            )
+        ).rowcount
+        inserted = connection.execute(
+            text(f"{insert} WHERE NOT EXISTS (SELECT 1 FROM {move.table} WHERE {match})")  # noqa: S608
+        ).rowcount
+    result.inserted += inserted
+    result.updated += updated
+    result.unchanged += staged - inserted - updated
 
 
 def delete_uncovered(

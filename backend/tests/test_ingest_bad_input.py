@@ -127,6 +127,21 @@ CASES = {
             "('S001 womens_dresses 2025-02-17')",
         ),
     ),
+    # Without GOOD no key of the file is stored yet: the plain-INSERT path, whose
+    # refusal by the database is turned into the same line-numbered problems.
+    "duplicate keys on a first import": Case(
+        HISTORICAL,
+        WEEKLY + "2025-03-03,S002,womens_dresses,5\n" * 2,
+        (
+            "3: row: duplicate store, category and week, first on line 2 "
+            "('S002 womens_dresses 2025-03-03')",
+        ),
+    ),
+    "unknown store on a first import": Case(
+        HISTORICAL,
+        WEEKLY + "2025-03-03,S002,womens_dresses,5\n2025-03-03,S404,womens_dresses,5\n",
+        ("3: store_id: unknown store ('S404')",),
+    ),
     "duplicate store in a store file": Case(
         STORES,
         STORE_HEADER + STORE_ROW.format(format="Mall", mall="True") * 2,

@@ -71,6 +71,8 @@ def _progress(path: Path) -> Iterator[ProgressCallback | None]:
         def advance(rows: int, position: int) -> None:
             elapsed = max(time.perf_counter() - started, 1e-9)
             bar.update(task, completed=position, rows=rows, rate=rows / elapsed)
+            if size and position >= size:  # read: the database part follows
+                bar.update(task, description=f"{path.name}: checking and writing")
 
         yield advance
 

@@ -19,9 +19,6 @@ def open_export(
     progress: ProgressCallback | None = None,
 ) -> Iterator[tuple[CsvFile, Layout]]:
     """The open file and its layout; non-UTF-8 bytes anywhere become ``ImportRejected``."""
-    if not path.is_file():
-        log.add(0, "file", "no such file", str(path))
-        raise ImportRejected(log)
     try:
         csv_file = open_csv(path, progress)
     except EncodingProblem as problem:

@@ -133,7 +133,7 @@ def detect(header: list[str], accepted: tuple[FileKind, ...], log: ProblemLog) -
         if _matches(FORMATS[kind], present):
             return Layout(FORMATS[kind], positions, len(header))
     for kind, fmt in FORMATS.items():
-        if kind not in accepted and _matches(fmt, present) and not fmt.open_ended:
+        if kind not in accepted and _matches(fmt, present):
             log.add(
                 1,
                 "header",
@@ -141,11 +141,6 @@ def detect(header: list[str], accepted: tuple[FileKind, ...], log: ProblemLog) -
                 ",".join(header),
             )
             return None
-    if FORMATS[FileKind.STORES].kind not in accepted and _matches(
-        FORMATS[FileKind.STORES], present
-    ):
-        log.add(1, "header", "this is a store-attributes file: import it with `ffdb import stores`")
-        return None
     closest = max(
         (FORMATS[kind] for kind in accepted),
         key=lambda fmt: len(present & set(fmt.known)) - len(set(fmt.required) - present),

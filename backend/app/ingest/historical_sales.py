@@ -28,6 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from backend.app.ingest import checks
 from backend.app.ingest.fields import FieldError, identifier, iso_date, real_number, whole_number
 from backend.app.ingest.formats import FileKind, Layout
+from backend.app.ingest.normalize import category_id_from_name
 from backend.app.ingest.outcome import ImportResult
 from backend.app.ingest.problems import DEFAULT_PROBLEM_LIMIT, ProblemLog
 from backend.app.ingest.reader import CsvFile, ProgressCallback
@@ -175,9 +176,6 @@ class _CategoryResolver:
     case), else the id derived from the name (existing or to be created)."""
 
     def __init__(self, connection: Connection) -> None:
-        from backend.app.ingest.normalize import category_id_from_name
-
-        self._slug = category_id_from_name
         rows = connection.execute(text("SELECT category_id, category_name FROM categories")).all()
         self.ids = {str(row[0]) for row in rows}
         self._by_name = {str(row[1]).strip().lower(): str(row[0]) for row in rows}
@@ -191,7 +189,7 @@ class _CategoryResolver:
         clean = identifier(name)
         category_id = self._by_name.get(clean.lower())
         if category_id is None:
-            category_id = self._slug(clean)
+            category_id = category_id_from_name(clean)
             if not category_id:
                 raise FieldError("no letters or digits to make a category id from")
             if category_id not in self.ids:

@@ -21,8 +21,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
+from typing import cast
 
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine, Table, insert, text
 from sqlalchemy.exc import IntegrityError
 
 from backend.app.ingest import checks
@@ -36,6 +37,7 @@ from backend.app.ingest.source import DATE_CACHE_LIMIT, open_export, require_row
 from backend.app.ingest.staging import StagedRow, create_staging, drop_staging, load_staging
 from backend.app.ingest.transaction import as_date, import_transaction
 from backend.app.ingest.upsert import Move, delete_uncovered, upsert
+from backend.app.models.category import Category
 
 WEEKLY_STAGE = "ffdb_stage_sales"
 DAILY_STAGE = "ffdb_stage_daily_sales"
@@ -287,31 +289,29 @@ def _check_daily(connection: Connection, log: ProblemLog) -> None:
 def _create_categories(connection: Connection, categories: _CategoryResolver) -> list[str]:
     """Create the categories the file names but the database lacks; their season spans
     the weeks the file has for them."""
+    if not categories.new:
+        return []
+    spans = connection.execute(
+        text(
+            f"SELECT category_id, MIN(week_start_date), MAX(week_start_date) "  # noqa: S608
+            f"FROM {DAILY_STAGE} WHERE week_start_date IS NOT NULL GROUP BY category_id"
+        )
+    ).all()
     created = []
-    for category_id, name in sorted(categories.new.items()):
-        first, last = connection.execute(
-            text(
-                f"SELECT MIN(week_start_date), MAX(week_start_date) FROM {DAILY_STAGE} "  # noqa: S608
-                "WHERE category_id = :category_id"
-            ),
-            {"category_id": category_id},
-        ).one()
-        if first is None:
+    for category_id, first, last in sorted(spans):
+        name = categories.new.get(category_id)
+        if name is None:
             continue
         start, end_week = date.fromisoformat(first), date.fromisoformat(last)
         weeks = (end_week - start).days // 7 + 1
         connection.execute(
-            text(
-                "INSERT INTO categories (category_id, category_name, season_start_date, "
-                "season_end_date, season_length_weeks) VALUES (:id, :name, :start, :end, :weeks)"
-            ),
-            {
-                "id": category_id,
-                "name": name,
-                "start": start,
-                "end": start + timedelta(days=7 * weeks - 1),
-                "weeks": weeks,
-            },
+            insert(cast(Table, Category.__table__)).values(
+                category_id=category_id,
+                category_name=name,
+                season_start_date=start,
+                season_end_date=start + timedelta(days=7 * weeks - 1),
+                season_length_weeks=weeks,
+            )
         )
         created.append(f"category {category_id} ({name!r}, {weeks} weeks from {start})")
     return created

@@ -36,6 +36,11 @@ RevisionArgument = Annotated[
 ]
 
 
+def _say(message: str) -> None:
+    """One line of result on stdout, never wrapped (scripts and tests read it)."""
+    console.print(message, highlight=False, soft_wrap=True, markup=False)
+
+
 def _progress() -> Progress:
     """A progress bar on stderr, so stdout stays the command's result."""
     return Progress(
@@ -67,7 +72,7 @@ def upgrade(
     """
     with error_console.status(f"Migrating {redacted(database_url)} to {revision}..."):
         reached = migrate.upgrade(database_url, revision)
-    console.print(f"{redacted(database_url)} is at {_describe_revision(reached)}", highlight=False)
+    _say(f"{redacted(database_url)} is at {_describe_revision(reached)}")
 
 
 @app.command()
@@ -79,7 +84,7 @@ def downgrade(revision: RevisionArgument, database_url: DatabaseUrl = DEFAULT_DA
     require_existing_sqlite(database_url)
     with error_console.status(f"Migrating {redacted(database_url)} down to {revision}..."):
         reached = migrate.downgrade(database_url, revision)
-    console.print(f"{redacted(database_url)} is at {_describe_revision(reached)}", highlight=False)
+    _say(f"{redacted(database_url)} is at {_describe_revision(reached)}")
 
 
 @app.command()
@@ -90,7 +95,7 @@ def current(database_url: DatabaseUrl = DEFAULT_DATABASE_URL) -> None:
     """
     with open_engine(database_url, require_schema=False, must_exist=True) as engine:
         revision = current_revision(engine)
-    console.print(_describe_revision(revision), highlight=False)
+    _say(_describe_revision(revision))
 
 
 @app.command()
@@ -129,10 +134,7 @@ def check(database_url: DatabaseUrl = DEFAULT_DATABASE_URL) -> None:
         problem = migrate.schema_problem(engine)
     if problem:
         raise CommandError(problem)
-    console.print(
-        f"OK: {redacted(database_url)} is at head ({head_revision()}), matches the models",
-        highlight=False,
-    )
+    _say(f"OK: {redacted(database_url)} is at head ({head_revision()}), matches the models")
 
 
 def _problem_table(problems: list[Problem]) -> Table:
@@ -166,7 +168,7 @@ def doctor(database_url: DatabaseUrl = DEFAULT_DATABASE_URL) -> None:
     if problems:
         console.print(_problem_table(problems))
         raise CommandError(f"{len(problems)} problem(s) found in {redacted(database_url)}")
-    console.print(f"OK: no problems found in {redacted(database_url)}", highlight=False)
+    _say(f"OK: no problems found in {redacted(database_url)}")
 
 
 @app.command()
@@ -226,10 +228,7 @@ def reset(
         )
     with error_console.status(f"Resetting {redacted(database_url)}..."):
         reached = migrate.reset(database_url)
-    console.print(
-        f"{redacted(database_url)} reset: empty schema at {_describe_revision(reached)}",
-        highlight=False,
-    )
+    _say(f"{redacted(database_url)} reset: empty schema at {_describe_revision(reached)}")
 
 
 def _write_or_print(content: str, output: Path | None) -> None:
@@ -238,7 +237,7 @@ def _write_or_print(content: str, output: Path | None) -> None:
         return
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(content, encoding="utf-8")
-    console.print(f"wrote {output}", highlight=False)
+    _say(f"wrote {output}")
 
 
 OutputOption = Annotated[

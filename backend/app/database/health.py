@@ -69,12 +69,19 @@ def sqlite_integrity_check(connection: Connection) -> list[Problem]:
     messages = [row[0] for row in connection.exec_driver_sql("PRAGMA integrity_check")]
     if messages == ["ok"]:
         return []
-    tables = sorted(Base.metadata.tables, key=len, reverse=True)
+    # Messages name a table or one of its indexes ("row 3 missing from index ix_...").
+    owners = {name: name for name in Base.metadata.tables}
+    for table in Base.metadata.tables.values():
+        owners.update({str(index.name): table.name for index in table.indexes})
+        owners.update({f"sqlite_autoindex_{table.name}_{n}": table.name for n in range(1, 9)})
 
-    def table_of(message: str) -> str:
-        return next((t for t in tables if re.search(rf"\b{t}\b", message)), DATABASE)
+    def problem(message: str) -> Problem:
+        words = re.findall(r"\w+", message)
+        table = next((owners[w] for w in words if w in owners), DATABASE)
+        row = re.search(r"\brow (\d+)\b", message)
+        return Problem("integrity_check", table, f"rowid {row[1]}" if row else "", message)
 
-    return [Problem("integrity_check", table_of(m), "", m) for m in messages]
+    return [problem(message) for message in messages]
 
 
 def _sqlite_foreign_key_columns(connection: Connection, table: str) -> dict[int, list[str]]:

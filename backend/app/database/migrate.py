@@ -6,6 +6,7 @@ Alembic does the work; this module gives ``ffdb`` plain functions with plain res
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -13,8 +14,10 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import Script
+from alembic.util.exc import CommandError as AlembicCommandError
 from sqlalchemy import Connection, Engine, MetaData, inspect, pool
 from sqlalchemy.engine import URL
+from sqlalchemy.exc import SQLAlchemyError
 
 from backend.app import models  # noqa: F401  (registers every table on Base.metadata)
 from backend.app.database import integrity
@@ -154,14 +157,18 @@ def schema_problem(engine: Engine) -> str | None:
     return None
 
 
+def _drop_views(connection: Connection) -> None:
+    quote = connection.dialect.identifier_preparer.quote
+    for view in inspect(connection).get_view_names():
+        # The name comes from the database's own catalogue, quoted.
+        connection.exec_driver_sql(f"DROP VIEW IF EXISTS {quote(view)}")
+
+
 def drop_everything(engine: Engine) -> None:
     """Remove every table and view the database has, whatever revision it is at."""
     with engine.begin() as connection:
         integrity.drop_guards(connection)
-        quote = connection.dialect.identifier_preparer.quote
-        for view in inspect(connection).get_view_names():
-            # The name comes from the database's own catalogue, quoted.
-            connection.exec_driver_sql(f"DROP VIEW IF EXISTS {quote(view)}")
+        _drop_views(connection)
         leftovers = MetaData()
         leftovers.reflect(connection)
         leftovers.drop_all(connection)
@@ -170,13 +177,18 @@ def drop_everything(engine: Engine) -> None:
 def reset(url: str | URL) -> str | None:
     """Drop everything and migrate to head; returns the head revision."""
     normalized = normalize_url(url)
-    known = {script.revision for script in script_directory().walk_revisions()}
-    if revision_of(normalized) in known:
-        # Downgrading first runs the migrations' own teardown (anything they created
-        # outside the tables); whatever is left after that is dropped by reflection.
-        command.downgrade(alembic_config(normalized), "base")
     engine = make_engine(normalized, poolclass=pool.NullPool)
     try:
+        with engine.begin() as connection:
+            _drop_views(connection)  # a view on our tables would block dropping them
+        known = {script.revision for script in script_directory().walk_revisions()}
+        if current_revision(engine) in known:
+            # The migrations' own teardown first (anything they made besides tables).
+            # It runs in one transaction: if something outside our schema blocks it
+            # (a foreign table referencing ours), nothing changed, and the drop by
+            # reflection below removes everything in dependency order instead.
+            with contextlib.suppress(SQLAlchemyError, AlembicCommandError):
+                command.downgrade(alembic_config(normalized), "base")
         drop_everything(engine)
     finally:
         engine.dispose()

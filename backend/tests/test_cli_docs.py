@@ -78,3 +78,10 @@ def test_schema_doc_lists_columns_constraints_and_indexes(
     assert "| `fk_stores_cluster_id_store_clusters` | foreign key |" in page
     assert "| `idx_historical_sales_store_category` | (store_id, category_id) | no |" in page
     assert "'NORTHEAST', 'SOUTHEAST', 'MIDWEST', 'WEST'" in page  # enum CHECK, values in full
+
+
+def test_readme_shows_the_current_diagram() -> None:
+    readme = (DOCS.parent / "README.md").read_text(encoding="utf-8")
+    assert f"```mermaid\n{erd.mermaid()}```\n" in readme, (
+        "README.md's diagram is stale: paste the output of `ffdb erd` into its mermaid block"
+    )

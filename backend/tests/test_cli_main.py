@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import URL
 
+from backend.app.cli import db_commands
 from backend.app.cli.app import package_version
 from backend.tests.cli_support import run_ffdb
 
@@ -74,15 +75,27 @@ def test_a_connection_error_is_one_line_without_the_password(
     assert "Traceback" not in result.output
 
 
+@pytest.mark.parametrize("via", ["option", "environment"])
 def test_the_password_is_scrubbed_from_any_error(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    via: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A refused URL is echoed by SQLAlchemy; the boundary masks the password."""
-    url = f"postgresql+psycopg://me:{PASSWORD}@127.0.0.1:1/nowhere?connect_timeout=1"
-    result = run_ffdb(capsys, "current", "--database-url", url)
+    """Even an error whose message carries the full URL is printed without the password."""
+    url = f"postgresql+psycopg://me:{PASSWORD}@db.example.invalid/forecast"
+
+    def leaky(_bind: object) -> str:
+        raise RuntimeError(f"could not read the revision of {url}")
+
+    monkeypatch.setattr(db_commands, "current_revision", leaky)
+    if via == "option":
+        result = run_ffdb(capsys, "current", "--database-url", url)
+    else:
+        monkeypatch.setenv("DATABASE_URL", url)
+        result = run_ffdb(capsys, "current")
     assert result.exit_code == 1
-    assert PASSWORD not in result.output
-    assert result.stderr.count("\n") == 1
+    assert result.stderr == (
+        "error: RuntimeError: could not read the revision of "
+        "postgresql+psycopg://me:***@db.example.invalid/forecast (--debug shows more)\n"
+    )
 
 
 def test_an_unparsable_url_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:

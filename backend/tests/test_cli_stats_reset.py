@@ -148,3 +148,26 @@ def test_reset_creates_a_schema_in_an_empty_database(
     result = run_ffdb(capsys, "reset", "--yes", "--database-url", empty_database_url)
     assert result.exit_code == 0, result.output
     assert run_ffdb(capsys, "check", "--database-url", empty_database_url).exit_code == 0
+
+
+def test_reset_drops_a_foreign_table_that_references_ours(
+    migrated_url: URL, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """PostgreSQL refuses the migrations' DROP TABLE stores; reset still ends clean."""
+    engine = make_engine(migrated_url)
+    populate(engine)
+    with engine.begin() as connection:
+        connection.execute(
+            text("CREATE TABLE notes (id INTEGER PRIMARY KEY, store_id VARCHAR REFERENCES stores)")
+        )
+        connection.execute(text("INSERT INTO notes VALUES (1, 'S1')"))
+    engine.dispose()
+    result = run_ffdb(capsys, "reset", "--yes", "--database-url", migrated_url)
+    assert result.exit_code == 0, result.output
+    engine = make_engine(migrated_url)
+    try:
+        assert "notes" not in inspect(engine).get_table_names()
+    finally:
+        engine.dispose()
+    assert _count(migrated_url, "stores") == 0
+    assert run_ffdb(capsys, "check", "--database-url", migrated_url).exit_code == 0

@@ -14,10 +14,8 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import Script
-from alembic.util.exc import CommandError as AlembicCommandError
 from sqlalchemy import Connection, Engine, MetaData, inspect, pool
 from sqlalchemy.engine import URL
-from sqlalchemy.exc import SQLAlchemyError
 
 from backend.app import models  # noqa: F401  (registers every table on Base.metadata)
 from backend.app.database import integrity
@@ -185,9 +183,10 @@ def reset(url: str | URL) -> str | None:
         if current_revision(engine) in known:
             # The migrations' own teardown first (anything they made besides tables).
             # It runs in one transaction: if something outside our schema blocks it
-            # (a foreign table referencing ours), nothing changed, and the drop by
-            # reflection below removes everything in dependency order instead.
-            with contextlib.suppress(SQLAlchemyError, AlembicCommandError):
+            # (a foreign table referencing ours: PostgreSQL refuses the DROP, SQLite's
+            # env.py finds orphans), nothing changed, and the drop by reflection below
+            # removes everything in dependency order instead.
+            with contextlib.suppress(Exception):
                 command.downgrade(alembic_config(normalized), "base")
         drop_everything(engine)
     finally:

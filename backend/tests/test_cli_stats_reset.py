@@ -8,7 +8,7 @@ from sqlalchemy.engine import URL
 
 from backend.app.database.db import make_engine
 from backend.app.database.schema_version import current_revision, head_revision
-from backend.app.database.stats import table_names
+from backend.app.database.stats import database_size, sqlite_files, table_names
 from backend.tests.cli_support import has_row, populate, run_ffdb, table_rows
 
 PASSWORD = "s3cr3t-Pa55"
@@ -51,16 +51,16 @@ def test_stats_shows_rows_of_all_eleven_tables(
 
 
 @pytest.mark.parametrize("backend_name", ["sqlite"], indirect=True)
-def test_stats_size_counts_the_sqlite_wal(
-    migrated_url: URL, capsys: pytest.CaptureFixture[str]
-) -> None:
-    from backend.app.database.stats import sqlite_files
-
+def test_stats_size_counts_the_sqlite_wal(migrated_url: URL) -> None:
     engine = make_engine(migrated_url)
-    populate(engine)  # committed pages wait in the WAL until a checkpoint
-    files = sqlite_files(migrated_url.database)
-    engine.dispose()
-    assert [f.name for f in files] == ["test.db", "test.db-wal"]
+    try:
+        populate(engine)  # committed pages wait in the WAL until a checkpoint
+        files = sqlite_files(migrated_url.database)
+        assert [f.name for f in files] == ["test.db", "test.db-wal"]
+        with engine.connect() as connection:
+            assert database_size(connection) == sum(f.stat().st_size for f in files)
+    finally:
+        engine.dispose()
 
 
 def test_stats_never_prints_the_password(

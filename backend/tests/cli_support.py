@@ -6,12 +6,13 @@ from dataclasses import dataclass
 from datetime import date
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session
 
 from backend.app.cli.common import console, error_console
 from backend.app.cli.main import main
+from backend.app.database.db import make_engine
 from backend.app.models import (
     ActualSales,
     Allocation,
@@ -64,6 +65,36 @@ def run_ffdb(capsys: pytest.CaptureFixture[str], *args: str | URL) -> Result:
         console.width, error_console.width = widths
     captured = capsys.readouterr()
     return Result(code, captured.out, captured.err)
+
+
+def execute_sql(url: URL, *statements: str) -> None:
+    """Run statements in one transaction through our own engine (pragmas on)."""
+    engine = make_engine(url)
+    try:
+        with engine.begin() as connection:
+            for statement in statements:
+                connection.execute(text(statement))
+    finally:
+        engine.dispose()
+
+
+def query_rows(url: URL, sql: str) -> list[tuple[object, ...]]:
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            return [tuple(row) for row in connection.execute(text(sql))]
+    finally:
+        engine.dispose()
+
+
+def fill(url: URL) -> URL:
+    """``populate`` the database at ``url``; returns the URL."""
+    engine = make_engine(url)
+    try:
+        populate(engine)
+    finally:
+        engine.dispose()
+    return url
 
 
 def populate(engine: Engine) -> None:

@@ -5,31 +5,16 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
-from sqlalchemy import text
 from sqlalchemy.engine import URL
 
-from backend.app.database.db import make_engine
 from backend.app.database.schema_version import head_revision
-from backend.tests.cli_support import populate, run_ffdb
-
-
-def _execute(url: URL, *statements: str) -> None:
-    engine = make_engine(url)
-    try:
-        with engine.begin() as connection:
-            for statement in statements:
-                connection.execute(text(statement))
-    finally:
-        engine.dispose()
+from backend.tests.cli_support import execute_sql, fill, run_ffdb
 
 
 def test_check_passes_on_a_populated_database_at_head(
     migrated_url: URL, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    engine = make_engine(migrated_url)
-    populate(engine)
-    engine.dispose()
-    result = run_ffdb(capsys, "check", "--database-url", migrated_url)
+    result = run_ffdb(capsys, "check", "--database-url", fill(migrated_url))
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith("OK: ")
     assert f"at head ({head_revision()})" in result.stdout
@@ -51,7 +36,7 @@ def test_check_fails_when_not_at_head(
 def test_check_fails_on_a_never_migrated_database(
     empty_database_url: URL, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    _execute(empty_database_url, "CREATE TABLE unrelated (id INTEGER PRIMARY KEY)")
+    execute_sql(empty_database_url, "CREATE TABLE unrelated (id INTEGER PRIMARY KEY)")
     result = run_ffdb(capsys, "check", "--database-url", empty_database_url)
     assert result.exit_code == 1
     assert "not at head (never migrated" in result.stderr
@@ -61,7 +46,7 @@ def test_check_fails_when_models_and_migrations_drift(
     migrated_url: URL, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A column added behind the migrations' back is drift, named in the reason."""
-    _execute(migrated_url, "ALTER TABLE stores ADD COLUMN manager_name VARCHAR")
+    execute_sql(migrated_url, "ALTER TABLE stores ADD COLUMN manager_name VARCHAR")
     result = run_ffdb(capsys, "check", "--database-url", migrated_url)
     assert result.exit_code == 1
     assert result.stderr.strip() == (
@@ -73,7 +58,7 @@ def test_check_fails_when_models_and_migrations_drift(
 def test_check_fails_when_an_index_is_missing(
     migrated_url: URL, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    _execute(migrated_url, "DROP INDEX idx_historical_sales_date")
+    execute_sql(migrated_url, "DROP INDEX idx_historical_sales_date")
     result = run_ffdb(capsys, "check", "--database-url", migrated_url)
     assert result.exit_code == 1
     assert (

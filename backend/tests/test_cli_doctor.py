@@ -11,9 +11,16 @@ from sqlalchemy import Connection, text
 from sqlalchemy.engine import URL
 
 from backend.app.database import health
-from backend.app.database.db import make_engine
 from backend.app.schemas.problems import Problem
-from backend.tests.cli_support import Result, has_row, populate, run_ffdb, table_rows
+from backend.tests.cli_support import (
+    Result,
+    execute_sql,
+    fill,
+    has_row,
+    query_rows,
+    run_ffdb,
+    table_rows,
+)
 
 only_sqlite = pytest.mark.parametrize("backend_name", ["sqlite"], indirect=True)
 only_postgresql = pytest.mark.parametrize(
@@ -23,10 +30,7 @@ only_postgresql = pytest.mark.parametrize(
 
 @pytest.fixture
 def populated_url(migrated_url: URL) -> Iterator[URL]:
-    engine = make_engine(migrated_url)
-    populate(engine)
-    engine.dispose()
-    yield migrated_url
+    yield fill(migrated_url)
 
 
 def _doctor(capsys: pytest.CaptureFixture[str], url: URL) -> Result:
@@ -40,19 +44,10 @@ def _sqlite3_cli(url: URL, sql: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def _rows(url: URL, sql: str) -> list[tuple[object, ...]]:
-    engine = make_engine(url)
-    try:
-        with engine.connect() as connection:
-            return [tuple(row) for row in connection.execute(text(sql))]
-    finally:
-        engine.dispose()
-
-
 def test_doctor_and_check_pass_on_a_populated_database(
     populated_url: URL, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert {n for (n,) in _rows(populated_url, "SELECT count(*) FROM stores")} == {4}
+    assert {n for (n,) in query_rows(populated_url, "SELECT count(*) FROM stores")} == {4}
     result = _doctor(capsys, populated_url)
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith("OK: no problems found")
@@ -76,7 +71,7 @@ def test_the_guards_refuse_the_issue_s_delete_from_the_sqlite3_shell(
     done = _sqlite3_cli(populated_url, "PRAGMA foreign_keys=OFF; DELETE FROM store_clusters;")
     assert done.returncode != 0
     assert "FOREIGN KEY constraint failed: stores.cluster_id -> store_clusters" in done.stderr
-    assert _rows(populated_url, "SELECT count(*) FROM store_clusters") == [(2,)]
+    assert query_rows(populated_url, "SELECT count(*) FROM store_clusters") == [(2,)]
     assert _doctor(capsys, populated_url).exit_code == 0
 
 
@@ -157,11 +152,11 @@ def test_doctor_names_orphans_on_postgresql(
     populated_url: URL, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """``session_replication_role = replica`` skips FK triggers: PostgreSQL's pragma-off."""
-    engine = make_engine(populated_url)
-    with engine.begin() as connection:
-        connection.execute(text("SET LOCAL session_replication_role = replica"))
-        connection.execute(text("DELETE FROM store_clusters WHERE cluster_id = 'C2'"))
-    engine.dispose()
+    execute_sql(
+        populated_url,
+        "SET LOCAL session_replication_role = replica",
+        "DELETE FROM store_clusters WHERE cluster_id = 'C2'",
+    )
     result = _doctor(capsys, populated_url)
     assert result.exit_code == 1
     out = result.stdout
@@ -176,17 +171,13 @@ def test_doctor_names_orphans_on_postgresql(
 def test_doctor_names_not_valid_constraints_and_the_rows_they_let_in(
     populated_url: URL, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    engine = make_engine(populated_url)
-    with engine.begin() as connection:
-        connection.execute(text("ALTER TABLE stores DROP CONSTRAINT ck_stores_median_income"))
-        connection.execute(text("UPDATE stores SET median_income = -5 WHERE store_id = 'S1'"))
-        connection.execute(
-            text(
-                "ALTER TABLE stores ADD CONSTRAINT ck_stores_median_income "
-                "CHECK (median_income >= 0) NOT VALID"
-            )
-        )
-    engine.dispose()
+    execute_sql(
+        populated_url,
+        "ALTER TABLE stores DROP CONSTRAINT ck_stores_median_income",
+        "UPDATE stores SET median_income = -5 WHERE store_id = 'S1'",
+        "ALTER TABLE stores ADD CONSTRAINT ck_stores_median_income "
+        "CHECK (median_income >= 0) NOT VALID",
+    )
     result = _doctor(capsys, populated_url)
     assert result.exit_code == 1
     out = result.stdout

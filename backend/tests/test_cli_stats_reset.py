@@ -3,32 +3,33 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import inspect, text
+from sqlalchemy import inspect
 from sqlalchemy.engine import URL
 
 from backend.app.database.db import make_engine
 from backend.app.database.schema_version import current_revision, head_revision
 from backend.app.database.stats import database_size, sqlite_files, table_names
-from backend.tests.cli_support import has_row, populate, run_ffdb, table_rows
+from backend.tests.cli_support import (
+    execute_sql,
+    fill,
+    has_row,
+    populate,
+    query_rows,
+    run_ffdb,
+    table_rows,
+)
 
 PASSWORD = "s3cr3t-Pa55"
 
 
 def _count(url: URL, table: str) -> int:
-    engine = make_engine(url)
-    try:
-        with engine.connect() as connection:
-            return int(connection.execute(text(f"SELECT count(*) FROM {table}")).scalar_one())
-    finally:
-        engine.dispose()
+    return int(str(query_rows(url, f"SELECT count(*) FROM {table}")[0][0]))
 
 
 def test_stats_shows_rows_of_all_eleven_tables(
     migrated_url: URL, backend_name: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    engine = make_engine(migrated_url)
-    populate(engine)
-    engine.dispose()
+    fill(migrated_url)
     result = run_ffdb(capsys, "stats", "--database-url", migrated_url)
     assert result.exit_code == 0, result.output
     out = result.stdout
@@ -93,9 +94,7 @@ def test_stats_refuses_an_out_of_date_database(
 def test_reset_refuses_without_yes_and_keeps_the_data(
     migrated_url: URL, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    engine = make_engine(migrated_url)
-    populate(engine)
-    engine.dispose()
+    fill(migrated_url)
     result = run_ffdb(capsys, "reset", "--database-url", migrated_url)
     assert result.exit_code == 2
     assert result.stderr.strip().endswith("add --yes to confirm")
@@ -106,12 +105,11 @@ def test_reset_refuses_without_yes_and_keeps_the_data(
 def test_reset_drops_everything_and_migrates_to_head(
     migrated_url: URL, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    engine = make_engine(migrated_url)
-    populate(engine)
-    with engine.begin() as connection:  # something the migrations know nothing about
-        connection.execute(text("CREATE TABLE scratch (id INTEGER PRIMARY KEY)"))
-        connection.execute(text("CREATE VIEW store_names AS SELECT store_name FROM stores"))
-    engine.dispose()
+    execute_sql(  # things the migrations know nothing about
+        fill(migrated_url),
+        "CREATE TABLE scratch (id INTEGER PRIMARY KEY)",
+        "CREATE VIEW store_names AS SELECT store_name FROM stores",
+    )
     result = run_ffdb(capsys, "reset", "--yes", "--database-url", migrated_url)
     assert result.exit_code == 0, result.output
     assert f"empty schema at {head_revision()} (head)" in result.stdout
@@ -132,10 +130,7 @@ def test_reset_recovers_a_database_at_an_unknown_revision(
     migrated_url: URL, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A database stamped by a newer branch cannot be downgraded; reset still works."""
-    engine = make_engine(migrated_url)
-    with engine.begin() as connection:
-        connection.execute(text("UPDATE alembic_version SET version_num = 'ffff_future'"))
-    engine.dispose()
+    execute_sql(migrated_url, "UPDATE alembic_version SET version_num = 'ffff_future'")
     assert run_ffdb(capsys, "check", "--database-url", migrated_url).exit_code == 1
     result = run_ffdb(capsys, "reset", "--yes", "--database-url", migrated_url)
     assert result.exit_code == 0, result.output
@@ -154,14 +149,11 @@ def test_reset_drops_a_foreign_table_that_references_ours(
     migrated_url: URL, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """PostgreSQL refuses the migrations' DROP TABLE stores; reset still ends clean."""
-    engine = make_engine(migrated_url)
-    populate(engine)
-    with engine.begin() as connection:
-        connection.execute(
-            text("CREATE TABLE notes (id INTEGER PRIMARY KEY, store_id VARCHAR REFERENCES stores)")
-        )
-        connection.execute(text("INSERT INTO notes VALUES (1, 'S1')"))
-    engine.dispose()
+    execute_sql(
+        fill(migrated_url),
+        "CREATE TABLE notes (id INTEGER PRIMARY KEY, store_id VARCHAR REFERENCES stores)",
+        "INSERT INTO notes VALUES (1, 'S1')",
+    )
     result = run_ffdb(capsys, "reset", "--yes", "--database-url", migrated_url)
     assert result.exit_code == 0, result.output
     engine = make_engine(migrated_url)

@@ -79,3 +79,25 @@ def test_check_fails_when_a_sqlite_guard_trigger_is_missing(
     # Running upgrade again rebuilds the guards, even with no migration pending.
     assert run_ffdb(capsys, "upgrade", "--database-url", migrated_url).exit_code == 0
     assert run_ffdb(capsys, "check", "--database-url", migrated_url).exit_code == 0
+
+
+def test_check_fails_when_a_check_constraint_is_missing(
+    migrated_url: URL, backend_name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """alembic's compare skips CHECK constraints; ffdb check compares them by name."""
+    if backend_name == "postgresql":
+        execute_sql(migrated_url, "ALTER TABLE stores DROP CONSTRAINT ck_stores_median_income")
+    else:  # SQLite cannot drop a constraint: rebuild the table without it, as batch mode does
+        execute_sql(
+            migrated_url,
+            "PRAGMA writable_schema=ON",
+            "UPDATE sqlite_master SET sql = replace(sql, "
+            "'CONSTRAINT ck_stores_median_income CHECK (median_income >= 0),', '') "
+            "WHERE name = 'stores'",
+        )
+    result = run_ffdb(capsys, "check", "--database-url", migrated_url)
+    assert result.exit_code == 1
+    assert result.stderr.strip() == (
+        "error: models and migrations differ: "
+        "CHECK ck_stores_median_income on stores exists only in the models"
+    )

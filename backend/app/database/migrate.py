@@ -14,7 +14,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import Script
-from sqlalchemy import Connection, Engine, MetaData, inspect, pool
+from sqlalchemy import CheckConstraint, Connection, Engine, MetaData, inspect, pool
 from sqlalchemy.engine import URL
 
 from backend.app import models  # noqa: F401  (registers every table on Base.metadata)
@@ -124,14 +124,37 @@ def describe_difference(difference: object) -> str:
     return repr(difference)
 
 
+def check_constraint_drift(connection: Connection) -> list[str]:
+    """CHECK constraints present on one side only, by name (alembic does not compare them)."""
+    inspector = inspect(connection)
+    present = set(inspector.get_table_names())
+    differences = []
+    for table in Base.metadata.sorted_tables:
+        if table.name not in present:
+            continue  # reported by compare_metadata already
+        declared = {str(c.name) for c in table.constraints if isinstance(c, CheckConstraint)}
+        found = {str(c["name"]) for c in inspector.get_check_constraints(table.name)}
+        differences += [
+            f"CHECK {name} on {table.name} exists only in the models"
+            for name in sorted(declared - found)
+        ]
+        differences += [
+            f"CHECK {name} on {table.name} exists only in the database"
+            for name in sorted(found - declared)
+        ]
+    return differences
+
+
 def model_drift(connection: Connection) -> list[str]:
     """How the database's schema differs from the models (empty when they agree).
 
     Run on a database at head, a difference means the migrations and the models
-    disagree. Same comparison as ``alembic check`` (tables, columns, types, indexes).
+    disagree. Same comparison as ``alembic check`` (tables, columns, types, indexes,
+    unique and foreign keys), plus the names of the CHECK constraints.
     """
     context = MigrationContext.configure(connection, opts={"compare_type": True})
-    return [describe_difference(diff) for diff in compare_metadata(context, Base.metadata)]
+    differences = [describe_difference(d) for d in compare_metadata(context, Base.metadata)]
+    return differences + check_constraint_drift(connection)
 
 
 def schema_problem(engine: Engine) -> str | None:

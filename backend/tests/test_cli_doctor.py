@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import subprocess
 from collections.abc import Iterator
@@ -214,3 +215,25 @@ def test_doctor_caps_what_it_prints_per_rule() -> None:
     assert len(problems) == health.MAX_ROWS_PER_RULE + 1
     assert problems[-1].key == "..."
     assert "the first 100 are shown" in problems[-1].detail
+
+
+@only_sqlite
+def test_doctor_json_lists_each_problem_for_tools(
+    populated_url: URL, capsys: pytest.CaptureFixture[str]
+) -> None:
+    clean = run_ffdb(capsys, "doctor", "--json", "--database-url", populated_url)
+    assert (clean.exit_code, json.loads(clean.stdout)) == (0, [])
+    with sqlite3.connect(str(populated_url.database)) as raw:
+        raw.execute("PRAGMA ignore_check_constraints=ON")
+        raw.execute("UPDATE markdowns SET week_number = 13")
+    result = run_ffdb(capsys, "doctor", "--json", "--database-url", populated_url)
+    assert result.exit_code == 1
+    problems = json.loads(result.stdout)
+    assert {
+        "check": "check_constraints",
+        "table": "markdowns",
+        "key": "markdown_id='M1'",
+        "detail": "breaks ck_markdowns_week_number",
+    } in problems
+    assert {p["check"] for p in problems} == {"integrity_check", "check_constraints"}
+    assert "problem(s) found" in result.stderr

@@ -6,6 +6,8 @@ print with rich. Every URL is printed redacted.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from pathlib import Path
 from typing import Annotated
 
@@ -147,12 +149,17 @@ def _problem_table(problems: list[Problem]) -> Table:
 
 
 @app.command()
-def doctor(database_url: DatabaseUrl = DEFAULT_DATABASE_URL) -> None:
+def doctor(
+    database_url: DatabaseUrl = DEFAULT_DATABASE_URL,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the problems as a JSON list (for tools).")
+    ] = False,
+) -> None:
     """Look inside the database for damage: SQLite's integrity and foreign-key checks,
     missing guard triggers, PostgreSQL constraints and indexes that are not valid, and
     rows that break the models' foreign keys or CHECK rules. Exit 1 if anything is found.
 
-    Example: ffdb doctor
+    Example: ffdb doctor --json > problems.json
     """
     problems: list[Problem] = []
     with (
@@ -165,10 +172,14 @@ def doctor(database_url: DatabaseUrl = DEFAULT_DATABASE_URL) -> None:
             progress.update(task, description=f"Checking {health.check_name(check_function)}")
             problems.extend(check_function(connection))
             progress.advance(task)
+    if as_json:
+        typer.echo(json.dumps([dataclasses.asdict(p) for p in problems], indent=2))
     if problems:
-        console.print(_problem_table(problems))
+        if not as_json:
+            console.print(_problem_table(problems))
         raise CommandError(f"{len(problems)} problem(s) found in {redacted(database_url)}")
-    _say(f"OK: no problems found in {redacted(database_url)}")
+    if not as_json:
+        _say(f"OK: no problems found in {redacted(database_url)}")
 
 
 @app.command()

@@ -101,6 +101,11 @@ class _TrackedList(list[Any]):
     def _changed_root(self) -> None:
         """Overridden by the root container, which is the one SQLAlchemy watches."""
 
+    def __reduce_ex__(self, protocol: SupportsIndex) -> Any:
+        # Copies and pickles are plain, detached data: a copy must never report its
+        # edits to the row the original belongs to.
+        return (list, (list(self),))
+
     def __setitem__(self, index: Any, value: Any) -> None:
         if isinstance(index, slice):
             value = [_track(item, self._notify) for item in value]
@@ -166,6 +171,9 @@ class _TrackedDict(dict[str, Any]):
     def _changed_root(self) -> None:
         """Overridden by the root container, which is the one SQLAlchemy watches."""
 
+    def __reduce_ex__(self, protocol: SupportsIndex) -> Any:
+        return (dict, (dict(self),))
+
     def __setitem__(self, key: str, value: Any) -> None:
         super().__setitem__(key, _track(value, self._notify))
         self._notify()
@@ -217,9 +225,6 @@ class MutableJSONList(Mutable, _TrackedList):
             return cls(value)
         raise PayloadError(f"{key}: expected a JSON array, got {type(value).__name__}")
 
-    def __reduce_ex__(self, protocol: SupportsIndex) -> Any:
-        return (list, (list(self),))
-
 
 class MutableJSONDict(Mutable, _TrackedDict):
     """A JSON object column whose edits, nested ones included, mark the row dirty."""
@@ -234,9 +239,6 @@ class MutableJSONDict(Mutable, _TrackedDict):
         if isinstance(value, dict):
             return cls(value)
         raise PayloadError(f"{key}: expected a JSON object, got {type(value).__name__}")
-
-    def __reduce_ex__(self, protocol: SupportsIndex) -> Any:
-        return (dict, (dict(self),))
 
 
 def json_list(validator: Validator) -> TypeEngine[Any]:

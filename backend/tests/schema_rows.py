@@ -7,14 +7,17 @@ is what answers. Everything else is bound with the column's own type (dates, JSO
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
-from sqlalchemy import Connection, ForeignKeyConstraint, Table
+from sqlalchemy import Connection, Engine, ForeignKeyConstraint, Table
 
 from backend.app import models  # noqa: F401  (registers every table)
-from backend.app.database.db import Base
+from backend.app.database.db import Base, make_engine
+from backend.tests.conftest import PostgresDatabases, migrate
 
 METADATA = Base.metadata
 
@@ -184,3 +187,24 @@ def seed(connection: Connection, *names: str) -> None:
 def primary_key(name: str) -> str:
     (column,) = table(name).primary_key.columns
     return column.name
+
+
+def module_database(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Engine]:
+    """Body of a module-scoped fixture: a database at head on ``request.param``'s backend.
+
+    For table-driven cases that each work inside a transaction they roll back.
+    """
+    databases: PostgresDatabases | None = None
+    if request.param == "sqlite":
+        url: Any = f"sqlite:///{tmp_path_factory.mktemp('schema') / 'head.db'}"
+    else:
+        databases = request.getfixturevalue("postgres_databases")
+        url = databases.create()
+    migrate(url)
+    engine = make_engine(url)
+    yield engine
+    engine.dispose()
+    if databases is not None:
+        databases.drop(engine.url)

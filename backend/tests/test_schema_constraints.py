@@ -19,13 +19,13 @@ from sqlalchemy.exc import IntegrityError, StatementError
 from sqlalchemy.orm import Session
 
 from backend.app import models
-from backend.app.database.db import make_engine
-from backend.tests.conftest import BACKENDS, PostgresDatabases, migrate
+from backend.tests.conftest import BACKENDS
 from backend.tests.schema_rows import (
     METADATA,
     VALID_ROWS,
     foreign_keys,
     insert_row,
+    module_database,
     primary_key,
     row,
     seed,
@@ -238,19 +238,7 @@ def metadata_checks() -> set[str]:
 def db(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Engine]:
-    if request.param == "sqlite":
-        url: Any = f"sqlite:///{tmp_path_factory.mktemp('constraints') / 'head.db'}"
-        databases = None
-    else:
-        databases = request.getfixturevalue("postgres_databases")
-        assert isinstance(databases, PostgresDatabases)
-        url = databases.create()
-    migrate(url)
-    engine = make_engine(url)
-    yield engine
-    engine.dispose()
-    if databases is not None:
-        databases.drop(engine.url)
+    yield from module_database(request, tmp_path_factory)
 
 
 def _error(engine: Engine, table_name: str, values: dict[str, Any]) -> str:

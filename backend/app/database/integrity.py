@@ -9,7 +9,9 @@ referenced parent key (no cascades, as the story says).
 The triggers are derived from the foreign keys the database itself declares, not
 from the models, so they follow every migration: ``env.py`` drops them before a
 migration runs (table rebuilds would trip over them) and rebuilds them afterwards.
-``missing_guards`` tells ``ffdb check`` when they are not all there.
+``missing_guards`` tells ``ffdb check`` when they are not all there or not as they
+should be (a stale definition, e.g. after a hand-made ``ALTER TABLE``), and
+``stray_guards`` names guards left over for a foreign key that no longer exists.
 """
 
 from __future__ import annotations
@@ -119,12 +121,18 @@ def expected_guards(connection: Connection) -> dict[str, str]:
     return guards
 
 
-def present_guards(connection: Connection) -> set[str]:
+def present_guard_definitions(connection: Connection) -> dict[str, str]:
+    """Guard trigger name -> its CREATE TRIGGER text, as the database stores it."""
     rows = connection.execute(
-        text("SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE :prefix"),
+        text("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND name LIKE :prefix"),
         {"prefix": GUARD_PREFIX + "%"},
     )
-    return {row[0] for row in rows}
+    # LIKE reads "_" as any character: keep only exact prefix matches.
+    return {name: sql for name, sql in rows if name.startswith(GUARD_PREFIX)}
+
+
+def present_guards(connection: Connection) -> set[str]:
+    return set(present_guard_definitions(connection))
 
 
 def drop_guards(connection: Connection) -> None:
@@ -146,8 +154,28 @@ def install_guards(connection: Connection) -> int:
     return len(guards)
 
 
+def _same_sql(a: str, b: str) -> bool:
+    return " ".join(a.split()) == " ".join(b.split())
+
+
 def missing_guards(connection: Connection) -> list[str]:
-    """Names of guard triggers the database should have but does not (SQLite only)."""
+    """Guard triggers the database should have but lacks or holds stale (SQLite only).
+
+    A guard is stale when its stored definition is not the one the declared foreign
+    keys call for: it may no longer refuse what it should.
+    """
     if connection.dialect.name != "sqlite":
         return []
-    return sorted(set(expected_guards(connection)) - present_guards(connection))
+    present = present_guard_definitions(connection)
+    return sorted(
+        name
+        for name, statement in expected_guards(connection).items()
+        if name not in present or not _same_sql(present[name], statement)
+    )
+
+
+def stray_guards(connection: Connection) -> list[str]:
+    """Guard triggers that match no declared foreign key (SQLite only)."""
+    if connection.dialect.name != "sqlite":
+        return []
+    return sorted(present_guards(connection) - set(expected_guards(connection)))

@@ -80,9 +80,13 @@ Notify = Callable[[], None]
 
 
 def _track(value: Any, notify: Notify) -> Any:
-    """Wrap nested containers so that an edit anywhere below calls ``notify``."""
-    if isinstance(value, _TrackedDict | _TrackedList):
-        value._notify = notify
+    """Wrap nested containers so that an edit anywhere below calls ``notify``.
+
+    A container already tracked for another document is copied, not re-pointed: two
+    rows must never share one nested object, or an edit through one row would change
+    the other's data in memory while only one of them is marked dirty.
+    """
+    if isinstance(value, _TrackedDict | _TrackedList) and value._notify == notify:
         return value
     if isinstance(value, dict):
         return _TrackedDict(value, notify)

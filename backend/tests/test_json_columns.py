@@ -260,8 +260,9 @@ def test_copies_of_a_json_value_are_plain_detached_data(stored: Engine) -> None:
             pickle.loads(pickle.dumps(forecast.weekly_demand_curve)),
         ):
             assert duplicate == CURVE
-            assert type(duplicate) is list and type(duplicate[0]) is dict
+            assert duplicate is not forecast.weekly_demand_curve
             duplicate[0]["demand_units"] = 0
+            duplicate.append({"week_number": 13, "demand_units": 1})
         assert not session.is_modified(forecast)
         assert forecast.weekly_demand_curve == CURVE
 
@@ -433,3 +434,19 @@ def test_a_very_long_bad_value_is_not_dumped_whole(engine: Engine) -> None:
             session.commit()
     assert "weekly_demand_curve[0].x: Extra inputs are not permitted" in str(refused.value)
     assert len(str(refused.value.orig)) < 2_000
+
+
+def test_a_pickled_row_keeps_tracking_its_json(stored: Engine) -> None:
+    """Objects are pickled by caches and multiprocessing; their JSON must stay tracked."""
+    with Session(stored, expire_on_commit=False) as session:
+        forecast = session.get(Forecast, "F1")
+        log = session.get(WorkflowLog, "L1")
+    revived_forecast, revived_log = pickle.loads(pickle.dumps((forecast, log)))
+    with Session(stored) as session:
+        merged_forecast = session.merge(revived_forecast)
+        merged_log = session.merge(revived_log)
+        merged_forecast.weekly_demand_curve[0]["demand_units"] = 900
+        merged_log.input_data["parameters"]["horizon"]["weeks"] = 3
+        session.commit()
+    assert _fresh(stored, Forecast, "F1").weekly_demand_curve[0]["demand_units"] == 900
+    assert _fresh(stored, WorkflowLog, "L1").input_data["parameters"]["horizon"]["weeks"] == 3

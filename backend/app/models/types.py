@@ -106,8 +106,8 @@ class _TrackedList(list[Any]):
         """Overridden by the root container, which is the one SQLAlchemy watches."""
 
     def __reduce_ex__(self, protocol: SupportsIndex) -> Any:
-        # Copies and pickles are plain, detached data: a copy must never report its
-        # edits to the row the original belongs to.
+        # Copies and pickles of nested containers are plain, detached data: a copy
+        # must never report its edits to the row the original belongs to.
         return (list, (list(self),))
 
     def __setitem__(self, index: Any, value: Any) -> None:
@@ -221,6 +221,11 @@ class MutableJSONList(Mutable, _TrackedList):
     def _changed_root(self) -> None:
         self.changed()
 
+    def __reduce_ex__(self, protocol: SupportsIndex) -> Any:
+        # A pickled ORM object must unpickle to a tracked root (SQLAlchemy re-attaches
+        # it to its row); its nested containers come back plain and are re-tracked.
+        return (self.__class__, (list(self),))
+
     @classmethod
     def coerce(cls, key: str, value: Any) -> Any:
         if value is None or isinstance(value, cls):
@@ -235,6 +240,9 @@ class MutableJSONDict(Mutable, _TrackedDict):
 
     def _changed_root(self) -> None:
         self.changed()
+
+    def __reduce_ex__(self, protocol: SupportsIndex) -> Any:
+        return (self.__class__, (dict(self),))
 
     @classmethod
     def coerce(cls, key: str, value: Any) -> Any:

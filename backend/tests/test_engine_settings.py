@@ -288,3 +288,27 @@ def test_sqlite_datetime_now_from_raw_sql_reads_back_as_utc(engine: Engine) -> N
         assert store.created_at.tzinfo is not None and store.created_at.utcoffset() == timedelta(0)
         assert abs(store.created_at - before) < timedelta(minutes=5)
         assert store.cluster.fashion_tier == "VALUE"
+
+
+@pytest.mark.parametrize(
+    "written", ["2025-03-01 12:30:00+02:00", "2025-03-01T10:30:00Z", "2025-03-01 10:30:00"]
+)
+def test_timestamps_written_by_other_clients_read_back_as_the_same_instant(
+    engine: Engine, written: str
+) -> None:
+    # Offsets are honoured; a bare timestamp is UTC, as SQLite's CURRENT_TIMESTAMP is.
+    # (A bare literal on PostgreSQL is read in the session's time zone: its rule, not ours.)
+    if engine.dialect.name == "postgresql" and written[-1].isdigit() and "+" not in written:
+        written += "+00:00"
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO store_clusters (cluster_id, cluster_name, fashion_tier, created_at)"
+                f" VALUES ('CL1', 'Test', 'VALUE', '{written}')"
+            )
+        )
+    with Session(engine) as session:
+        cluster = session.get(StoreCluster, "CL1")
+        assert cluster is not None
+        assert cluster.created_at == datetime(2025, 3, 1, 10, 30, tzinfo=UTC)
+        assert cluster.created_at.utcoffset() == timedelta(0)

@@ -173,6 +173,28 @@ def test_a_parent_without_children_can_go(db: Engine) -> None:
         connection.rollback()
 
 
+def test_a_null_optional_key_refers_to_nothing(db: Engine) -> None:
+    """season_parameters.category_id may be NULL: such a row needs and holds no parent."""
+    with db.connect() as connection:
+        seed(connection, "categories")
+        insert_row(connection, "season_parameters", row("season_parameters", category_id=None))
+        connection.execute(sa.delete(METADATA.tables["categories"]))
+        connection.rollback()
+
+
+@needs_cli
+@pytest.mark.parametrize("backend_name", ["sqlite"])
+def test_the_cli_accepts_a_null_optional_key(migrated_url: URL) -> None:
+    path = _sqlite_holding(migrated_url, "categories")
+    parameters = (
+        "INSERT INTO season_parameters (parameter_id, category_id, forecast_horizon_weeks,"
+        " season_start_date, season_end_date, replenishment_strategy, dc_holdback_percentage)"
+        " VALUES ('P9', NULL, 12, '2025-03-01', '2025-05-23', 'none', 0.0);"
+    )
+    assert _cli(path, parameters).returncode == 0
+    assert _cli(path, "DELETE FROM categories;").returncode == 0
+
+
 # --- SQLite clients that never turned the pragma on --------------------------------------
 
 

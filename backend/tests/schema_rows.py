@@ -21,6 +21,14 @@ from backend.tests.conftest import PostgresDatabases, migrate
 
 METADATA = Base.metadata
 
+# The performance indexes the story names.
+STORY_INDEXES = {
+    "idx_historical_sales_store_category",
+    "idx_historical_sales_date",
+    "idx_actual_sales_forecast_week",
+    "idx_workflow_logs_workflow",
+}
+
 VALID_ROWS: dict[str, dict[str, Any]] = {
     "categories": {
         "category_id": "CAT1",

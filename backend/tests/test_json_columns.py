@@ -343,6 +343,12 @@ BAD_PAYLOADS: list[tuple[str, str, Any, str]] = [
     ("not JSON", "output_data", {"a": {1, 2}}, "output_data.a: set {1, 2} is not a JSON value"),
 ]
 
+each_bad_payload = pytest.mark.parametrize(
+    ("column", "value", "message"),
+    [case[1:] for case in BAD_PAYLOADS],
+    ids=[case[0] for case in BAD_PAYLOADS],
+)
+
 MODEL_OF = {
     "weekly_demand_curve": ("forecasts", Forecast),
     "models_used": ("forecasts", Forecast),
@@ -359,11 +365,7 @@ def _row_count(engine: Engine, table_name: str) -> int:
         ).scalar_one()
 
 
-@pytest.mark.parametrize(
-    ("column", "value", "message"),
-    [case[1:] for case in BAD_PAYLOADS],
-    ids=[case[0] for case in BAD_PAYLOADS],
-)
+@each_bad_payload
 def test_a_bad_payload_is_refused_naming_column_and_item(
     stored: Engine, column: str, value: Any, message: str
 ) -> None:
@@ -380,11 +382,7 @@ def test_a_bad_payload_is_refused_naming_column_and_item(
     assert _row_count(stored, table_name) == before
 
 
-@pytest.mark.parametrize(
-    ("column", "value", "message"),
-    [case[1:] for case in BAD_PAYLOADS],
-    ids=[case[0] for case in BAD_PAYLOADS],
-)
+@each_bad_payload
 def test_core_inserts_are_validated_too(
     stored: Engine, column: str, value: Any, message: str
 ) -> None:

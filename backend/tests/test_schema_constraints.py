@@ -22,6 +22,7 @@ from backend.app import models
 from backend.tests.conftest import BACKENDS
 from backend.tests.schema_rows import (
     METADATA,
+    STORY_INDEXES,
     VALID_ROWS,
     foreign_keys,
     insert_row,
@@ -379,13 +380,6 @@ def test_a_duplicate_natural_key_is_refused(db: Engine, table_name: str) -> None
 
 
 # --- indexes and column order --------------------------------------------------------------
-
-STORY_INDEXES = {
-    "idx_historical_sales_store_category",
-    "idx_historical_sales_date",
-    "idx_actual_sales_forecast_week",
-    "idx_workflow_logs_workflow",
-}
 
 
 def test_every_foreign_key_column_leads_an_index_or_unique_key(db: Engine) -> None:

@@ -14,28 +14,11 @@ from pathlib import Path
 import pytest
 
 from backend.app.database.schema_version import ALEMBIC_INI, head_revision
+from backend.tests.schema_rows import STORY_INDEXES
+from backend.tests.test_migrations import STORY_TABLES
 
 pytestmark = pytest.mark.skipif(shutil.which("sqlite3") is None, reason="no sqlite3 CLI")
 
-STORY_TABLES = {
-    "categories",
-    "store_clusters",
-    "stores",
-    "season_parameters",
-    "forecasts",
-    "forecast_cluster_distribution",
-    "allocations",
-    "markdowns",
-    "historical_sales",
-    "actual_sales",
-    "workflow_logs",
-}
-STORY_INDEXES = {
-    "idx_historical_sales_store_category",
-    "idx_historical_sales_date",
-    "idx_actual_sales_forecast_week",
-    "idx_workflow_logs_workflow",
-}
 STORY_FK_TEST = (
     "INSERT INTO stores VALUES ('S99', 'Test Store', 'invalid_cluster', 5000, 'A', 50000,"
     " 'MALL', 'WEST', 1000.0, datetime('now'));"

@@ -16,6 +16,7 @@ from logging.config import fileConfig
 from typing import Any
 
 from alembic import context
+from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, pool
 
 from backend.app import models  # noqa: F401  (registers every table on Base.metadata)
@@ -50,10 +51,36 @@ def _configure(**options: Any) -> None:
     )
 
 
+def _destination_is_head() -> bool:
+    script = ScriptDirectory.from_config(config)
+    argument = context.get_revision_argument()
+    if argument is None:  # downgrade to base
+        return False
+    destination = {s.revision for s in script.get_revisions(argument) if s}
+    return destination == set(script.get_heads())
+
+
 def run_migrations_offline() -> None:
+    """Write the SQL instead of running it (``alembic upgrade head --sql``).
+
+    No database answers here, so on SQLite the guard triggers come from the models'
+    foreign keys: dropped before the migrations (table rebuilds trip over them) and
+    created after them when the script ends at head, where models and schema agree.
+    """
     _configure(url=_url(), literal_binds=True, dialect_opts={"paramstyle": "named"})
+    dialect = context.get_context().dialect
+    guards = (
+        integrity.guards_for(integrity.metadata_foreign_keys(target_metadata), dialect)
+        if dialect.name == "sqlite"
+        else {}
+    )
     with context.begin_transaction():
+        for name in guards:
+            context.execute(integrity.drop_statement(name, dialect))
         context.run_migrations()
+        if _destination_is_head():
+            for statement in guards.values():
+                context.execute(statement)
 
 
 class ForeignKeysStillOn(RuntimeError):

@@ -5,6 +5,7 @@ triggers are complete, checked, and survive later migrations that rebuild tables
 
 from __future__ import annotations
 
+import io
 import shutil
 import sqlite3
 import subprocess
@@ -405,6 +406,46 @@ def test_guards_survive_a_migration_that_rebuilds_tables(
         assert _cli(populated_sqlite, "DELETE FROM store_clusters;").returncode != 0
     command.downgrade(config, "-1")
     assert _snapshot(populated_sqlite) == before
+
+
+def _offline_sql(url: str, *args: str, downgrade: bool = False) -> str:
+    config = alembic_config(url)
+    config.output_buffer = io.StringIO()
+    (command.downgrade if downgrade else command.upgrade)(config, *args, sql=True)
+    return config.output_buffer.getvalue()
+
+
+def test_offline_sql_creates_and_removes_the_guards(tmp_path: Path) -> None:
+    path = tmp_path / "offline.db"
+    url = f"sqlite:///{path}"
+    with sqlite3.connect(path) as raw:
+        raw.executescript(_offline_sql(url, "head"))
+    engine = make_engine(url)
+    try:
+        assert _triggers(engine) == _expected_trigger_names()
+        with engine.connect() as connection:
+            assert integrity.missing_guards(connection) == []
+    finally:
+        engine.dispose()
+    with sqlite3.connect(path) as raw, pytest.raises(sqlite3.IntegrityError, match="FOREIGN KEY"):
+        raw.execute(
+            "INSERT INTO stores VALUES ('S99', 'Test Store', 'invalid_cluster', 5000, 'A',"
+            " 50000, 'MALL', 'WEST', 1000.0, datetime('now'))"
+        )
+    with sqlite3.connect(path) as raw:
+        raw.executescript(_offline_sql(url, "head:base", downgrade=True))
+        left = raw.execute("SELECT type, name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'")
+        assert left.fetchall() == [("table", "alembic_version")]
+
+
+@pytest.mark.parametrize("backend_name", ["sqlite"])
+def test_guards_from_the_models_equal_guards_from_the_database(engine: Engine) -> None:
+    """Offline SQL builds guards from the models; online from the database: same SQL."""
+    with engine.connect() as connection:
+        from_models = integrity.guards_for(
+            integrity.metadata_foreign_keys(METADATA), connection.dialect
+        )
+        assert from_models == integrity.expected_guards(connection)
 
 
 def test_a_migration_refuses_a_connection_already_in_a_transaction(tmp_path: Path) -> None:

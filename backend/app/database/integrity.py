@@ -16,9 +16,11 @@ should be (a stale definition, e.g. after a hand-made ``ALTER TABLE``), and
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, inspect, text
+from sqlalchemy import Connection, MetaData, inspect, text
+from sqlalchemy.engine import Dialect
 
 GUARD_PREFIX = "ffdb_fk_"
 
@@ -59,8 +61,24 @@ def declared_foreign_keys(connection: Connection) -> list[ForeignKey]:
     return keys
 
 
-def _quote(connection: Connection, name: str) -> str:
-    return connection.dialect.identifier_preparer.quote(name)
+def metadata_foreign_keys(metadata: MetaData) -> list[ForeignKey]:
+    """Every foreign key the models declare (for offline SQL, where no database answers)."""
+    keys = []
+    for table in sorted(metadata.tables.values(), key=lambda t: t.name):
+        for constraint in table.foreign_key_constraints:
+            keys.append(
+                ForeignKey(
+                    table=table.name,
+                    columns=tuple(e.parent.name for e in constraint.elements),
+                    parent=constraint.referred_table.name,
+                    parent_columns=tuple(e.column.name for e in constraint.elements),
+                )
+            )
+    return keys
+
+
+def _quote(dialect: Dialect, name: str) -> str:
+    return dialect.identifier_preparer.quote(name)
 
 
 def _trigger(name: str, event: str, condition: str, message: str) -> str:
@@ -72,11 +90,11 @@ def _trigger(name: str, event: str, condition: str, message: str) -> str:
     )
 
 
-def _guard_statements(connection: Connection, fk: ForeignKey) -> dict[str, str]:
+def _guard_statements(dialect: Dialect, fk: ForeignKey) -> dict[str, str]:
     """Trigger name -> CREATE TRIGGER statement, for the four guards of one foreign key."""
 
     def q(name: str) -> str:
-        return _quote(connection, name)
+        return _quote(dialect, name)
 
     child, parent = q(fk.table), q(fk.parent)
     pairs = list(zip(fk.columns, fk.parent_columns, strict=True))
@@ -113,12 +131,21 @@ def _guard_statements(connection: Connection, fk: ForeignKey) -> dict[str, str]:
     }
 
 
+def guards_for(foreign_keys: Iterable[ForeignKey], dialect: Dialect) -> dict[str, str]:
+    """Trigger name -> CREATE TRIGGER statement, for every guard of ``foreign_keys``."""
+    guards: dict[str, str] = {}
+    for fk in foreign_keys:
+        guards.update(_guard_statements(dialect, fk))
+    return guards
+
+
+def drop_statement(name: str, dialect: Dialect) -> str:
+    return f"DROP TRIGGER IF EXISTS {_quote(dialect, name)}"
+
+
 def expected_guards(connection: Connection) -> dict[str, str]:
     """Every guard trigger the database should have, by name."""
-    guards: dict[str, str] = {}
-    for fk in declared_foreign_keys(connection):
-        guards.update(_guard_statements(connection, fk))
-    return guards
+    return guards_for(declared_foreign_keys(connection), connection.dialect)
 
 
 def present_guard_definitions(connection: Connection) -> dict[str, str]:
@@ -140,7 +167,7 @@ def drop_guards(connection: Connection) -> None:
     if connection.dialect.name != "sqlite":
         return
     for name in sorted(present_guards(connection)):
-        connection.exec_driver_sql(f"DROP TRIGGER IF EXISTS {_quote(connection, name)}")
+        connection.exec_driver_sql(drop_statement(name, connection.dialect))
 
 
 def install_guards(connection: Connection) -> int:

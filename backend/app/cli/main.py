@@ -11,6 +11,7 @@ from typing import NoReturn
 
 from sqlalchemy.exc import SQLAlchemyError
 
+import backend.app.cli.transfer_command  # noqa: F401  (registers `ffdb transfer`)
 from backend.app.cli.app import app
 from backend.app.cli.common import CommandError, error_console
 from backend.app.database.schema_version import SchemaOutOfDate

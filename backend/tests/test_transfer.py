@@ -1,0 +1,554 @@
+"""``ffdb transfer``: a populated SQLite database copied to each backend, row by row.
+
+The target is the parametrized ``migrated_url`` (SQLite and PostgreSQL); the source is
+a populated SQLite file. The round trip back to SQLite covers PostgreSQL -> SQLite.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, event, func, insert, select, text
+from sqlalchemy.engine import URL
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from backend.app.cli.main import main
+from backend.app.database import transfer as transfer_module
+from backend.app.database.db import make_engine, normalize_url
+from backend.app.database.errors import describe_integrity_error
+from backend.app.database.transfer import (
+    DEFAULT_BATCH_SIZE,
+    TargetNotEmpty,
+    TargetRevisionMismatch,
+    TransferError,
+    tables_in_copy_order,
+    transfer,
+)
+from backend.app.models import (
+    ActualSales,
+    Allocation,
+    Category,
+    Forecast,
+    ForecastClusterDistribution,
+    HistoricalSales,
+    Markdown,
+    SeasonParameters,
+    Store,
+    StoreCluster,
+    WorkflowLog,
+)
+from backend.app.models.enums import (
+    Archetype,
+    ExtractionConfidence,
+    FashionTier,
+    LocationTier,
+    MarkdownStatus,
+    Region,
+    ReplenishmentStrategy,
+    StoreFormat,
+    WorkflowStatus,
+)
+from backend.tests.conftest import migrate
+
+EASTERN = timezone(timedelta(hours=-5))
+HISTORY_WEEKS = 26  # historical_sales rows per store: several batches at batch_size=7
+
+
+def populate(session: Session) -> None:
+    """Rows in all 11 tables: JSON, NULLs, unicode, awkward floats, aware timestamps."""
+    stamped = datetime(2024, 3, 10, 9, 30, 15, 123456, tzinfo=EASTERN)
+    session.add_all(
+        [
+            Category(
+                category_id="CAT-DRESS",
+                category_name="Robes d'été — «légères» ✨",
+                season_start_date=date(2024, 3, 1),
+                season_end_date=date(2024, 5, 24),
+                season_length_weeks=12,
+                archetype=Archetype.FASHION_RETAIL,
+                description="Sommerkleider: Größe XS\u2013XL, 夏のドレス",
+                created_at=stamped,
+            ),
+            Category(
+                category_id="CAT-SOCKS",
+                category_name="Socks",
+                season_start_date=date(2024, 1, 1),
+                season_end_date=date(2024, 12, 31),
+                season_length_weeks=52,
+                archetype=Archetype.CONTINUOUS,
+                description=None,  # created_at left to the server default
+            ),
+            StoreCluster(
+                cluster_id="CL-PREM",
+                cluster_name="Premium flagships",
+                fashion_tier=FashionTier.PREMIUM,
+                description="Städte mit hoher Kaufkraft",
+                created_at=stamped + timedelta(microseconds=1),
+            ),
+            StoreCluster(cluster_id="CL-VAL", cluster_name="Value", fashion_tier=FashionTier.VALUE),
+        ]
+    )
+    session.flush()
+    stores = [
+        Store(
+            store_id=f"S{number:02d}",
+            store_name=f"Store n°{number} \u2013 Zürich",
+            cluster_id="CL-PREM" if number % 2 else "CL-VAL",
+            store_size_sqft=4_000 + number,
+            location_tier=[LocationTier.A, LocationTier.B, LocationTier.C][number % 3],
+            median_income=55_000 + number * 1_000,
+            store_format=StoreFormat.MALL if number % 2 else StoreFormat.OUTLET,
+            region=Region.WEST,
+            avg_weekly_sales_12mo=[0.1 + 0.2, 1e-12, 12345.678901234567][number % 3],
+        )
+        for number in range(1, 4)
+    ]
+    session.add_all(stores)
+    session.add_all(
+        [
+            SeasonParameters(
+                parameter_id="P-1",
+                category_id="CAT-DRESS",
+                forecast_horizon_weeks=12,
+                season_start_date=date(2024, 3, 1),
+                season_end_date=date(2024, 5, 24),
+                replenishment_strategy=ReplenishmentStrategy.BI_WEEKLY,
+                dc_holdback_percentage=0.45,
+                markdown_checkpoint_week=6,
+                markdown_threshold=0.6,
+                extraction_confidence=ExtractionConfidence.HIGH,
+                extraction_reasoning="« 45 % en réserve » says the brief",
+            ),
+            SeasonParameters(
+                parameter_id="P-2",
+                category_id=None,
+                forecast_horizon_weeks=52,
+                season_start_date=date(2024, 1, 1),
+                season_end_date=date(2024, 12, 31),
+                replenishment_strategy=ReplenishmentStrategy.NONE,
+                dc_holdback_percentage=0.0,
+                markdown_checkpoint_week=None,
+                markdown_threshold=None,
+                extraction_reasoning=None,
+            ),
+            Forecast(
+                forecast_id="F-1",
+                category_id="CAT-DRESS",
+                season="Spring 2024",
+                forecast_horizon_weeks=12,
+                total_season_demand=8_000,
+                weekly_demand_curve=[
+                    {"week_number": week, "demand_units": 500 + week * 37} for week in range(1, 13)
+                ],
+                peak_week=5,
+                models_used=["prophet", "arima", "modèle-maison"],
+                prophet_forecast=8_100,
+                arima_forecast=None,
+            ),
+        ]
+    )
+    session.flush()
+    session.add_all(
+        [
+            ForecastClusterDistribution(
+                distribution_id="D-1",
+                forecast_id="F-1",
+                cluster_id="CL-PREM",
+                allocation_percentage=1 / 3,
+                total_units=2_667,
+            ),
+            ForecastClusterDistribution(
+                distribution_id="D-2",
+                forecast_id="F-1",
+                cluster_id="CL-VAL",
+                allocation_percentage=2 / 3,
+                total_units=5_333,
+                created_at=datetime(2024, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+            ),
+            Allocation(
+                allocation_id="A-1",
+                forecast_id="F-1",
+                manufacturing_qty=9_600,
+                initial_allocation_total=4_400,
+                holdback_total=3_600,
+                store_allocations=[
+                    {"store_id": store.store_id, "initial": 176 * n, "holdback": 142 * n}
+                    for n, store in enumerate(stores, start=1)
+                ],
+            ),
+            Markdown(
+                markdown_id="M-1",
+                forecast_id="F-1",
+                week_number=6,
+                sell_through_pct=0.4199999999999999,
+                gap_pct=0.18000000000000005,
+                recommended_markdown_pct=0.36,
+                expected_demand_lift_pct=None,
+                status=MarkdownStatus.APPROVED,
+                reasoning="Remise de 36 % — sell-through 42 %",
+            ),
+            WorkflowLog(
+                log_id="W-1",
+                workflow_id="wf-2024-03",
+                agent_name="demand_agent",
+                action="forecast",
+                input_data={
+                    "category": "CAT-DRESS",
+                    "weeks": [1, 2, 3],
+                    "nested": {"ratio": 0.1 + 0.2, "ok": True, "none": None, "ünï": "☃"},
+                },
+                output_data=None,
+                duration_seconds=0.123456789,
+                status=WorkflowStatus.COMPLETED,
+                error_message=None,
+                created_at=stamped,
+            ),
+            WorkflowLog(
+                log_id="W-2",
+                workflow_id="wf-2024-03",
+                agent_name="inventory_agent",
+                action="allocate",
+                input_data=None,
+                output_data={"error": {"code": 42, "lines": ["a", "b"]}, "empty": {}},
+                duration_seconds=None,
+                status=WorkflowStatus.FAILED,
+                error_message="Fehler: 'holdback' > 100 %",
+            ),
+        ]
+    )
+    first_week = date(2023, 9, 4)
+    session.add_all(
+        HistoricalSales(
+            sale_id=f"H-{store.store_id}-{week:02d}",
+            store_id=store.store_id,
+            category_id="CAT-DRESS",
+            week_start_date=first_week + timedelta(weeks=week),
+            units_sold=(week * 7 + len(store.store_id)) % 90,
+        )
+        for store in stores
+        for week in range(HISTORY_WEEKS)
+    )
+    session.add_all(
+        ActualSales(
+            actual_id=f"AS-{store.store_id}-{week}",
+            store_id=store.store_id,
+            forecast_id="F-1",
+            week_number=week,
+            units_sold=0 if week == 1 else 40 + week,
+        )
+        for store in stores
+        for week in range(1, 5)
+    )
+    session.commit()
+
+
+def snapshot(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table, all columns, as the models' types read them back."""
+    with engine.connect() as connection:
+        return {
+            table.name: [
+                tuple(row)
+                for row in connection.execute(select(table).order_by(*table.primary_key.columns))
+            ]
+            for table in tables_in_copy_order()
+        }
+
+
+@pytest.fixture
+def source_url(tmp_path: Path) -> URL:
+    """A populated SQLite database at head."""
+    url = normalize_url(f"sqlite:///{tmp_path / 'source.db'}")
+    migrate(url)
+    engine = make_engine(url)
+    with Session(engine) as session:
+        populate(session)
+    engine.dispose()
+    return url
+
+
+@pytest.fixture
+def open_engines() -> Any:
+    engines: list[Engine] = []
+
+    def open_engine(url: URL | str) -> Engine:
+        engine = make_engine(url)
+        engines.append(engine)
+        return engine
+
+    yield open_engine
+    for engine in engines:
+        engine.dispose()
+
+
+Opener = Callable[[URL | str], Engine]
+
+
+def test_every_row_of_every_table_arrives_equal(
+    source_url: URL, migrated_url: URL, open_engines: Opener
+) -> None:
+    source, target = open_engines(source_url), open_engines(migrated_url)
+    expected = snapshot(source)
+    assert all(expected[table.name] for table in tables_in_copy_order()), "populate every table"
+
+    report = transfer(source, target, batch_size=7)
+
+    assert snapshot(target) == expected
+    assert {copy.table: copy.rows for copy in report.tables} == {
+        name: len(rows) for name, rows in expected.items()
+    }
+    assert report.method == ("copy" if target.dialect.name == "postgresql" else "insert")
+    # Values a careless copy would bend: aware created_at, floats, JSON, unicode.
+    with Session(target) as session:
+        category = session.get(Category, "CAT-DRESS")
+        assert category is not None
+        assert category.created_at == datetime(2024, 3, 10, 14, 30, 15, 123456, tzinfo=UTC)
+        assert category.created_at.tzinfo is UTC
+        assert category.category_name == "Robes d'été — «légères» ✨"
+        socks = session.get(Category, "CAT-SOCKS")
+        assert socks is not None and socks.description is None
+        assert socks.created_at is not None and socks.created_at.tzinfo is UTC
+        store = session.get(Store, "S01")
+        assert store is not None and store.avg_weekly_sales_12mo == 1e-12
+        log = session.get(WorkflowLog, "W-1")
+        assert log is not None and log.output_data is None
+        assert log.input_data is not None and log.input_data["nested"]["ratio"] == 0.1 + 0.2
+
+
+def test_round_trip_back_to_sqlite_keeps_every_row(
+    source_url: URL, migrated_url: URL, tmp_path: Path, open_engines: Opener
+) -> None:
+    """SQLite -> backend -> SQLite: on PostgreSQL this is the PostgreSQL -> SQLite path."""
+    back_url = normalize_url(f"sqlite:///{tmp_path / 'back.db'}")
+    migrate(back_url)
+    source, middle, back = (open_engines(u) for u in (source_url, migrated_url, back_url))
+    transfer(source, middle)
+    transfer(middle, back, batch_size=5)
+    assert snapshot(back) == snapshot(source)
+
+
+def test_source_is_streamed_in_bounded_batches(
+    source_url: URL, migrated_url: URL, open_engines: Opener
+) -> None:
+    source, target = open_engines(source_url), open_engines(migrated_url)
+    reads: list[dict[str, Any]] = []
+
+    @event.listens_for(source, "before_execute")
+    def _record(conn: Any, clause: Any, multiparams: Any, params: Any, options: Any) -> None:
+        if getattr(clause, "is_select", False) and "count" not in str(clause):
+            reads.append(dict(conn.get_execution_options() | options))
+
+    batches: list[int] = []
+
+    class Recorder:
+        def table_started(self, table: str, total_rows: int) -> None:
+            pass
+
+        def rows_copied(self, table: str, rows: int) -> None:
+            batches.append(rows)
+
+        def table_finished(self, table: str, rows: int) -> None:
+            pass
+
+    transfer(source, target, batch_size=7, progress=Recorder())
+
+    table_reads = [options for options in reads if "yield_per" in options]
+    assert len(table_reads) == len(tables_in_copy_order())
+    assert all(o["stream_results"] is True and o["yield_per"] == 7 for o in table_reads)
+    assert max(batches) == 7  # historical_sales (78 rows) went in batches of 7
+    assert sum(batches) == sum(len(rows) for rows in snapshot(source).values())
+    assert DEFAULT_BATCH_SIZE >= 1_000  # the default keeps round trips few, memory small
+
+
+def add_cluster(engine: Engine, cluster_id: str, name: str = "target-only") -> None:
+    with engine.begin() as connection:
+        connection.execute(
+            insert(StoreCluster),
+            {"cluster_id": cluster_id, "cluster_name": name, "fashion_tier": "MAINSTREAM"},
+        )
+
+
+def test_non_empty_target_is_refused_and_left_alone(
+    source_url: URL, migrated_url: URL, open_engines: Opener
+) -> None:
+    source, target = open_engines(source_url), open_engines(migrated_url)
+    add_cluster(target, "CL-OTHER")
+    before = snapshot(target)
+
+    with pytest.raises(TargetNotEmpty, match=r"store_clusters \(1 rows\).*--force"):
+        transfer(source, target)
+
+    assert snapshot(target) == before
+
+
+def test_force_replaces_the_targets_rows(
+    source_url: URL, migrated_url: URL, open_engines: Opener
+) -> None:
+    source, target = open_engines(source_url), open_engines(migrated_url)
+    add_cluster(target, "CL-OTHER")  # only on the target: goes away
+    add_cluster(target, "CL-PREM", name="stale copy")  # same key as a source row: replaced
+
+    report = transfer(source, target, force=True)
+
+    assert snapshot(target) == snapshot(source)
+    assert [(t.table, t.rows) for t in report.emptied] == [("store_clusters", 2)]
+
+
+def test_unmigrated_target_is_refused_with_the_upgrade_command(
+    source_url: URL, empty_database_url: URL, open_engines: Opener
+) -> None:
+    source = open_engines(source_url)
+    if empty_database_url.get_backend_name() == "postgresql":
+        empty_database_url = empty_database_url.set(password="s3cret-pw")  # trust auth ignores it
+    target = open_engines(empty_database_url)
+    with pytest.raises(TargetRevisionMismatch) as refused:
+        transfer(source, target)
+    message = str(refused.value)
+    assert "has no schema (never migrated)" in message
+    assert "ffdb upgrade --database-url" in message
+    assert "s3cret-pw" not in message
+
+
+def test_target_at_another_revision_is_refused(
+    source_url: URL, migrated_url: URL, open_engines: Opener
+) -> None:
+    source, target = open_engines(source_url), open_engines(migrated_url)
+    with target.begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = 'abc123'"))
+    with pytest.raises(TargetRevisionMismatch, match="is at revision abc123"):
+        transfer(source, target)
+
+
+def test_out_of_date_source_is_refused(
+    tmp_path: Path, migrated_url: URL, open_engines: Opener
+) -> None:
+    source = open_engines(f"sqlite:///{tmp_path / 'never-migrated.db'}")
+    with pytest.raises(TransferError, match=r"the source database has no schema.*ffdb upgrade"):
+        transfer(source, open_engines(migrated_url))
+
+
+def test_same_database_is_refused(source_url: URL, open_engines: Opener) -> None:
+    with pytest.raises(TransferError, match="same database"):
+        transfer(open_engines(source_url), open_engines(source_url))
+
+
+def add_target_only_rule(engine: Engine) -> None:
+    """A rule only the target has, that the source's third store breaks: fails mid-way."""
+    with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            connection.execute(
+                text(
+                    "ALTER TABLE stores ADD CONSTRAINT ck_stores_target_only "
+                    "CHECK (store_size_sqft < 4003)"
+                )
+            )
+        else:
+            connection.execute(
+                text(
+                    "CREATE TRIGGER target_only BEFORE INSERT ON stores "
+                    "WHEN NEW.store_size_sqft >= 4003 "
+                    "BEGIN SELECT RAISE(ABORT, 'CHECK constraint failed: "
+                    "ck_stores_target_only'); END"
+                )
+            )
+
+
+def test_a_constraint_failure_mid_way_leaves_the_target_unchanged(
+    source_url: URL, migrated_url: URL, open_engines: Opener
+) -> None:
+    source, target = open_engines(source_url), open_engines(migrated_url)
+    add_target_only_rule(target)
+    add_cluster(target, "CL-KEEP")
+    before = snapshot(target)
+
+    with pytest.raises(IntegrityError) as failed:
+        # categories, store_clusters, workflow_logs, ... are copied before stores fails
+        transfer(source, target, force=True, batch_size=2)
+
+    assert "ck_stores_target_only" in describe_integrity_error(failed.value)
+    assert snapshot(target) == before
+
+
+def test_an_interruption_after_the_first_table_leaves_the_target_unchanged(
+    source_url: URL, migrated_url: URL, open_engines: Opener, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source, target = open_engines(source_url), open_engines(migrated_url)
+    add_cluster(target, "CL-KEEP")
+    before = snapshot(target)
+    real_batches = transfer_module._batches
+    tables_read: list[str] = []
+
+    def failing_batches(reader: Any, table: Any, batch_size: int) -> Any:
+        tables_read.append(table.name)
+        if len(tables_read) == 2:
+            raise KeyboardInterrupt
+        return real_batches(reader, table, batch_size)
+
+    monkeypatch.setattr(transfer_module, "_batches", failing_batches)
+    with pytest.raises(KeyboardInterrupt):
+        transfer(source, target, force=True)
+
+    assert tables_read == [t.name for t in tables_in_copy_order()[:2]]
+    assert snapshot(target) == before
+
+
+# --- the command --------------------------------------------------------------------
+
+
+def run_ffdb(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    try:
+        main(args)
+        code = 0
+    except SystemExit as exit_:
+        code = int(exit_.code or 0)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_command_prints_per_table_counts(
+    source_url: URL, migrated_url: URL, capsys: pytest.CaptureFixture[str], open_engines: Opener
+) -> None:
+    total = sum(len(rows) for rows in snapshot(open_engines(source_url)).values())
+    target_url = migrated_url.render_as_string(hide_password=False)
+    source = source_url.render_as_string(hide_password=False)
+    code, out, err = run_ffdb(["transfer", "--database-url", source, "--to", target_url], capsys)
+
+    assert (code, err) == (0, "")
+    counts = dict(line.split() for line in out.splitlines() if len(line.split()) == 2)
+    assert counts["historical_sales"] == f"{3 * HISTORY_WEEKS}"
+    assert counts["workflow_logs"] == "2"
+    assert f"copied {total} rows in 11 tables" in out
+    with open_engines(migrated_url).connect() as connection:
+        assert connection.execute(select(func.count()).select_from(Store)).scalar_one() == 3
+
+
+def test_command_refuses_a_non_empty_target_in_one_line(
+    source_url: URL, migrated_url: URL, capsys: pytest.CaptureFixture[str], open_engines: Opener
+) -> None:
+    add_cluster(open_engines(migrated_url), "CL-OTHER")
+    target_url = migrated_url.render_as_string(hide_password=False)
+    source = source_url.render_as_string(hide_password=False)
+    code, _out, err = run_ffdb(["transfer", "--database-url", source, "--to", target_url], capsys)
+
+    err = " ".join(err.split())  # rich wraps at the test console's width
+    assert code == 1
+    assert err.count("error:") == 1
+    assert "store_clusters (1 rows)" in err and "--force" in err and "unchanged" in err
+
+
+def test_command_reports_an_unreachable_target_without_its_password(
+    source_url: URL, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = "postgresql://ffdb:s3cret-pw@127.0.0.1:1/nowhere"
+    source = source_url.render_as_string(hide_password=False)
+    code, _out, err = run_ffdb(["transfer", "--database-url", source, "--to", target], capsys)
+
+    err = " ".join(err.split())
+    assert code == 1
+    assert err.count("error:") == 1
+    assert err.startswith("error: cannot reach the target postgresql+psycopg://ffdb:***@")
+    assert "s3cret-pw" not in err

@@ -9,8 +9,11 @@ reachable server the PostgreSQL cases skip with a one-line reason, except in CI
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import shutil
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -21,7 +24,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session
 
-from backend.app.database.db import make_engine, normalize_url
+from backend.app.database.db import make_engine, normalize_url, redacted
 from backend.app.database.schema_version import alembic_config
 
 POSTGRES_URL_ENV = "FFDB_TEST_POSTGRES_URL"
@@ -32,6 +35,12 @@ SHARED_DIR = Path(__file__).resolve().parents[3] / "shared"
 
 def postgres_admin_url() -> URL:
     return normalize_url(os.environ.get(POSTGRES_URL_ENV) or DEFAULT_POSTGRES_URL)
+
+
+def _first_line(error: BaseException) -> str:
+    original = getattr(error, "orig", None) or error
+    lines = str(original).strip().splitlines()
+    return f"{type(original).__name__}: {lines[0]}" if lines else type(original).__name__
 
 
 def _in_ci() -> bool:
@@ -48,14 +57,21 @@ def postgres_admin() -> Iterator[Engine]:
     except Exception as error:
         engine.dispose()
         reason = (
-            f"PostgreSQL not reachable at {postgres_admin_url().render_as_string()} "
-            f"(set {POSTGRES_URL_ENV}): {type(error).__name__}"
+            f"PostgreSQL not reachable at {redacted(postgres_admin_url())} "
+            f"(set {POSTGRES_URL_ENV}): {_first_line(error)}"
         )
         if _in_ci():
             pytest.fail(reason + " -- CI must run the PostgreSQL tests")
         pytest.skip(reason)
     yield engine
     engine.dispose()
+
+
+# ffdb_test_<unix seconds>_<random>: the creation time in the name lets a later run
+# drop what a killed run (kill -9, a crashed xdist worker) could not, without touching
+# the live databases of a run going on at the same time on the same server.
+TEST_DATABASE = re.compile(r"^ffdb_test_(?P<created>\d{10})_[0-9a-f]{8}$")
+STALE_AFTER_SECONDS = 6 * 3600
 
 
 class PostgresDatabases:
@@ -65,20 +81,41 @@ class PostgresDatabases:
         self.admin = admin
 
     def create(self, template: str | None = None) -> URL:
-        name = f"ffdb_test_{uuid.uuid4().hex[:12]}"
+        name = f"ffdb_test_{int(time.time())}_{uuid.uuid4().hex[:8]}"
         clause = f" TEMPLATE {template}" if template else ""
         with self.admin.connect() as connection:
             connection.exec_driver_sql(f"CREATE DATABASE {name}{clause}")
         return self.admin.url.set(database=name)
 
     def drop(self, url: URL) -> None:
+        self._drop(str(url.database))
+
+    def _drop(self, name: str) -> None:
         with self.admin.connect() as connection:
-            connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {url.database} WITH (FORCE)")
+            connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+    def drop_stale(self) -> list[str]:
+        """Drop test databases left behind by runs that died hours ago; returns their names."""
+        with self.admin.connect() as connection:
+            names = connection.execute(text("SELECT datname FROM pg_database")).scalars().all()
+        now = time.time()
+        stale = [
+            name
+            for name in names
+            if (match := TEST_DATABASE.match(name))
+            and now - int(match["created"]) > STALE_AFTER_SECONDS
+        ]
+        for name in stale:
+            with contextlib.suppress(Exception):  # another worker may be dropping it too
+                self._drop(name)
+        return stale
 
 
 @pytest.fixture(scope="session")
 def postgres_databases(postgres_admin: Engine) -> PostgresDatabases:
-    return PostgresDatabases(postgres_admin)
+    databases = PostgresDatabases(postgres_admin)
+    databases.drop_stale()
+    return databases
 
 
 @pytest.fixture(params=BACKENDS)
@@ -169,3 +206,52 @@ def shared_dir() -> Path:
     if not SHARED_DIR.is_dir():
         pytest.skip(f"{SHARED_DIR} is absent: the retailer fixtures live there")
     return SHARED_DIR
+
+
+# --- PostgreSQL: how many tests ran there (transfer / postgres area) ----------------------
+#
+# `make test` ends with one line such as "postgresql: 212 passed, 0 failed, 0 skipped",
+# counted on the controller from every worker's reports. In CI a run in which no
+# PostgreSQL test passed fails, whatever else passed: SQLite alone proves nothing there.
+
+
+class PostgresTally:
+    """A pytest plugin counting outcomes of tests marked ``postgresql``."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.outcomes = {"passed": 0, "failed": 0, "skipped": 0, "errors": 0}
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if "postgresql" not in report.keywords:
+            return
+        if report.when == "call":
+            self.outcomes[report.outcome] += 1
+        elif report.outcome == "skipped":  # skipped in setup, e.g. no server
+            self.outcomes["skipped"] += 1
+        elif report.outcome == "failed":  # an error in setup or teardown
+            self.outcomes["errors"] += 1
+
+    def line(self) -> str:
+        counts = ", ".join(f"{count} {outcome}" for outcome, count in self.outcomes.items())
+        return f"postgresql: {counts}"
+
+    def none_passed_in_ci(self) -> bool:
+        return _in_ci() and self.outcomes["passed"] == 0
+
+    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
+        terminalreporter.write_line(self.line(), bold=True)
+        if self.none_passed_in_ci():
+            terminalreporter.write_line(
+                "postgresql: no PostgreSQL test passed; CI requires them", red=True, bold=True
+            )
+
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        if self.none_passed_in_ci() and exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Only where the run's reports all arrive: the xdist controller, or a run without xdist.
+    if not hasattr(config, "workerinput"):
+        config.pluginmanager.register(PostgresTally(config), "ffdb-postgres-tally")

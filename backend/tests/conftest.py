@@ -223,8 +223,8 @@ class PostgresTally:
         self.outcomes = {"passed": 0, "failed": 0, "skipped": 0, "errors": 0}
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        if "postgresql" not in report.keywords:
-            return
+        if "postgresql" not in report.keywords or isinstance(report, pytest.SubtestReport):
+            return  # count tests, not the subtests inside them
         if report.when == "call":
             self.outcomes[report.outcome] += 1
         elif report.outcome == "skipped":  # skipped in setup, e.g. no server

@@ -20,9 +20,9 @@ from sqlalchemy.orm import Session
 from backend.app.cli.main import main
 from backend.app.database import transfer as transfer_module
 from backend.app.database.db import make_engine, normalize_url
-from backend.app.database.errors import describe_integrity_error
 from backend.app.database.transfer import (
     DEFAULT_BATCH_SIZE,
+    TableCopyFailed,
     TargetNotEmpty,
     TargetRevisionMismatch,
     TransferError,
@@ -257,12 +257,59 @@ def test_a_constraint_failure_mid_way_leaves_the_target_unchanged(
     add_cluster(target, "CL-KEEP")
     before = snapshot(target)
 
-    with pytest.raises(IntegrityError) as failed:
+    with pytest.raises(TableCopyFailed) as failed:
         # categories, store_clusters, workflow_logs, ... are copied before stores fails
         transfer(source, target, force=True, batch_size=2)
 
-    assert "ck_stores_target_only" in describe_integrity_error(failed.value)
+    assert failed.value.table == "stores"
+    assert isinstance(failed.value.__cause__, IntegrityError)
+    assert str(failed.value).startswith(
+        "copying stores failed: check constraint ck_stores_target_only violated"
+    )
     assert snapshot(target) == before
+
+
+def corrupt_source(url: URL, statement: str) -> None:
+    """What another client (the sqlite3 CLI) could write that our models never would."""
+    engine = make_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text(statement))
+    engine.dispose()
+
+
+def test_a_source_payload_of_the_wrong_shape_is_named_and_nothing_is_copied(
+    source_url: URL, migrated_url: URL, open_engines: Opener
+) -> None:
+    corrupt_source(source_url, "UPDATE forecasts SET models_used = '[\"prophet\", 7]'")
+    source, target = open_engines(source_url), open_engines(migrated_url)
+
+    with pytest.raises(TableCopyFailed) as failed:
+        transfer(source, target)
+
+    assert failed.value.table == "forecasts"
+    assert "copying forecasts failed: models_used[1]: Input should be a valid string" in str(
+        failed.value
+    )
+    assert all(not rows for rows in snapshot(target).values())
+
+
+# SQLite itself stores text in an INTEGER column: only a PostgreSQL target refuses it.
+@pytest.mark.parametrize("backend_name", [pytest.param("postgresql", marks=pytest.mark.postgresql)])
+def test_text_in_an_integer_column_is_refused_by_postgresql_with_its_place(
+    source_url: URL, migrated_url: URL, open_engines: Opener
+) -> None:
+    assert migrated_url.get_backend_name() == "postgresql"
+    # SQLite's CHECK (store_size_sqft > 0) holds for text: text sorts after numbers.
+    corrupt_source(source_url, "UPDATE stores SET store_size_sqft = 'big' WHERE store_id = 'S02'")
+    source, target = open_engines(source_url), open_engines(migrated_url)
+
+    with pytest.raises(TableCopyFailed) as failed:
+        transfer(source, target)
+
+    message = str(failed.value)
+    assert message.startswith("copying stores failed: invalid input syntax for type integer")
+    assert "COPY stores, line 2, column store_size_sqft" in message
+    assert all(not rows for rows in snapshot(target).values())
 
 
 def test_an_interruption_after_the_first_table_leaves_the_target_unchanged(

@@ -15,12 +15,11 @@ from rich.progress import (
 )
 from rich.table import Table
 from sqlalchemy import Engine, text
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import OperationalError
 
 from backend.app.cli.app import app
 from backend.app.cli.common import CommandError, DatabaseUrl, console
 from backend.app.database.db import DEFAULT_DATABASE_URL, make_engine, normalize_url, redacted
-from backend.app.database.errors import describe_integrity_error
 from backend.app.database.transfer import (
     DEFAULT_BATCH_SIZE,
     TransferError,
@@ -132,10 +131,6 @@ def transfer_command(
                 )
         except TransferError as error:
             raise CommandError(f"{error}; the target is unchanged") from None
-        except IntegrityError as error:
-            raise CommandError(
-                f"{describe_integrity_error(error)}; rolled back, the target is unchanged"
-            ) from None
         finally:
             target.dispose()
     finally:

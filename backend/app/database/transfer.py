@@ -30,10 +30,11 @@ from typing import Any, Literal, Protocol
 
 from sqlalchemy import Connection, Engine, Table, delete, func, insert, select
 from sqlalchemy.engine import URL
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError, StatementError
 
 import backend.app.models  # noqa: F401  (registers every table on Base.metadata)
 from backend.app.database.db import Base, read_only, redacted
+from backend.app.database.errors import describe_integrity_error
 from backend.app.database.schema_version import (
     SchemaOutOfDate,
     current_revision,
@@ -61,6 +62,27 @@ class TargetNotEmpty(TransferError):
 
 class TargetRevisionMismatch(TransferError):
     pass
+
+
+class TableCopyFailed(TransferError):
+    """A row of ``table`` was refused (a constraint, a value, the connection); rolled back."""
+
+    def __init__(self, table: str, error: Exception) -> None:
+        self.table = table
+        super().__init__(f"copying {table} failed: {_reason(error)}")
+
+
+def _reason(error: Exception) -> str:
+    if isinstance(error, IntegrityError):
+        return describe_integrity_error(error)
+    original = error.orig if isinstance(error, StatementError) else error
+    lines = str(original).strip().splitlines()
+    reason = lines[0] if lines else type(original).__name__
+    # PostgreSQL's COPY says where: "COPY stores, line 3, column store_size_sqft: ..."
+    context = getattr(getattr(original, "diag", None), "context", None)
+    if context and context.startswith("COPY "):
+        reason += f" ({context.splitlines()[0]})"
+    return reason
 
 
 class TransferProgress(Protocol):
@@ -259,10 +281,13 @@ def transfer(
             def copied(rows: int, name: str = table.name) -> None:
                 report.rows_copied(name, rows)
 
-            if load == "copy":
-                rows = _copy_batches(writer, table, batches, copied)
-            else:
-                rows = _insert_batches(writer, table, batches, copied)
+            loader = _copy_batches if load == "copy" else _insert_batches
+            try:
+                rows = loader(writer, table, batches, copied)
+            except (StatementError, ValueError, TypeError) as error:
+                # StatementError covers the driver's errors; ValueError and TypeError a
+                # source value our column types refuse (a JSON payload of the wrong shape).
+                raise TableCopyFailed(table.name, error) from error
             copies.append(TableCopy(table.name, rows))
             report.table_finished(table.name, rows)
 

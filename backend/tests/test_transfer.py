@@ -171,7 +171,7 @@ def test_non_empty_target_is_refused_and_left_alone(
     add_cluster(target, "CL-OTHER")
     before = snapshot(target)
 
-    with pytest.raises(TargetNotEmpty, match=r"store_clusters \(1 rows\).*--force"):
+    with pytest.raises(TargetNotEmpty, match=r"store_clusters \(1 row\).*--force"):
         transfer(source, target)
 
     assert snapshot(target) == before
@@ -376,7 +376,31 @@ def test_command_refuses_a_non_empty_target_in_one_line(
     err = " ".join(err.split())  # rich wraps at the test console's width
     assert code == 1
     assert err.count("error:") == 1
-    assert "store_clusters (1 rows)" in err and "--force" in err and "unchanged" in err
+    assert "store_clusters (1 row)" in err and "--force" in err and "unchanged" in err
+
+
+def test_command_refuses_a_sqlite_file_that_does_not_exist(
+    source_url: URL, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "typo.db"
+    source = source_url.render_as_string(hide_password=False)
+    code, _out, err = run_ffdb(
+        ["transfer", "--database-url", source, "--to", f"sqlite:///{missing}"], capsys
+    )
+    assert code == 1
+    assert f"the target database {missing} does not exist" in " ".join(err.split())
+    assert not missing.exists()  # not even an empty file left behind
+
+
+@pytest.mark.parametrize(
+    "target", ["postgresql://ffdb:s3cret-pw@host:port/db", "not a url s3cret-pw"]
+)
+def test_command_refuses_a_malformed_url_without_repeating_it(
+    source_url: URL, target: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = source_url.render_as_string(hide_password=False)
+    code, _out, err = run_ffdb(["transfer", "--database-url", source, "--to", target], capsys)
+    assert (code, err) == (1, "error: the target URL is not a valid SQLAlchemy URL\n")
 
 
 def test_command_reports_an_unreachable_target_without_its_password(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -15,7 +16,7 @@ from rich.progress import (
 )
 from rich.table import Table
 from sqlalchemy import Engine, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import ArgumentError, OperationalError
 
 from backend.app.cli.app import app
 from backend.app.cli.common import CommandError, DatabaseUrl, console
@@ -48,16 +49,28 @@ class _ProgressBars:
 def _connect(url: str, role: str) -> Engine:
     """An engine on ``url`` that has answered once, or a one-line error naming it."""
     try:
-        engine = make_engine(normalize_url(url))
-    except Exception as error:  # a malformed URL or a missing driver
-        raise CommandError(f"{role} URL {url!r} is not usable: {error}") from None
+        parsed = normalize_url(url)
+    except (ArgumentError, ValueError):
+        # The parser's message repeats the URL, password and all: say less.
+        raise CommandError(f"the {role} URL is not a valid SQLAlchemy URL") from None
+    where = redacted(parsed)
+    database = parsed.database or ""
+    is_file = parsed.get_backend_name() == "sqlite" and database not in ("", ":memory:")
+    # Connecting would create an empty file: a missing database is a mistake here.
+    if is_file and not Path(database).is_file():
+        hint = " (create it with `ffdb upgrade --database-url ...`)" if role == "target" else ""
+        raise CommandError(f"the {role} database {database} does not exist{hint}")
+    try:
+        engine = make_engine(parsed)
+    except Exception as error:  # e.g. a driver that is not installed
+        raise CommandError(f"the {role} {where} is not usable: {error}") from None
     try:
         with engine.connect() as connection:
             connection.execute(text("SELECT 1"))
     except OperationalError as error:
         engine.dispose()
         reason = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
-        raise CommandError(f"cannot reach the {role} {redacted(url)}: {reason}") from None
+        raise CommandError(f"cannot reach the {role} {where}: {reason}") from None
     return engine
 
 
@@ -105,11 +118,10 @@ def transfer_command(
 ) -> None:
     """Copy every table of the database into the --to database, in one transaction.
 
-    Parents before children, streamed in batches, all or nothing. The target must be
-    migrated to the source's revision (`ffdb upgrade --database-url TARGET`) and
-    empty, unless --force.
+    Parents before children, streamed in batches, all or nothing.
+    The target must be migrated to the source's revision
+    (`ffdb upgrade --database-url TARGET`) and empty, unless --force.
     """
-    source_label, target_label = redacted(database_url), redacted(to)
     source = _connect(database_url, "source")
     try:
         target = _connect(to, "target")
@@ -135,4 +147,4 @@ def transfer_command(
             target.dispose()
     finally:
         source.dispose()
-    _print_report(report, source_label, target_label)
+    _print_report(report, redacted(source.url), redacted(target.url))

@@ -53,7 +53,9 @@ class TransferError(RuntimeError):
 class TargetNotEmpty(TransferError):
     def __init__(self, populated: dict[str, int]) -> None:
         self.populated = populated
-        listed = ", ".join(f"{table} ({rows} rows)" for table, rows in populated.items())
+        listed = ", ".join(
+            f"{table} ({rows} row{'' if rows == 1 else 's'})" for table, rows in populated.items()
+        )
         super().__init__(
             f"the target already has rows in {listed}; transfer only into an empty "
             "database, or pass --force to replace the target's rows"

@@ -83,11 +83,18 @@ def _print_report(report: TransferReport, source: str, target: str) -> None:
     console.print(table)
     if report.emptied:
         replaced = ", ".join(f"{t.table} ({t.rows:,})" for t in report.emptied)
-        console.print(f"--force: deleted the target's previous rows in {replaced}", soft_wrap=True)
+        console.print(
+            f"--force: deleted the target's previous rows in {replaced}",
+            soft_wrap=True,
+            highlight=False,
+            markup=False,
+        )
     console.print(
         f"copied {report.total_rows:,} rows in {len(report.tables)} tables from {source} "
         f"to {target} (revision {report.revision}, {report.method}); one transaction, committed",
         soft_wrap=True,
+        highlight=False,
+        markup=False,
     )
 
 

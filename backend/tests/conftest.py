@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from backend.app.database.db import make_engine, normalize_url, redacted
 from backend.app.database.schema_version import alembic_config
+from backend.tests.postgres_tally import PostgresTally
 
 POSTGRES_URL_ENV = "FFDB_TEST_POSTGRES_URL"
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -209,49 +210,9 @@ def shared_dir() -> Path:
 
 
 # --- PostgreSQL: how many tests ran there (transfer / postgres area) ----------------------
-#
-# `make test` ends with one line such as "postgresql: 212 passed, 0 failed, 0 skipped",
-# counted on the controller from every worker's reports. In CI a run in which no
-# PostgreSQL test passed fails, whatever else passed: SQLite alone proves nothing there.
-
-
-class PostgresTally:
-    """A pytest plugin counting outcomes of tests marked ``postgresql``."""
-
-    def __init__(self, config: pytest.Config) -> None:
-        self.config = config
-        self.outcomes = {"passed": 0, "failed": 0, "skipped": 0, "errors": 0}
-
-    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        if "postgresql" not in report.keywords or isinstance(report, pytest.SubtestReport):
-            return  # count tests, not the subtests inside them
-        if report.when == "call":
-            self.outcomes[report.outcome] += 1
-        elif report.outcome == "skipped":  # skipped in setup, e.g. no server
-            self.outcomes["skipped"] += 1
-        elif report.outcome == "failed":  # an error in setup or teardown
-            self.outcomes["errors"] += 1
-
-    def line(self) -> str:
-        counts = ", ".join(f"{count} {outcome}" for outcome, count in self.outcomes.items())
-        return f"postgresql: {counts}"
-
-    def none_passed_in_ci(self) -> bool:
-        return _in_ci() and self.outcomes["passed"] == 0
-
-    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
-        terminalreporter.write_line(self.line(), bold=True)
-        if self.none_passed_in_ci():
-            terminalreporter.write_line(
-                "postgresql: no PostgreSQL test passed; CI requires them", red=True, bold=True
-            )
-
-    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        if self.none_passed_in_ci() and exitstatus == pytest.ExitCode.OK:
-            session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def pytest_configure(config: pytest.Config) -> None:
     # Only where the run's reports all arrive: the xdist controller, or a run without xdist.
     if not hasattr(config, "workerinput"):
-        config.pluginmanager.register(PostgresTally(config), "ffdb-postgres-tally")
+        config.pluginmanager.register(PostgresTally(), "ffdb-postgres-tally")

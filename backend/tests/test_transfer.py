@@ -17,7 +17,6 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from backend.app.cli.main import main
 from backend.app.database import transfer as transfer_module
 from backend.app.database.db import make_engine, normalize_url
 from backend.app.database.transfer import (
@@ -35,6 +34,7 @@ from backend.app.models import (
     StoreCluster,
     WorkflowLog,
 )
+from backend.tests.cli_support import Result, run_ffdb
 from backend.tests.conftest import migrate
 from backend.tests.populated import HISTORY_WEEKS, populate
 
@@ -338,29 +338,21 @@ def test_an_interruption_after_the_first_table_leaves_the_target_unchanged(
 # --- the command --------------------------------------------------------------------
 
 
-def run_ffdb(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    try:
-        main(args)
-        code = 0
-    except SystemExit as exit_:
-        code = int(exit_.code or 0)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
+def transfer_cli(capsys: pytest.CaptureFixture[str], source: URL, target: URL | str) -> Result:
+    return run_ffdb(capsys, "transfer", "--database-url", source, "--to", target)
 
 
 def test_command_prints_per_table_counts(
     source_url: URL, migrated_url: URL, capsys: pytest.CaptureFixture[str], open_engines: Opener
 ) -> None:
     total = sum(len(rows) for rows in snapshot(open_engines(source_url)).values())
-    target_url = migrated_url.render_as_string(hide_password=False)
-    source = source_url.render_as_string(hide_password=False)
-    code, out, err = run_ffdb(["transfer", "--database-url", source, "--to", target_url], capsys)
+    result = transfer_cli(capsys, source_url, migrated_url)
 
-    assert (code, err) == (0, "")
-    counts = dict(line.split() for line in out.splitlines() if len(line.split()) == 2)
+    assert (result.exit_code, result.stderr) == (0, "")
+    counts = dict(line.split() for line in result.stdout.splitlines() if len(line.split()) == 2)
     assert counts["historical_sales"] == f"{3 * HISTORY_WEEKS}"
     assert counts["workflow_logs"] == "2"
-    assert f"copied {total} rows in 11 tables" in out
+    assert f"copied {total} rows in 11 tables" in result.stdout
     with open_engines(migrated_url).connect() as connection:
         assert connection.execute(select(func.count()).select_from(Store)).scalar_one() == 3
 
@@ -369,26 +361,24 @@ def test_command_refuses_a_non_empty_target_in_one_line(
     source_url: URL, migrated_url: URL, capsys: pytest.CaptureFixture[str], open_engines: Opener
 ) -> None:
     add_cluster(open_engines(migrated_url), "CL-OTHER")
-    target_url = migrated_url.render_as_string(hide_password=False)
-    source = source_url.render_as_string(hide_password=False)
-    code, _out, err = run_ffdb(["transfer", "--database-url", source, "--to", target_url], capsys)
+    result = transfer_cli(capsys, source_url, migrated_url)
 
-    err = " ".join(err.split())  # rich wraps at the test console's width
-    assert code == 1
-    assert err.count("error:") == 1
-    assert "store_clusters (1 row)" in err and "--force" in err and "unchanged" in err
+    assert result.exit_code == 1
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: ")
+    assert "store_clusters (1 row)" in result.stderr
+    assert result.stderr.endswith(
+        "pass --force to replace the target's rows; the target is unchanged\n"
+    )
 
 
 def test_command_refuses_a_sqlite_file_that_does_not_exist(
     source_url: URL, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     missing = tmp_path / "typo.db"
-    source = source_url.render_as_string(hide_password=False)
-    code, _out, err = run_ffdb(
-        ["transfer", "--database-url", source, "--to", f"sqlite:///{missing}"], capsys
-    )
-    assert code == 1
-    assert f"the target database {missing} does not exist" in " ".join(err.split())
+    result = transfer_cli(capsys, source_url, f"sqlite:///{missing}")
+
+    assert result.exit_code == 1
+    assert f"error: the target database {missing} does not exist" in result.stderr
     assert not missing.exists()  # not even an empty file left behind
 
 
@@ -398,20 +388,19 @@ def test_command_refuses_a_sqlite_file_that_does_not_exist(
 def test_command_refuses_a_malformed_url_without_repeating_it(
     source_url: URL, target: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    source = source_url.render_as_string(hide_password=False)
-    code, _out, err = run_ffdb(["transfer", "--database-url", source, "--to", target], capsys)
-    assert (code, err) == (1, "error: the target URL is not a valid SQLAlchemy URL\n")
+    result = transfer_cli(capsys, source_url, target)
+    assert (result.exit_code, result.stderr) == (
+        1,
+        "error: the target URL is not a valid SQLAlchemy URL\n",
+    )
 
 
 def test_command_reports_an_unreachable_target_without_its_password(
     source_url: URL, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    target = "postgresql://ffdb:s3cret-pw@127.0.0.1:1/nowhere"
-    source = source_url.render_as_string(hide_password=False)
-    code, _out, err = run_ffdb(["transfer", "--database-url", source, "--to", target], capsys)
+    result = transfer_cli(capsys, source_url, "postgresql://ffdb:s3cret-pw@127.0.0.1:1/nowhere")
 
-    err = " ".join(err.split())
-    assert code == 1
-    assert err.count("error:") == 1
-    assert err.startswith("error: cannot reach the target postgresql+psycopg://ffdb:***@")
-    assert "s3cret-pw" not in err
+    assert result.exit_code == 1
+    assert result.stderr.count("\n") == 1
+    assert result.stderr.startswith("error: cannot reach the target postgresql+psycopg://ffdb:***@")
+    assert "s3cret-pw" not in result.stderr

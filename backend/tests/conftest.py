@@ -169,3 +169,61 @@ def shared_dir() -> Path:
     if not SHARED_DIR.is_dir():
         pytest.skip(f"{SHARED_DIR} is absent: the retailer fixtures live there")
     return SHARED_DIR
+
+
+# --- queries (issue 6): one read-only database per backend for the read tests ------------
+
+
+@pytest.fixture(scope="session")
+def _reads_templates() -> Iterator[MigratedTemplates]:
+    templates = MigratedTemplates()
+    yield templates
+    for cleanup in templates.cleanups:
+        cleanup()
+
+
+@pytest.fixture
+def reads_url(
+    backend_name: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    request: pytest.FixtureRequest,
+    _reads_templates: MigratedTemplates,
+) -> URL:
+    """A database at head holding the read tests' data, built once per session and backend.
+
+    Shared by every read test of the session: tests must not write to it (take
+    ``reads_copy_url`` to write).
+    """
+    from backend.tests.queries_seed import seed_reads_database
+
+    if backend_name not in _reads_templates:
+        if backend_name == "sqlite":
+            url = normalize_url(f"sqlite:///{tmp_path_factory.mktemp('reads') / 'reads.db'}")
+        else:
+            databases: PostgresDatabases = request.getfixturevalue("postgres_databases")
+            url = databases.create()
+            _reads_templates.cleanups.append(lambda: databases.drop(url))
+        migrate(url)
+        seeding_engine = make_engine(url)
+        try:
+            seed_reads_database(seeding_engine)
+        finally:
+            seeding_engine.dispose()
+        _reads_templates[backend_name] = url
+    return _reads_templates[backend_name]
+
+
+@pytest.fixture
+def reads_copy_url(
+    reads_url: URL, backend_name: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[URL]:
+    """A copy of ``reads_url`` of the test's own, to write to."""
+    if backend_name == "sqlite":
+        target = tmp_path / "reads-copy.db"
+        shutil.copyfile(str(reads_url.database), target)
+        yield normalize_url(f"sqlite:///{target}")
+        return
+    databases: PostgresDatabases = request.getfixturevalue("postgres_databases")
+    url = databases.create(template=reads_url.database)
+    yield url
+    databases.drop(url)

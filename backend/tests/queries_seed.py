@@ -12,6 +12,7 @@ from __future__ import annotations
 import random
 from datetime import UTC, date, datetime, timedelta
 
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from backend.app.models import (
@@ -108,7 +109,7 @@ def seed_edge_cases(session: Session, seed: int = 7) -> None:
             forecast_id="EDGE_F2",
             cluster_id="EDGE_C",
             allocation_percentage=1.0,
-            total_units=210,
+            total_units=190,
         )
     )
     for allocation_id, created, initial in (
@@ -159,3 +160,10 @@ def seed_edge_cases(session: Session, seed: int = 7) -> None:
             )
         )
     session.flush()
+
+
+def seed_reads_database(engine: Engine) -> None:
+    """The read tests' data: the edge cases above (the demo season joins them once merged)."""
+    with Session(engine) as session:
+        seed_edge_cases(session)
+        session.commit()

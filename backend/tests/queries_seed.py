@@ -1,6 +1,6 @@
-"""A small deterministic data set for the read tests, written with the ORM.
+"""The read tests' data: the demo season plus edge cases written with the ORM.
 
-It covers what the demo season does not: a cluster without stores, a forecast week
+The edge cases cover what the demo season does not: a cluster without stores, a forecast week
 with zero forecast units, a store with sales but no allocation entry, an allocated
 store without sales, two allocations of one forecast (the newer one counts), two
 forecasts of one category and season with the same created_at (the greater id wins),
@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from backend.app.demo.sample_season import generate_sample_season
 from backend.app.models import (
     ActualSales,
     Allocation,
@@ -163,7 +164,8 @@ def seed_edge_cases(session: Session, seed: int = 7) -> None:
 
 
 def seed_reads_database(engine: Engine) -> None:
-    """The read tests' data: the edge cases above (the demo season joins them once merged)."""
+    """The read tests' data: the demo season (seed 42), then the edge cases above."""
+    generate_sample_season(engine, seed=42)
     with Session(engine) as session:
         seed_edge_cases(session)
         session.commit()

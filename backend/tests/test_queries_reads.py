@@ -111,28 +111,28 @@ def test_stores_of_an_unknown_cluster_is_an_error(db: Session) -> None:
 
 
 def test_weekly_history_for_all_stores_each_cluster_and_each_store(db: Session) -> None:
-    sales = _all(db, HistoricalSales)
     cluster_of = {store.store_id: store.cluster_id for store in _all(db, Store)}
-    scopes: list[dict[str, str]] = [{}]
-    scopes += [{"cluster_id": cluster.cluster_id} for cluster in _all(db, StoreCluster)]
-    scopes += [{"store_id": store_id} for store_id in sorted(cluster_of)]
-    checked = 0
-    for category_id in sorted({sale.category_id for sale in sales}):
-        for scope in scopes:
-            totals: dict[Any, int] = defaultdict(int)
-            for sale in sales:
-                if sale.category_id != category_id:
-                    continue
-                if "store_id" in scope and sale.store_id != scope["store_id"]:
-                    continue
-                if "cluster_id" in scope and cluster_of[sale.store_id] != scope["cluster_id"]:
-                    continue
-                totals[sale.week_start_date] += sale.units_sold
-            series = queries.weekly_history(db, category_id, **scope)
+    # One pass over the rows: units per (category, scope, week) for the three scopes.
+    totals: dict[tuple[str, str, str], dict[Any, int]] = defaultdict(lambda: defaultdict(int))
+    for sale in _all(db, HistoricalSales):
+        for scope in (
+            ("all", ""),
+            ("cluster_id", cluster_of[sale.store_id]),
+            ("store_id", sale.store_id),
+        ):
+            totals[(sale.category_id, *scope)][sale.week_start_date] += sale.units_sold
+    scopes = [("all", "")]
+    scopes += [("cluster_id", cluster.cluster_id) for cluster in _all(db, StoreCluster)]
+    scopes += [("store_id", store_id) for store_id in sorted(cluster_of)]
+    categories = sorted({key[0] for key in totals})
+    assert categories
+    for category_id in categories:
+        for kind, key in scopes:
+            arguments = {} if kind == "all" else {kind: key}
+            series = queries.weekly_history(db, category_id, **arguments)
             got = [(week.week_start_date, week.units_sold) for week in series.weeks]
-            assert got == sorted(totals.items()), (category_id, scope)
-            checked += bool(got)
-    assert checked > 0
+            expected = sorted(totals.get((category_id, kind, key), {}).items())
+            assert got == expected, (category_id, kind, key)
 
 
 def test_weekly_history_refuses_unknown_keys_and_two_scopes(db: Session) -> None:
@@ -213,9 +213,15 @@ def test_each_allocation_with_its_store_split_and_attributes(db: Session) -> Non
 # --- variance and sell-through ------------------------------------------------------------
 
 
-def expected_variance(db: Session, forecast: Forecast, week: int) -> dict[str, Any]:
-    """``ffdb variance --format json``'s object, computed from the raw rows."""
-    sales = [s for s in _all(db, ActualSales) if s.forecast_id == forecast.forecast_id]
+def expected_variance(
+    db: Session, forecast: Forecast, week: int, sales: list[ActualSales] | None = None
+) -> dict[str, Any]:
+    """``ffdb variance --format json``'s object, computed from the raw rows.
+
+    ``sales``: the forecast's actual_sales rows, if the caller has them already.
+    """
+    if sales is None:
+        sales = [s for s in _all(db, ActualSales) if s.forecast_id == forecast.forecast_id]
     curve = {p["week_number"]: p["demand_units"] for p in forecast.weekly_demand_curve}
     weeks = []
     for number in range(1, week + 1):
@@ -269,10 +275,15 @@ def expected_variance(db: Session, forecast: Forecast, week: int) -> dict[str, A
 def test_variance_of_every_forecast_at_every_week(db: Session) -> None:
     forecasts = _all(db, Forecast)
     assert forecasts
+    sales_of: dict[str, list[ActualSales]] = defaultdict(list)
+    for sale in _all(db, ActualSales):
+        sales_of[sale.forecast_id].append(sale)
     for forecast in forecasts:
+        sales = sales_of[forecast.forecast_id]
         for week in range(1, forecast.forecast_horizon_weeks + 1):
             got = queries.forecast_variance(db, forecast.forecast_id, week).to_json_object()
-            assert _rounded(got) == _rounded(expected_variance(db, forecast, week)), (
+            expected = expected_variance(db, forecast, week, sales)
+            assert _rounded(got) == _rounded(expected), (
                 forecast.forecast_id,
                 week,
             )

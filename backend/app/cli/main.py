@@ -11,6 +11,7 @@ from typing import NoReturn
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from backend.app.cli import query_commands  # noqa: F401  (registers `ffdb variance`)
 from backend.app.cli.app import app
 from backend.app.cli.common import CommandError, error_console
 from backend.app.database.schema_version import SchemaOutOfDate

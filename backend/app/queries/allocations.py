@@ -63,5 +63,5 @@ def allocation_with_stores(session: Session, allocation_id: str) -> AllocationWi
         initial_allocation_total=allocation.initial_allocation_total,
         holdback_total=allocation.holdback_total,
         created_at=allocation.created_at,
-        stores=[AllocatedStore.model_validate(row._mapping) for row in rows],
+        stores=[AllocatedStore(**row._mapping) for row in rows],
     )

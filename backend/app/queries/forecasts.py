@@ -52,5 +52,5 @@ def latest_forecast(session: Session, category_id: str, season: str) -> Forecast
         arima_forecast=forecast.arima_forecast,
         created_at=forecast.created_at,
         curve=curve,
-        distribution=[ClusterShare.model_validate(row._mapping) for row in shares],
+        distribution=[ClusterShare(**row._mapping) for row in shares],
     )

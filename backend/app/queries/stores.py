@@ -33,4 +33,4 @@ def clusters_with_store_counts(session: Session) -> list[ClusterStoreCount]:
         .group_by(StoreCluster.cluster_id, StoreCluster.cluster_name, StoreCluster.fashion_tier)
         .order_by(StoreCluster.cluster_id)
     ).all()
-    return [ClusterStoreCount.model_validate(row._mapping) for row in rows]
+    return [ClusterStoreCount(**row._mapping) for row in rows]

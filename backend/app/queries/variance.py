@@ -7,7 +7,7 @@ For forecast F and week N, three statements, each answered by the database:
    ``jsonb_array_elements``) left-joined to SUM(actual_sales.units_sold) grouped by
    week, with the cumulative totals as window sums over the same rows;
 3. per store: SUM(units_sold) through week N, against the store's ``initial`` units
-   in the latest allocation's JSON split.
+   in the latest allocation's JSON split, in one GROUP BY over both.
 
 actual_sales is only read through ``idx_actual_sales_forecast_week`` (forecast_id,
 week_number) or the (forecast_id, store_id, week_number) unique index, so the cost
@@ -20,7 +20,23 @@ store's until replenished, which the schema does not record per week.
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, cast, func, literal, null, select, true, union
+import functools
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Integer,
+    Select,
+    String,
+    bindparam,
+    cast,
+    func,
+    literal,
+    null,
+    select,
+    true,
+    union_all,
+)
 from sqlalchemy.orm import Session
 
 from backend.app.models import ActualSales, Allocation, Forecast
@@ -69,10 +85,17 @@ def forecast_variance(session: Session, forecast_id: str, week: int) -> Variance
     )
 
 
-def _weekly(
-    session: Session, forecast_id: str, week: int
-) -> tuple[list[WeekVariance], CumulativeVariance]:
-    curve = json_array_rows(Forecast.weekly_demand_curve, dialect_of(session), "curve")
+# The statements are built once per dialect with bound parameters: an agent polling
+# variance pays for SQL execution, not for rebuilding the same SQL in Python.
+FORECAST_ID = bindparam("forecast_id", type_=String)
+WEEK = bindparam("week", type_=Integer)
+ALLOCATION_ID = bindparam("allocation_id", type_=String)
+
+
+@functools.cache
+def weekly_variance_statement(dialect: str) -> Select[Any]:
+    """Per week 1..:week of :forecast_id: forecast and actual units, plus window totals."""
+    curve = json_array_rows(Forecast.weekly_demand_curve, dialect, "curve")
     curve_week = curve.integer("week_number")
     forecast_weeks = (
         select(
@@ -81,12 +104,12 @@ def _weekly(
         )
         .select_from(Forecast)
         .join(curve.rows, true())
-        .where(Forecast.forecast_id == forecast_id, curve_week <= week)
+        .where(Forecast.forecast_id == FORECAST_ID, curve_week <= WEEK)
         .cte("forecast_weeks")
     )
     actual_weeks = (
         select(ActualSales.week_number, total(ActualSales.units_sold).label("actual_units"))
-        .where(ActualSales.forecast_id == forecast_id, ActualSales.week_number <= week)
+        .where(ActualSales.forecast_id == FORECAST_ID, ActualSales.week_number <= WEEK)
         .group_by(ActualSales.week_number)
         .cte("actual_weeks")
     )
@@ -94,7 +117,7 @@ def _weekly(
     actual_units = func.coalesce(actual_weeks.c.actual_units, 0)
     all_forecast = cast(func.sum(forecast_units).over(), BigInteger)
     all_actual = cast(func.sum(actual_units).over(), BigInteger)
-    rows = session.execute(
+    return (
         select(
             forecast_weeks.c.week_number,
             forecast_units,
@@ -108,6 +131,58 @@ def _weekly(
         .select_from(forecast_weeks)
         .outerjoin(actual_weeks, actual_weeks.c.week_number == forecast_weeks.c.week_number)
         .order_by(forecast_weeks.c.week_number)
+    )
+
+
+@functools.cache
+def store_sell_through_statement(dialect: str, with_allocation: bool) -> Select[Any]:
+    """Per store: units sold through :week and ``initial`` units of :allocation_id.
+
+    The forecast's sales per store and the allocation's split entries are stacked
+    (UNION ALL) and grouped by store, so a store in either side appears once, and a
+    store only in the sales has no allocated units (SUM of NULLs is NULL).
+    """
+    # Summed per store first: the (forecast_id, store_id, week_number) index hands the
+    # rows over in store order, so this groups without a sort, and the stack below
+    # holds one row per store and side instead of one per sale.
+    sales = (
+        select(
+            ActualSales.store_id.label("store_id"),
+            total(ActualSales.units_sold).label("sold"),
+            cast(null(), BigInteger).label("allocated"),
+        )
+        .where(ActualSales.forecast_id == FORECAST_ID, ActualSales.week_number <= WEEK)
+        .group_by(ActualSales.store_id)
+    )
+    parts = [sales]
+    if with_allocation:
+        split = json_array_rows(Allocation.store_allocations, dialect, "split")
+        parts.append(
+            select(
+                split.text("store_id").label("store_id"),
+                literal(0, BigInteger).label("sold"),
+                split.integer("initial").label("allocated"),
+            )
+            .select_from(Allocation)
+            .join(split.rows, true())
+            .where(Allocation.allocation_id == ALLOCATION_ID)
+        )
+    flows = union_all(*parts).subquery("flows")
+    sold = func.coalesce(total(flows.c.sold), 0)
+    allocated = total(flows.c.allocated)
+    return (
+        select(flows.c.store_id, sold, allocated, ratio_or_null(sold, allocated))
+        .group_by(flows.c.store_id)
+        .order_by(flows.c.store_id)
+    )
+
+
+def _weekly(
+    session: Session, forecast_id: str, week: int
+) -> tuple[list[WeekVariance], CumulativeVariance]:
+    rows = session.execute(
+        weekly_variance_statement(dialect_of(session)),
+        {"forecast_id": forecast_id, "week": week},
     ).all()
     weeks = [
         WeekVariance(
@@ -132,35 +207,18 @@ def _weekly(
 def _per_store(
     session: Session, forecast_id: str, week: int, allocation_id: str | None
 ) -> list[StoreSellThrough]:
-    sold = (
-        select(ActualSales.store_id, total(ActualSales.units_sold).label("actual_units"))
-        .where(ActualSales.forecast_id == forecast_id, ActualSales.week_number <= week)
-        .group_by(ActualSales.store_id)
-        .cte("sold")
-    )
-    split = json_array_rows(Allocation.store_allocations, dialect_of(session), "split")
-    split_store = split.text("store_id")
-    allocated = (
-        select(split_store.label("store_id"), total(split.integer("initial")).label("units"))
-        .select_from(Allocation)
-        .join(split.rows, true())
-        # No allocation: a NULL id matches no row, so every store's allocation is NULL.
-        .where(Allocation.allocation_id == (literal(allocation_id) if allocation_id else null()))
-        .group_by(split_store)
-        .cte("allocated")
-    )
-    stores = union(select(sold.c.store_id), select(allocated.c.store_id)).cte("store_keys")
-    actual_units = func.coalesce(sold.c.actual_units, 0)
+    statement = store_sell_through_statement(dialect_of(session), allocation_id is not None)
     rows = session.execute(
-        select(
-            stores.c.store_id,
-            actual_units.label("actual_units"),
-            allocated.c.units.label("allocated_units"),
-            ratio_or_null(actual_units, allocated.c.units).label("sell_through_pct"),
-        )
-        .select_from(stores)
-        .outerjoin(sold, sold.c.store_id == stores.c.store_id)
-        .outerjoin(allocated, allocated.c.store_id == stores.c.store_id)
-        .order_by(stores.c.store_id)
+        statement, {"forecast_id": forecast_id, "week": week, "allocation_id": allocation_id}
     ).all()
-    return [StoreSellThrough.model_validate(row._mapping) for row in rows]
+    # One object per store on a hot path: the CASTs above already fix the types, so the
+    # rows are not validated a second time.
+    return [
+        StoreSellThrough.model_construct(
+            store_id=store_id,
+            actual_units=actual,
+            allocated_units=allocated,
+            sell_through_pct=pct,
+        )
+        for store_id, actual, allocated, pct in rows
+    ]

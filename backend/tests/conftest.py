@@ -192,7 +192,7 @@ def reads_url(
     """A database at head holding the read tests' data, built once per session and backend.
 
     Shared by every read test of the session: tests must not write to it (take
-    ``reads_copy_url`` to write).
+    a copy with ``copy_database`` to write).
     """
     from backend.tests.queries_seed import seed_reads_database
 
@@ -213,17 +213,15 @@ def reads_url(
     return _reads_templates[backend_name]
 
 
-@pytest.fixture
-def reads_copy_url(
-    reads_url: URL, backend_name: str, tmp_path: Path, request: pytest.FixtureRequest
-) -> Iterator[URL]:
-    """A copy of ``reads_url`` of the test's own, to write to."""
-    if backend_name == "sqlite":
-        target = tmp_path / "reads-copy.db"
-        shutil.copyfile(str(reads_url.database), target)
-        yield normalize_url(f"sqlite:///{target}")
-        return
+def copy_database(
+    url: URL, folder: Path, request: pytest.FixtureRequest
+) -> tuple[URL, Callable[[], None]]:
+    """A copy of the database at ``url`` (a file in ``folder`` or a PostgreSQL database
+    made from it as a template, which no one may be connected to) and how to drop it."""
+    if url.get_backend_name() == "sqlite":
+        target = folder / f"copy-{uuid.uuid4().hex[:8]}.db"
+        shutil.copyfile(str(url.database), target)
+        return normalize_url(f"sqlite:///{target}"), lambda: None
     databases: PostgresDatabases = request.getfixturevalue("postgres_databases")
-    url = databases.create(template=reads_url.database)
-    yield url
-    databases.drop(url)
+    copy = databases.create(template=url.database)
+    return copy, lambda: databases.drop(copy)

@@ -14,7 +14,6 @@ tests the plan the planner chooses, not merely that an index is usable, which is
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -24,8 +23,8 @@ from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session
 
 from backend.app import queries
-from backend.app.database.db import make_engine, normalize_url
-from backend.tests.conftest import PostgresDatabases
+from backend.app.database.db import make_engine
+from backend.tests.conftest import copy_database
 
 DEMO_FORECAST = "FC-CAT-WD-SS25"
 DEMO_CATEGORY = "CAT-WD"
@@ -109,14 +108,8 @@ def planned_engine(
 ) -> Engine:
     """An engine on the reads database plus filler rows, analyzed (built once per backend)."""
     if backend_name not in _filled:
-        if backend_name == "sqlite":
-            target = tmp_path_factory.mktemp("planned") / "planned.db"
-            shutil.copyfile(str(reads_url.database), target)
-            url = normalize_url(f"sqlite:///{target}")
-        else:
-            databases: PostgresDatabases = request.getfixturevalue("postgres_databases")
-            url = databases.create(template=reads_url.database)
-            _filled.cleanups.append(lambda: databases.drop(url))
+        url, drop = copy_database(reads_url, tmp_path_factory.mktemp("planned"), request)
+        _filled.cleanups.append(drop)
         engine = make_engine(url)
         _filled.cleanups.insert(0, engine.dispose)
         add_filler(engine)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Select, and_, select, true
+from sqlalchemy import BindParameter, Select, and_, select, true
 from sqlalchemy.orm import Session
 
 from backend.app.models import Allocation, Store
@@ -17,7 +17,7 @@ def latest_allocation_id(session: Session, forecast_id: str) -> str | None:
     return session.scalar(latest_allocation_id_query(forecast_id).limit(1))
 
 
-def latest_allocation_id_query(forecast_id: str) -> Select[str]:
+def latest_allocation_id_query(forecast_id: str | BindParameter[str]) -> Select[str]:
     """The forecast's allocation ids, newest first (a subquery for the other reads)."""
     return (
         select(Allocation.allocation_id)

@@ -54,10 +54,7 @@ from backend.app.schemas.read_models import (
 
 def forecast_horizon(session: Session, forecast_id: str) -> tuple[int, str | None]:
     """The forecast's horizon in weeks and its latest allocation id; NotFound if absent."""
-    latest = latest_allocation_id_query(forecast_id).limit(1).scalar_subquery()
-    row = session.execute(
-        select(Forecast.forecast_horizon_weeks, latest).where(Forecast.forecast_id == forecast_id)
-    ).one_or_none()
+    row = session.execute(_horizon_statement(), {"forecast_id": forecast_id}).one_or_none()
     if row is None:
         raise NotFound(f"forecast {forecast_id!r} does not exist")
     return int(row[0]), row[1]
@@ -90,6 +87,14 @@ def forecast_variance(session: Session, forecast_id: str, week: int) -> Variance
 FORECAST_ID = bindparam("forecast_id", type_=String)
 WEEK = bindparam("week", type_=Integer)
 ALLOCATION_ID = bindparam("allocation_id", type_=String)
+
+
+@functools.cache
+def _horizon_statement() -> Select[Any]:
+    latest = latest_allocation_id_query(FORECAST_ID).limit(1).scalar_subquery()
+    return select(Forecast.forecast_horizon_weeks, latest).where(
+        Forecast.forecast_id == FORECAST_ID
+    )
 
 
 @functools.cache

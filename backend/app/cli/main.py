@@ -11,11 +11,11 @@ from typing import NoReturn
 
 from sqlalchemy.exc import SQLAlchemyError
 
+# Command modules register themselves on `app` when imported; import each one here.
+from backend.app.cli import demo_command  # noqa: F401
 from backend.app.cli.app import app
 from backend.app.cli.common import CommandError, error_console
 from backend.app.database.schema_version import SchemaOutOfDate
-
-# Command modules register themselves on `app` when imported; import each one here.
 
 
 def _one_line(error: BaseException) -> str:

@@ -390,3 +390,37 @@ def test_a_failed_bulk_history_write_leaves_nothing(master: Engine) -> None:
             )
         session.commit()
     assert _count(master, HistoricalSales) == len(rows)
+
+
+def test_shapes_and_ranges_are_refused_before_the_database_sees_them(master: Engine) -> None:
+    from backend.app.schemas.payloads import PayloadError
+
+    with Session(master) as session:
+        with pytest.raises(PayloadError, match=r"weekly_demand_curve\[1\]\.demand_units"):
+            _forecast(
+                session,
+                weekly_demand_curve=[
+                    {"week_number": 1, "demand_units": 1},
+                    {"week_number": 2, "demand_units": -1},
+                ],
+            )
+        _forecast(session)
+        with pytest.raises(ValueError, match=r"markdown M1: week_number 5 is outside .* 1\.\.4"):
+            records.record_markdown(
+                session,
+                markdown_id="M1",
+                forecast_id="F1",
+                week_number=5,
+                sell_through_pct=0.5,
+                recommended_markdown_pct=0.2,
+            )
+        with pytest.raises(ValueError, match=r"recommended_markdown_pct 0\.5 is outside 0\.\.0\.4"):
+            records.record_markdown(
+                session,
+                markdown_id="M1",
+                forecast_id="F1",
+                week_number=2,
+                sell_through_pct=0.5,
+                recommended_markdown_pct=0.5,
+            )
+        assert not session.new

@@ -51,7 +51,12 @@ from backend.app.models.enums import (
     WorkflowStatus,
 )
 from backend.app.models.forecast import DEFAULT_FORECASTING_METHOD
-from backend.app.models.markdown import DEFAULT_ELASTICITY, DEFAULT_TARGET_SELL_THROUGH
+from backend.app.models.markdown import (
+    DEFAULT_ELASTICITY,
+    DEFAULT_TARGET_SELL_THROUGH,
+    MAX_MARKDOWN_PCT,
+)
+from backend.app.schemas.payloads import validate_store_allocations, validate_weekly_demand_curve
 
 __all__ = [
     "ActualSalesRow",
@@ -260,6 +265,8 @@ def record_forecast(
     ``peak_week`` defaults to the curve's (first) maximum; when given it is checked.
     """
     curve = [dict(point) for point in weekly_demand_curve]
+    # The payload's shape first (PayloadError names the item), so the rules read clean data.
+    validate_weekly_demand_curve(curve)
     if peak_week is None and curve:
         peak_week = rules.peak_week_of(curve)
     rules.check_forecast(
@@ -358,6 +365,7 @@ def record_allocation(
     """An allocation of a forecast; each store_allocations item is
     ``{"store_id": ..., "initial": units shipped, "holdback": units kept at the DC}``."""
     items = [dict(item) for item in store_allocations]
+    validate_store_allocations(items)
     known = _existing_store_ids(session, (str(item["store_id"]) for item in items))
     rules.check_allocation(allocation_id, items, initial_allocation_total, holdback_total, known)
     _forecast_or_error(session, "allocations", allocation_id, forecast_id)
@@ -397,7 +405,19 @@ def record_markdown(
     if gap_pct is None:
         gap_pct = rules.markdown_gap(target_sell_through_pct, sell_through_pct)
     rules.check_markdown(markdown_id, sell_through_pct, target_sell_through_pct, gap_pct)
-    _forecast_or_error(session, "markdowns", markdown_id, forecast_id)
+    forecast = _forecast_or_error(session, "markdowns", markdown_id, forecast_id)
+    if not 1 <= week_number <= forecast.forecast_horizon_weeks:
+        raise ValueError(
+            f"markdown {markdown_id}: week_number {week_number} is outside forecast "
+            f"{forecast_id}'s horizon 1..{forecast.forecast_horizon_weeks}"
+        )
+    for name, value, upper in (
+        ("sell_through_pct", sell_through_pct, 1.0),
+        ("target_sell_through_pct", target_sell_through_pct, 1.0),
+        ("recommended_markdown_pct", recommended_markdown_pct, MAX_MARKDOWN_PCT),
+    ):
+        if not 0 <= value <= upper:
+            raise ValueError(f"markdown {markdown_id}: {name} {value!r} is outside 0..{upper:g}")
     markdown = Markdown(
         markdown_id=markdown_id,
         forecast_id=forecast_id,

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from alembic import command
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 from sqlalchemy import Engine, func, inspect, select
@@ -19,9 +18,9 @@ from sqlalchemy.orm import Session
 
 from backend.app.cli.app import app
 from backend.app.cli.common import CommandError, DatabaseUrl, console, error_console
+from backend.app.database import migrate
 from backend.app.database.base import Base
 from backend.app.database.db import DEFAULT_DATABASE_URL, make_engine, normalize_url, redacted
-from backend.app.database.schema_version import alembic_config
 from backend.app.demo.sample_season import DEMO_WORKFLOW_PREFIX, DemoSummary, generate_sample_season
 from backend.app.models import ActualSales, Category, Forecast, Markdown, WorkflowLog
 
@@ -51,16 +50,20 @@ def _holds_foreign_data(engine: Engine) -> str | None:
 
 
 def _fresh_database(url: URL) -> None:
-    """A database at head through the migration chain (never ``create_all``)."""
-    if url.get_backend_name() == "sqlite":
-        if url.database and url.database != ":memory:":
-            path = Path(url.database)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            for suffix in SQLITE_COMPANIONS:
-                Path(f"{path}{suffix}").unlink(missing_ok=True)
-    else:
-        command.downgrade(alembic_config(url), "base")
-    command.upgrade(alembic_config(url), "head")
+    """A database at head through the migration chain (never ``create_all``).
+
+    SQLite: the file (and its WAL) is deleted first. PostgreSQL: ``ffdb reset``'s
+    teardown (downgrade to base, drop what is left), then upgrade to head.
+    """
+    if url.get_backend_name() != "sqlite":
+        migrate.reset(url)
+        return
+    if url.database and url.database != ":memory:":
+        path = Path(url.database)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        for suffix in SQLITE_COMPANIONS:
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+    migrate.upgrade(url, "head")
 
 
 def _row_counts(engine: Engine) -> Table:

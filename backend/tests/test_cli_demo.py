@@ -122,3 +122,9 @@ def test_demo_failure_is_an_error_line_without_the_password(
     assert err.startswith("error: ")
     assert "secret" not in err
     assert "Traceback" not in err
+
+
+def test_demo_refuses_an_in_memory_database(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = _run(["demo", "--database-url", "sqlite://"], capsys)
+    assert code == 1
+    assert "in-memory database that would vanish" in err

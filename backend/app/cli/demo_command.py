@@ -161,6 +161,11 @@ def demo(
     Example: ffdb demo --seed 7 && ffdb stats
     """
     url = normalize_url(database_url)
+    if url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"):
+        raise CommandError(
+            f"{redacted(url)} is an in-memory database that would vanish when ffdb exits: "
+            "give a file, e.g. sqlite:///./fashion_forecast.db"
+        )
     probe = make_engine(url)
     try:
         foreign = None if replace else _holds_foreign_data(probe)

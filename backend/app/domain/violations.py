@@ -47,7 +47,7 @@ from backend.app.schemas.problems import Problem
 __all__ = ["find_rule_violations"]
 
 # Forecast rows fetched per round trip while streaming curves.
-STREAM_BATCH_ROWS = 500
+STREAM_BATCH_ROWS = 100
 # The shape of a JSON column that is not an array, as a rule name.
 ALLOCATION_JSON_SHAPE = "allocation_store_allocations_shape"
 FORECAST_CURVE_SHAPE = "forecast_curve_shape"

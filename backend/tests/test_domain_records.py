@@ -424,3 +424,11 @@ def test_shapes_and_ranges_are_refused_before_the_database_sees_them(master: Eng
                 recommended_markdown_pct=0.5,
             )
         assert not session.new
+
+
+def test_a_repeated_week_is_reported_as_the_curve_rule(master: Engine) -> None:
+    curve = [*curve_from_units([100, 300, 200]), {"week_number": 3, "demand_units": 300}]
+    with Session(master) as session:
+        with pytest.raises(DomainRuleError, match=r"week\(s\) 4.*week\(s\) 3 more than once"):
+            _forecast(session, weekly_demand_curve=curve)
+        assert not session.new

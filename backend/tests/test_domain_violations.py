@@ -80,9 +80,11 @@ def _seed_violations(engine: Engine) -> None:
 
         # forecast_peak_week: the dresses curve rises to week 11; claim week 1.
         execute("UPDATE forecasts SET peak_week = 1 WHERE forecast_id = :id", id=WD)
-        # forecast_curve_weeks: week 12 renamed 13, the sum unchanged.
+        # forecast_curve_weeks: week 12 renamed 13 and week 11 renamed 10 (repeated),
+        # the sum unchanged.
         curve = _curve(connection, MO)
         curve[-1]["week_number"] = 13
+        curve[-2]["week_number"] = 10
         execute(
             f"UPDATE forecasts SET weekly_demand_curve = {json_value} WHERE forecast_id = :id",
             value=json.dumps(curve),
@@ -184,7 +186,7 @@ def test_every_seeded_violation_is_found_with_table_and_key(engine: Engine) -> N
     details = {problem.check + " " + problem.key: problem.detail for problem in problems}
     assert "S999" in details["allocation_store_unknown AL-CAT-WD-SS25"]
     assert details[f"forecast_curve_weeks {MO}"].endswith(
-        "but has no entry for week(s) 12; week(s) 13 outside 1..12"
+        "but has no entry for week(s) 11, 12; week(s) 13 outside 1..12; week(s) 10 more than once"
     )
     assert "is 1 but the curve's maximum" in details[f"forecast_peak_week {WD}"]
     assert details["actual_sales_week forecast FC-SHORT store S001 week 5"] == (

@@ -109,13 +109,29 @@ def _forecast_problems(connection: Connection, batch_rows: int) -> Iterator[Prob
     ).order_by(Forecast.forecast_id)
     result = connection.execution_options(yield_per=batch_rows).execute(query)
     for forecast_id, horizon, total, curve, peak_week in result:
+        # Items the rules can read get the rules (a repeated week is a rule, not a
+        # shape); anything else, or what the rules accept, is checked for its shape.
+        found = (
+            rules.forecast_violations(forecast_id, horizon, total, curve, peak_week)
+            if _readable_curve(curve)
+            else []
+        )
+        yield from (_problem(violation) for violation in found)
+        if found:
+            continue
         try:
             validate_weekly_demand_curve(curve)
         except PayloadError as error:
             yield Problem(FORECAST_CURVE_SHAPE, "forecasts", forecast_id, str(error))
-            continue
-        for violation in rules.forecast_violations(forecast_id, horizon, total, curve, peak_week):
-            yield _problem(violation)
+
+
+def _readable_curve(curve: Any) -> bool:
+    return isinstance(curve, list) and all(
+        isinstance(point, dict)
+        and type(point.get("week_number")) is int
+        and type(point.get("demand_units")) is int
+        for point in curve
+    )
 
 
 # --- cluster distributions ----------------------------------------------------------------

@@ -54,6 +54,7 @@ __all__ = [
     "ACTUAL_WEEKS",
     "CHECKPOINT_WEEK",
     "DC_HOLDBACK_PERCENTAGE",
+    "DEMO_WORKFLOW_PREFIX",
     "ELASTICITY",
     "HISTORY_WEEKS",
     "HORIZON_WEEKS",
@@ -82,6 +83,8 @@ TARGET_SELL_THROUGH = 0.60
 ELASTICITY = 2.0
 YEARLY_GROWTH = 0.04
 FORECASTING_METHOD = "seasonal_average_yoy_growth"
+# Every demo run's workflow_id starts with this, followed by the seed.
+DEMO_WORKFLOW_PREFIX = "WF-SS25-DEMO-"
 MODELS_USED = ("seasonal_average_3y", "yoy_growth")
 
 # (completed, total, what is being written): called as the generator goes.
@@ -301,7 +304,7 @@ class _Generator:
         self.rng = random.Random(seed)  # noqa: S311 - reproducible sample data, not secrets
         self.progress = progress
         self.done = 0
-        self.workflow_id = f"WF-SS25-DEMO-{seed}"
+        self.workflow_id = f"{DEMO_WORKFLOW_PREFIX}{seed}"
         self.log_step = 0
         self.counts: dict[str, int] = {}
         stores = sum(cluster.stores for cluster in CLUSTERS)

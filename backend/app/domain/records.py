@@ -13,7 +13,7 @@ primary key; actual sales are upserted on their natural key (forecast, store, we
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, TypeVar
@@ -51,7 +51,15 @@ from backend.app.models.enums import (
     WorkflowStatus,
 )
 from backend.app.models.forecast import DEFAULT_FORECASTING_METHOD
-from backend.app.models.markdown import DEFAULT_ELASTICITY, DEFAULT_TARGET_SELL_THROUGH
+from backend.app.models.markdown import (
+    DEFAULT_ELASTICITY,
+    DEFAULT_TARGET_SELL_THROUGH,
+    MAX_MARKDOWN_PCT,
+)
+from backend.app.schemas.payloads import (
+    validate_store_allocations,
+    validate_weekly_demand_curve,
+)
 
 __all__ = [
     "ActualSalesRow",
@@ -90,6 +98,23 @@ class HistoricalSalesRow:
     week_start_date: date
     units_sold: int
     sale_id: str | None = None
+
+
+def _shape_or_rule(
+    validate: Callable[[Any], None],
+    items: list[dict[str, Any]],
+    key_field: str,
+    integer_fields: Sequence[str],
+    check_rules: Callable[[], None],
+) -> None:
+    """Validate a JSON payload's shape, except that a repeated ``key_field`` (a week, a
+    store) in otherwise well-formed items is a domain rule and is reported as one."""
+    keys = [item.get(key_field) for item in items]
+    repeated = len(set(map(repr, keys))) < len(keys)
+    readable = all(all(type(item.get(field)) is int for field in integer_fields) for item in items)
+    if repeated and readable:
+        check_rules()
+    validate(items)
 
 
 def _reference_error(table: str, key: str, rule: str, detail: str) -> DomainRuleError:
@@ -260,6 +285,17 @@ def record_forecast(
     ``peak_week`` defaults to the curve's (first) maximum; when given it is checked.
     """
     curve = [dict(point) for point in weekly_demand_curve]
+    # The payload's shape first (PayloadError names the item), so the rules read clean
+    # data; a repeated week is a rule, though, and is reported as one.
+    _shape_or_rule(
+        validate_weekly_demand_curve,
+        curve,
+        "week_number",
+        ("week_number", "demand_units"),
+        lambda: rules.check_forecast(
+            forecast_id, forecast_horizon_weeks, total_season_demand, curve, peak_week or 0
+        ),
+    )
     if peak_week is None and curve:
         peak_week = rules.peak_week_of(curve)
     rules.check_forecast(
@@ -358,6 +394,15 @@ def record_allocation(
     """An allocation of a forecast; each store_allocations item is
     ``{"store_id": ..., "initial": units shipped, "holdback": units kept at the DC}``."""
     items = [dict(item) for item in store_allocations]
+    _shape_or_rule(
+        validate_store_allocations,
+        items,
+        "store_id",
+        ("initial", "holdback"),
+        lambda: rules.check_allocation(
+            allocation_id, items, initial_allocation_total, holdback_total
+        ),
+    )
     known = _existing_store_ids(session, (str(item["store_id"]) for item in items))
     rules.check_allocation(allocation_id, items, initial_allocation_total, holdback_total, known)
     _forecast_or_error(session, "allocations", allocation_id, forecast_id)
@@ -397,7 +442,19 @@ def record_markdown(
     if gap_pct is None:
         gap_pct = rules.markdown_gap(target_sell_through_pct, sell_through_pct)
     rules.check_markdown(markdown_id, sell_through_pct, target_sell_through_pct, gap_pct)
-    _forecast_or_error(session, "markdowns", markdown_id, forecast_id)
+    forecast = _forecast_or_error(session, "markdowns", markdown_id, forecast_id)
+    if not 1 <= week_number <= forecast.forecast_horizon_weeks:
+        raise ValueError(
+            f"markdown {markdown_id}: week_number {week_number} is outside forecast "
+            f"{forecast_id}'s horizon 1..{forecast.forecast_horizon_weeks}"
+        )
+    for name, value, upper in (
+        ("sell_through_pct", sell_through_pct, 1.0),
+        ("target_sell_through_pct", target_sell_through_pct, 1.0),
+        ("recommended_markdown_pct", recommended_markdown_pct, MAX_MARKDOWN_PCT),
+    ):
+        if not 0 <= value <= upper:
+            raise ValueError(f"markdown {markdown_id}: {name} {value!r} is outside 0..{upper:g}")
     markdown = Markdown(
         markdown_id=markdown_id,
         forecast_id=forecast_id,

@@ -16,6 +16,8 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 # Command modules register themselves on `app` when imported; import each one here.
 from backend.app.cli import (
     db_commands,  # noqa: F401
+    demo_command,  # noqa: F401
+    query_commands,  # noqa: F401
     transfer_command,  # noqa: F401
 )
 from backend.app.cli.app import app

@@ -35,6 +35,7 @@ from sqlalchemy.sql.expression import Grouping
 from backend.app import models  # noqa: F401  (registers every table on Base.metadata)
 from backend.app.database import integrity
 from backend.app.database.base import Base
+from backend.app.domain.violations import find_rule_violations
 from backend.app.schemas.problems import Problem
 
 Check = Callable[[Connection], list[Problem]]
@@ -256,6 +257,19 @@ def check_constraint_violations(connection: Connection) -> list[Problem]:
 
 
 # The checks ``ffdb doctor`` runs, in order. Add a check by appending it here.
+def domain_rules(connection: Connection) -> list[Problem]:
+    """Rows that break a domain rule (curve, distribution, allocation, markdown, actuals:
+    ``backend.app.domain.violations``), at most MAX_ROWS_PER_RULE per rule and table."""
+    by_rule: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    for problem in find_rule_violations(connection):
+        by_rule.setdefault((problem.check, problem.table), []).append((problem.key, problem.detail))
+    return [
+        capped
+        for (check, table), findings in by_rule.items()
+        for capped in _capped(check, table, findings)
+    ]
+
+
 CHECKS: list[Check] = [
     sqlite_integrity_check,
     sqlite_foreign_key_check,
@@ -264,6 +278,7 @@ CHECKS: list[Check] = [
     postgres_invalid_indexes,
     orphan_rows,
     check_constraint_violations,
+    domain_rules,
 ]
 
 

@@ -17,6 +17,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from backend.app.cli import (
     db_commands,  # noqa: F401
     demo_command,  # noqa: F401
+    transfer_command,  # noqa: F401
 )
 from backend.app.cli.app import app
 from backend.app.cli.common import CommandError, error_console

@@ -8,11 +8,12 @@ from sqlalchemy.engine import URL
 from backend.app.database import health
 from backend.app.database.db import make_engine
 from backend.app.demo.sample_season import generate_sample_season
+from backend.app.domain import doctor
 from backend.tests.cli_support import execute_sql, has_row, run_ffdb
 
 
-def test_domain_rules_are_one_of_doctors_checks() -> None:
-    assert health.domain_rules in health.CHECKS
+def test_doctor_runs_the_database_checks_then_the_domain_rules() -> None:
+    assert [*health.CHECKS, doctor.domain_rules] == doctor.CHECKS
 
 
 def test_doctor_and_check_pass_on_the_demo_and_name_a_broken_rule(
@@ -54,7 +55,7 @@ def test_domain_rule_findings_are_capped_per_rule(
     try:
         with engine.connect() as connection:
             problems = [
-                p for p in health.domain_rules(connection) if p.check == "actual_sales_week"
+                p for p in doctor.domain_rules(connection) if p.check == "actual_sales_week"
             ]
     finally:
         engine.dispose()

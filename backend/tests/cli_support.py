@@ -24,6 +24,7 @@ from backend.app.models import (
     SeasonParameters,
     Store,
     StoreCluster,
+    StoreExtraAttributes,
     WorkflowLog,
 )
 from backend.app.models.enums import (
@@ -131,6 +132,13 @@ def populate(engine: Engine) -> None:
                 )
                 for n in range(1, 5)
             ]
+        )
+        session.add(
+            StoreExtraAttributes(
+                store_id="S1",
+                attributes={"foot_traffic": 2800, "mall_location": True},
+                source_file="store_attributes.csv",
+            )
         )
         session.add(
             SeasonParameters(

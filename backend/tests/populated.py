@@ -17,6 +17,7 @@ from backend.app.models import (
     SeasonParameters,
     Store,
     StoreCluster,
+    StoreExtraAttributes,
     WorkflowLog,
 )
 from backend.app.models.enums import (
@@ -85,6 +86,13 @@ def populate(session: Session) -> None:
         for number in range(1, 4)
     ]
     session.add_all(stores)
+    session.add(
+        StoreExtraAttributes(
+            store_id="S01",
+            attributes={"foot_traffic": 2800, "competitor_density": 6.2, "mall_location": True},
+            source_file="store_attributes.csv",
+        )
+    )
     session.add_all(
         [
             SeasonParameters(

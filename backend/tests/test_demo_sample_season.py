@@ -22,6 +22,7 @@ from backend.app.demo.sample_season import (
 )
 from backend.app.models import Allocation, Forecast, Markdown, Store
 from backend.tests.conftest import migrate
+from backend.tests.test_migrations import EXTENSION_TABLES
 
 
 def _table_contents(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
@@ -69,6 +70,8 @@ def test_every_table_is_filled_as_the_summary_says(engine: Engine) -> None:
         counts = {
             table.name: connection.scalar(select(func.count()).select_from(table))
             for table in Base.metadata.sorted_tables
+            # The demo fills the story's tables; retailer store extras come from imports.
+            if table.name not in EXTENSION_TABLES
         }
     assert len(counts) == 11
     assert all(rows for rows in counts.values()), counts

@@ -15,7 +15,7 @@ from backend.app.domain import records
 from backend.app.domain.violations import find_rule_violations
 from backend.app.models.enums import FashionTier
 from backend.tests.conftest import migrate
-from backend.tests.test_migrations import EXTENSION_TABLES
+from backend.tests.test_migrations import EXTENSION_TABLES, STORY_TABLES
 
 
 def _run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
@@ -53,10 +53,9 @@ def test_demo_builds_reports_and_can_run_again(
             counts = {
                 table.name: connection.scalar(select(func.count()).select_from(table))
                 for table in Base.metadata.sorted_tables
-                # The demo fills the story's tables; retailer store extras come from imports.
-                if table.name not in EXTENSION_TABLES
             }
-            assert len(counts) == 11 and all(counts.values()), counts
+            assert set(counts) == STORY_TABLES | EXTENSION_TABLES, counts
+            assert all(counts.values()), counts
             assert find_rule_violations(connection) == []
     finally:
         engine.dispose()
@@ -72,7 +71,6 @@ def test_demo_builds_reports_and_can_run_again(
             again = {
                 table.name: connection.scalar(select(func.count()).select_from(table))
                 for table in Base.metadata.sorted_tables
-                if table.name not in EXTENSION_TABLES
             }
     finally:
         engine.dispose()

@@ -22,7 +22,7 @@ from backend.app.demo.sample_season import (
 )
 from backend.app.models import Allocation, Forecast, Markdown, Store
 from backend.tests.conftest import migrate
-from backend.tests.test_migrations import EXTENSION_TABLES
+from backend.tests.test_migrations import EXTENSION_TABLES, STORY_TABLES
 
 
 def _table_contents(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
@@ -70,14 +70,12 @@ def test_every_table_is_filled_as_the_summary_says(engine: Engine) -> None:
         counts = {
             table.name: connection.scalar(select(func.count()).select_from(table))
             for table in Base.metadata.sorted_tables
-            # The demo fills the story's tables; retailer store extras come from imports.
-            if table.name not in EXTENSION_TABLES
         }
-    assert len(counts) == 11
+    assert set(counts) == STORY_TABLES | EXTENSION_TABLES
     assert all(rows for rows in counts.values()), counts
     assert counts == summary.row_counts
     assert counts["store_clusters"] == 3
-    assert counts["stores"] == 50
+    assert counts["stores"] == counts["store_extra_attributes"] == 50
     assert counts["categories"] == 3
     assert counts["historical_sales"] == 50 * 3 * HISTORY_WEEKS == 23_400
     assert counts["actual_sales"] == 50 * 3 * ACTUAL_WEEKS

@@ -311,7 +311,7 @@ class _Generator:
         per_category = 1 + len(CLUSTERS) + 1 + stores * ACTUAL_WEEKS + 1 + 4
         self.total = (
             len(CLUSTERS)
-            + stores
+            + stores * 2  # the stores and their extra attributes
             + len(CATEGORIES) * (1 + 1 + stores * HISTORY_WEEKS + per_category)
             + 1
         )
@@ -379,6 +379,29 @@ class _Generator:
                 )
             )
         return stores
+
+    def _store_extras(self, stores: list[_Store]) -> None:
+        """The retailer columns ``stores`` has no place for, as an import would keep them.
+
+        Drawn from a random stream of their own, so adding them changed no other figure.
+        """
+        rng = random.Random(f"{self.seed}-store-extras")  # noqa: S311 - sample data
+        for store in stores:
+            mall = store.store_format is StoreFormat.MALL
+            records.upsert_store_extra_attributes(
+                self.session,
+                store_id=store.store_id,
+                attributes={
+                    "foot_traffic": int(store.size_sqft * rng.uniform(0.15, 0.25)),
+                    "competitor_density": round(rng.uniform(2.0, 8.0), 1),
+                    "online_penetration": round(rng.uniform(0.25, 0.55), 2),
+                    "population_density": int(rng.uniform(4_000, 16_000)),
+                    "mall_location": mall,
+                },
+                source_file="ffdb demo",
+            )
+        self._count("store_extra_attributes", len(stores))
+        self._advance(len(stores), "store extra attributes")
 
     def _history(self, stores: list[_Store]) -> dict[tuple[str, str], list[int]]:
         """Units per (store, category) for history weeks 0..155."""
@@ -670,6 +693,7 @@ class _Generator:
             )
         self._count("stores", len(stores))
         self._advance(len(stores), "stores")
+        self._store_extras(stores)
 
         self._log(
             "orchestrator",

@@ -36,6 +36,7 @@ from backend.app.models import (
     SeasonParameters,
     Store,
     StoreCluster,
+    StoreExtraAttributes,
     WorkflowLog,
 )
 from backend.app.models.allocation import DEFAULT_SAFETY_STOCK_PERCENTAGE
@@ -214,6 +215,24 @@ def upsert_store(
             "region": Region(region),
             "avg_weekly_sales_12mo": avg_weekly_sales_12mo,
         },
+    )
+
+
+def upsert_store_extra_attributes(
+    session: Session,
+    *,
+    store_id: str,
+    attributes: Mapping[str, Any],
+    source_file: str | None = None,
+) -> StoreExtraAttributes:
+    """The retailer attributes ``stores`` has no column for (foot traffic, ...), as JSON."""
+    if session.get(Store, store_id) is None:
+        raise ValueError(f"store {store_id}: no such store for its extra attributes")
+    return _upsert(
+        session,
+        StoreExtraAttributes,
+        store_id,
+        {"store_id": store_id, "attributes": dict(attributes), "source_file": source_file},
     )
 
 

@@ -8,14 +8,16 @@ from __future__ import annotations
 import os
 import time
 from datetime import UTC, date, datetime
-from multiprocessing.synchronize import Barrier
+from multiprocessing.synchronize import Barrier, Event
 from pathlib import Path
 from typing import Any
 
+from alembic import command
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from backend.app.database.db import make_engine, session_scope
+from backend.app.database.schema_version import alembic_config, script_directory
 from backend.app.models import (
     ActualSales,
     Category,
@@ -154,18 +156,21 @@ def _sale(writer: int, number: int) -> ActualSales:
 
 
 def run_upgrade(url: str, script_location: str, revision: str) -> None:
-    """``alembic upgrade`` in a child process the test may kill at any moment."""
-    from backend.app.database.schema_version import alembic_config
-
+    """``alembic upgrade`` with another script directory, in a process the test may kill."""
     config = alembic_config(url)
     config.set_main_option("script_location", script_location)
-    from alembic import command
-
     command.upgrade(config, revision)
 
 
-def signal_and_wait(marker: str | None, seconds: float) -> None:
+def run_upgrade_when_told(url: str, ready: Event) -> None:
+    """``upgrade head`` of our own chain; ``ready`` is set once imports are done."""
+    config = alembic_config(url)
+    script_directory()  # load the revisions now, not inside the measured window
+    ready.set()
+    command.upgrade(config, "head")
+
+
+def signal_and_wait(marker: str, seconds: float) -> None:
     """Called by the test-only slow revision: tell the test we are mid-migration, then wait."""
-    if marker:
-        Path(marker).write_text(str(os.getpid()))
+    Path(marker).write_text(str(os.getpid()))
     time.sleep(seconds)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -37,9 +38,28 @@ DatabaseUrl = Annotated[
 ]
 
 
+def require_existing_sqlite(url: str) -> None:
+    """Refuse a SQLite path with no file: connecting would create an empty database."""
+    parsed = normalize_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return
+    if not Path(parsed.database).exists():
+        raise CommandError(
+            f"no database at {parsed.database}: run `ffdb upgrade` to create it", exit_code=1
+        )
+
+
 @contextmanager
-def open_engine(url: str, *, require_schema: bool = True) -> Iterator[Engine]:
-    """An engine on ``url``; by default refuses a database that is not at head."""
+def open_engine(
+    url: str, *, require_schema: bool = True, must_exist: bool | None = None
+) -> Iterator[Engine]:
+    """An engine on ``url``; by default refuses a database that is not at head.
+
+    A SQLite file that does not exist is refused too (unless ``must_exist=False``), so
+    a mistyped path is reported instead of silently becoming a new, empty database.
+    """
+    if must_exist if must_exist is not None else require_schema:
+        require_existing_sqlite(url)
     engine = make_engine(normalize_url(url))
     try:
         if require_schema:

@@ -1,21 +1,26 @@
 """The ``ffdb`` entry point and its error boundary.
 
 Errors a person can act on are printed as one line with a non-zero exit; ``--debug``
-shows the traceback instead.
+shows the traceback instead. No message leaves here with a database password in it.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import NoReturn
 
-from sqlalchemy.exc import SQLAlchemyError
-
-from backend.app.cli.app import app
-from backend.app.cli.common import CommandError, error_console
-from backend.app.database.schema_version import SchemaOutOfDate
+from alembic.util.exc import CommandError as AlembicCommandError
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 # Command modules register themselves on `app` when imported; import each one here.
+from backend.app.cli import db_commands  # noqa: F401
+from backend.app.cli.app import app
+from backend.app.cli.common import CommandError, error_console
+from backend.app.database.db import normalize_url
+from backend.app.database.schema_version import SchemaOutOfDate
+
+KNOWN_ERRORS = (SchemaOutOfDate, SQLAlchemyError, AlembicCommandError, OSError, ValueError)
 
 
 def _one_line(error: BaseException) -> str:
@@ -25,8 +30,33 @@ def _one_line(error: BaseException) -> str:
     return message.splitlines()[0] if message else type(error).__name__
 
 
+def _passwords(args: list[str]) -> set[str]:
+    """Passwords of the URLs this run was given (argument or environment)."""
+    urls = [os.environ.get("DATABASE_URL", "")]
+    for index, arg in enumerate(args):
+        if arg == "--database-url" and index + 1 < len(args):
+            urls.append(args[index + 1])
+        elif arg.startswith("--database-url="):
+            urls.append(arg.split("=", 1)[1])
+    found = set()
+    for url in filter(None, urls):
+        try:
+            password = normalize_url(url).password
+        except (ArgumentError, ValueError):
+            continue
+        if password:
+            found.add(str(password))
+    return found
+
+
+def _scrubbed(message: str, args: list[str]) -> str:
+    for password in _passwords(args):
+        message = message.replace(password, "***")
+    return message
+
+
 def _fail(message: str, exit_code: int = 1) -> NoReturn:
-    error_console.print(f"error: {message}", markup=False, highlight=False)
+    error_console.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
     sys.exit(exit_code)
 
 
@@ -39,10 +69,10 @@ def main(argv: list[str] | None = None) -> None:
     except CommandError as error:
         if debug:
             raise
-        _fail(str(error), error.exit_code)
+        _fail(_scrubbed(str(error), args), error.exit_code)
     except Exception as error:
         if debug:
             raise
-        known = isinstance(error, SchemaOutOfDate | SQLAlchemyError | OSError | ValueError)
-        detail = _one_line(error)
+        known = isinstance(error, KNOWN_ERRORS)
+        detail = _scrubbed(_one_line(error), args)
         _fail(detail if known else f"{type(error).__name__}: {detail} (--debug shows more)")

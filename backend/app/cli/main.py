@@ -14,6 +14,7 @@ from alembic.util.exc import CommandError as AlembicCommandError
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 # Command modules register themselves on `app` when imported; import each one here.
+import backend.app.cli.backup_commands  # noqa: F401  (registers `ffdb backup`, `ffdb restore`)
 from backend.app.cli import db_commands  # noqa: F401
 from backend.app.cli.app import app
 from backend.app.cli.common import CommandError, error_console

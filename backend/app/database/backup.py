@@ -28,9 +28,16 @@ from pathlib import Path
 from sqlalchemy.engine import URL
 
 from backend.app.database.db import normalize_url, redacted
-from backend.app.database.schema_version import script_directory
+from backend.app.database.schema_version import head_revision, script_directory
 
-__all__ = ["BackupError", "RestoreResult", "backup_sqlite", "read_backup", "restore_sqlite"]
+__all__ = [
+    "BackupError",
+    "RestoreResult",
+    "backup_before_upgrade",
+    "backup_sqlite",
+    "read_backup",
+    "restore_sqlite",
+]
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 BACKUP_INFIX = ".backup-"
@@ -116,6 +123,28 @@ def backup_sqlite(url: str | URL) -> Path:
             return _copy_to_new_file(source, database)
     except sqlite3.Error as error:
         raise BackupError(f"could not back up {database}: {error}") from error
+
+
+def backup_before_upgrade(url: str | URL, target: str = "head") -> Path | None:
+    """Back up a SQLite database an upgrade to ``target`` is about to change.
+
+    Returns None when there is nothing to keep: another backend (its own tools back it
+    up), no file yet, or a database already at ``target``.
+    """
+    parsed = normalize_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return None
+    database = sqlite_file(parsed)
+    if not database.is_file():
+        return None
+    wanted = head_revision() if target in ("head", "heads") else target
+    try:
+        with closing(sqlite3.connect(database, timeout=_BUSY_TIMEOUT_SECONDS)) as connection:
+            if _revision(connection) == wanted:
+                return None
+    except sqlite3.Error as error:
+        raise BackupError(f"could not read {database} before the upgrade: {error}") from error
+    return backup_sqlite(parsed)
 
 
 def read_backup(path: Path) -> str:

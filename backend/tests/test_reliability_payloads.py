@@ -23,6 +23,7 @@ from backend.app.database.base import Base
 from backend.app.models import Allocation, Category, Forecast, WorkflowLog
 from backend.app.models.enums import WorkflowStatus
 from backend.app.schemas.payloads import PayloadError
+from backend.tests.cli_support import run_ffdb
 
 # --- what is thrown -------------------------------------------------------------------------
 
@@ -248,7 +249,9 @@ def throw(engine: Engine, column: str, payload: Any) -> str:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("column", sorted(COLUMNS))
-def test_a_json_column_stores_a_payload_exactly_or_refuses_it(parents: Engine, column: str) -> None:
+def test_a_json_column_stores_a_payload_exactly_or_refuses_it(
+    parents: Engine, column: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     outcomes: list[str] = []
 
     @settings(
@@ -263,6 +266,8 @@ def test_a_json_column_stores_a_payload_exactly_or_refuses_it(parents: Engine, c
     run()
     # Both outcomes were exercised: the strategies are not all-valid or all-invalid.
     assert {"stored", "refused"} <= set(outcomes)
+    doctor = run_ffdb(capsys, "doctor", "--database-url", parents.url)
+    assert doctor.exit_code == 0, doctor.output
 
 
 KNOWN_HARD_CASES = [

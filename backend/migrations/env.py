@@ -13,8 +13,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from logging.config import fileConfig
+from typing import Any
 
 from alembic import context
+from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, pool
 
 from backend.app import models  # noqa: F401  (registers every table on Base.metadata)
@@ -38,7 +40,7 @@ def _url() -> str:
     return url.render_as_string(hide_password=False)
 
 
-def _configure(**options: object) -> None:
+def _configure(**options: Any) -> None:
     context.configure(
         target_metadata=target_metadata,
         render_as_batch=True,
@@ -49,24 +51,68 @@ def _configure(**options: object) -> None:
     )
 
 
+def _destination_is_head() -> bool:
+    script = ScriptDirectory.from_config(config)
+    argument = context.get_revision_argument()
+    if argument is None:  # downgrade to base
+        return False
+    destination = {s.revision for s in script.get_revisions(argument) if s}
+    return destination == set(script.get_heads())
+
+
 def run_migrations_offline() -> None:
+    """Write the SQL instead of running it (``alembic upgrade head --sql``).
+
+    No database answers here, so on SQLite the guard triggers come from the models'
+    foreign keys: dropped before the migrations (table rebuilds trip over them) and
+    created after them when the script ends at head, where models and schema agree.
+    """
     _configure(url=_url(), literal_binds=True, dialect_opts={"paramstyle": "named"})
+    dialect = context.get_context().dialect
+    guards = (
+        integrity.guards_for(integrity.metadata_foreign_keys(target_metadata), dialect)
+        if dialect.name == "sqlite"
+        else {}
+    )
     with context.begin_transaction():
+        for name in guards:
+            context.execute(integrity.drop_statement(name, dialect))
         context.run_migrations()
+        if _destination_is_head():
+            for statement in guards.values():
+                context.execute(statement)
+
+
+class ForeignKeysStillOn(RuntimeError):
+    """An injected SQLite connection is inside a transaction with foreign keys enforced."""
 
 
 @contextmanager
 def _sqlite_foreign_keys_off(connection: Connection) -> Iterator[None]:
-    """PRAGMA foreign_keys only changes outside a transaction, so use the raw driver."""
-    raw = connection.connection.driver_connection
-    switchable = connection.dialect.name == "sqlite" and not connection.in_transaction()
-    if switchable:
-        raw.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]
+    """Switch SQLite's foreign keys off for the run and restore what the connection had.
+
+    The pragma is a no-op inside a transaction, and a table rebuild with foreign keys
+    on fails (or deletes children): so an injected connection that has already begun
+    is refused with a clear reason instead of failing halfway through a migration.
+    """
+    if connection.dialect.name != "sqlite":
+        yield
+        return
+    if connection.in_transaction():
+        if connection.exec_driver_sql("PRAGMA foreign_keys").scalar():
+            raise ForeignKeysStillOn(
+                "migrations need PRAGMA foreign_keys=OFF, which SQLite ignores inside a "
+                "transaction: pass a connection that has not begun one"
+            )
+        yield
+        return
+    raw: Any = connection.connection.driver_connection
+    was_on = raw.execute("PRAGMA foreign_keys").fetchone()[0]
+    raw.execute("PRAGMA foreign_keys=OFF")
     try:
         yield
     finally:
-        if switchable:
-            raw.execute("PRAGMA foreign_keys=ON")  # type: ignore[union-attr]
+        raw.execute(f"PRAGMA foreign_keys={'ON' if was_on else 'OFF'}")
 
 
 def _assert_no_orphans(connection: Connection) -> None:

@@ -9,14 +9,18 @@ referenced parent key (no cascades, as the story says).
 The triggers are derived from the foreign keys the database itself declares, not
 from the models, so they follow every migration: ``env.py`` drops them before a
 migration runs (table rebuilds would trip over them) and rebuilds them afterwards.
-``missing_guards`` tells ``ffdb check`` when they are not all there.
+``missing_guards`` tells ``ffdb check`` when they are not all there or not as they
+should be (a stale definition, e.g. after a hand-made ``ALTER TABLE``), and
+``stray_guards`` names guards left over for a foreign key that no longer exists.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, inspect, text
+from sqlalchemy import Connection, MetaData, inspect, text
+from sqlalchemy.engine import Dialect
 
 GUARD_PREFIX = "ffdb_fk_"
 
@@ -57,8 +61,24 @@ def declared_foreign_keys(connection: Connection) -> list[ForeignKey]:
     return keys
 
 
-def _quote(connection: Connection, name: str) -> str:
-    return connection.dialect.identifier_preparer.quote(name)
+def metadata_foreign_keys(metadata: MetaData) -> list[ForeignKey]:
+    """Every foreign key the models declare (for offline SQL, where no database answers)."""
+    keys = []
+    for table in sorted(metadata.tables.values(), key=lambda t: t.name):
+        for constraint in table.foreign_key_constraints:
+            keys.append(
+                ForeignKey(
+                    table=table.name,
+                    columns=tuple(e.parent.name for e in constraint.elements),
+                    parent=constraint.referred_table.name,
+                    parent_columns=tuple(e.column.name for e in constraint.elements),
+                )
+            )
+    return keys
+
+
+def _quote(dialect: Dialect, name: str) -> str:
+    return dialect.identifier_preparer.quote(name)
 
 
 def _trigger(name: str, event: str, condition: str, message: str) -> str:
@@ -70,11 +90,11 @@ def _trigger(name: str, event: str, condition: str, message: str) -> str:
     )
 
 
-def _guard_statements(connection: Connection, fk: ForeignKey) -> dict[str, str]:
+def _guard_statements(dialect: Dialect, fk: ForeignKey) -> dict[str, str]:
     """Trigger name -> CREATE TRIGGER statement, for the four guards of one foreign key."""
 
     def q(name: str) -> str:
-        return _quote(connection, name)
+        return _quote(dialect, name)
 
     child, parent = q(fk.table), q(fk.parent)
     pairs = list(zip(fk.columns, fk.parent_columns, strict=True))
@@ -111,20 +131,35 @@ def _guard_statements(connection: Connection, fk: ForeignKey) -> dict[str, str]:
     }
 
 
-def expected_guards(connection: Connection) -> dict[str, str]:
-    """Every guard trigger the database should have, by name."""
+def guards_for(foreign_keys: Iterable[ForeignKey], dialect: Dialect) -> dict[str, str]:
+    """Trigger name -> CREATE TRIGGER statement, for every guard of ``foreign_keys``."""
     guards: dict[str, str] = {}
-    for fk in declared_foreign_keys(connection):
-        guards.update(_guard_statements(connection, fk))
+    for fk in foreign_keys:
+        guards.update(_guard_statements(dialect, fk))
     return guards
 
 
-def present_guards(connection: Connection) -> set[str]:
+def drop_statement(name: str, dialect: Dialect) -> str:
+    return f"DROP TRIGGER IF EXISTS {_quote(dialect, name)}"
+
+
+def expected_guards(connection: Connection) -> dict[str, str]:
+    """Every guard trigger the database should have, by name."""
+    return guards_for(declared_foreign_keys(connection), connection.dialect)
+
+
+def present_guard_definitions(connection: Connection) -> dict[str, str]:
+    """Guard trigger name -> its CREATE TRIGGER text, as the database stores it."""
     rows = connection.execute(
-        text("SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE :prefix"),
+        text("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND name LIKE :prefix"),
         {"prefix": GUARD_PREFIX + "%"},
     )
-    return {row[0] for row in rows}
+    # LIKE reads "_" as any character: keep only exact prefix matches.
+    return {name: sql for name, sql in rows if name.startswith(GUARD_PREFIX)}
+
+
+def present_guards(connection: Connection) -> set[str]:
+    return set(present_guard_definitions(connection))
 
 
 def drop_guards(connection: Connection) -> None:
@@ -132,7 +167,7 @@ def drop_guards(connection: Connection) -> None:
     if connection.dialect.name != "sqlite":
         return
     for name in sorted(present_guards(connection)):
-        connection.exec_driver_sql(f"DROP TRIGGER IF EXISTS {_quote(connection, name)}")
+        connection.exec_driver_sql(drop_statement(name, connection.dialect))
 
 
 def install_guards(connection: Connection) -> int:
@@ -146,8 +181,28 @@ def install_guards(connection: Connection) -> int:
     return len(guards)
 
 
+def _same_sql(a: str, b: str) -> bool:
+    return " ".join(a.split()) == " ".join(b.split())
+
+
 def missing_guards(connection: Connection) -> list[str]:
-    """Names of guard triggers the database should have but does not (SQLite only)."""
+    """Guard triggers the database should have but lacks or holds stale (SQLite only).
+
+    A guard is stale when its stored definition is not the one the declared foreign
+    keys call for: it may no longer refuse what it should.
+    """
     if connection.dialect.name != "sqlite":
         return []
-    return sorted(set(expected_guards(connection)) - present_guards(connection))
+    present = present_guard_definitions(connection)
+    return sorted(
+        name
+        for name, statement in expected_guards(connection).items()
+        if name not in present or not _same_sql(present[name], statement)
+    )
+
+
+def stray_guards(connection: Connection) -> list[str]:
+    """Guard triggers that match no declared foreign key (SQLite only)."""
+    if connection.dialect.name != "sqlite":
+        return []
+    return sorted(present_guards(connection) - set(expected_guards(connection)))

@@ -80,9 +80,13 @@ Notify = Callable[[], None]
 
 
 def _track(value: Any, notify: Notify) -> Any:
-    """Wrap nested containers so that an edit anywhere below calls ``notify``."""
-    if isinstance(value, _TrackedDict | _TrackedList):
-        value._notify = notify
+    """Wrap nested containers so that an edit anywhere below calls ``notify``.
+
+    A container already tracked for another document is copied, not re-pointed: two
+    rows must never share one nested object, or an edit through one row would change
+    the other's data in memory while only one of them is marked dirty.
+    """
+    if isinstance(value, _TrackedDict | _TrackedList) and value._notify == notify:
         return value
     if isinstance(value, dict):
         return _TrackedDict(value, notify)
@@ -100,6 +104,11 @@ class _TrackedList(list[Any]):
 
     def _changed_root(self) -> None:
         """Overridden by the root container, which is the one SQLAlchemy watches."""
+
+    def __reduce_ex__(self, protocol: SupportsIndex) -> Any:
+        # Copies and pickles of nested containers are plain, detached data: a copy
+        # must never report its edits to the row the original belongs to.
+        return (list, (list(self),))
 
     def __setitem__(self, index: Any, value: Any) -> None:
         if isinstance(index, slice):
@@ -166,6 +175,9 @@ class _TrackedDict(dict[str, Any]):
     def _changed_root(self) -> None:
         """Overridden by the root container, which is the one SQLAlchemy watches."""
 
+    def __reduce_ex__(self, protocol: SupportsIndex) -> Any:
+        return (dict, (dict(self),))
+
     def __setitem__(self, key: str, value: Any) -> None:
         super().__setitem__(key, _track(value, self._notify))
         self._notify()
@@ -209,6 +221,11 @@ class MutableJSONList(Mutable, _TrackedList):
     def _changed_root(self) -> None:
         self.changed()
 
+    def __reduce_ex__(self, protocol: SupportsIndex) -> Any:
+        # A pickled ORM object must unpickle to a tracked root (SQLAlchemy re-attaches
+        # it to its row); its nested containers come back plain and are re-tracked.
+        return (self.__class__, (list(self),))
+
     @classmethod
     def coerce(cls, key: str, value: Any) -> Any:
         if value is None or isinstance(value, cls):
@@ -217,15 +234,15 @@ class MutableJSONList(Mutable, _TrackedList):
             return cls(value)
         raise PayloadError(f"{key}: expected a JSON array, got {type(value).__name__}")
 
-    def __reduce_ex__(self, protocol: SupportsIndex) -> Any:
-        return (list, (list(self),))
-
 
 class MutableJSONDict(Mutable, _TrackedDict):
     """A JSON object column whose edits, nested ones included, mark the row dirty."""
 
     def _changed_root(self) -> None:
         self.changed()
+
+    def __reduce_ex__(self, protocol: SupportsIndex) -> Any:
+        return (self.__class__, (dict(self),))
 
     @classmethod
     def coerce(cls, key: str, value: Any) -> Any:
@@ -234,9 +251,6 @@ class MutableJSONDict(Mutable, _TrackedDict):
         if isinstance(value, dict):
             return cls(value)
         raise PayloadError(f"{key}: expected a JSON object, got {type(value).__name__}")
-
-    def __reduce_ex__(self, protocol: SupportsIndex) -> Any:
-        return (dict, (dict(self),))
 
 
 def json_list(validator: Validator) -> TypeEngine[Any]:

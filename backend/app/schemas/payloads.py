@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 NonNegativeInt = Annotated[int, Field(strict=True, ge=0)]
 PositiveInt = Annotated[int, Field(strict=True, ge=1)]
@@ -30,54 +30,61 @@ class StoreAllocationItem(_Payload):
     holdback: NonNegativeInt
 
 
-class _WeeklyDemandCurve(BaseModel):
-    points: list[WeeklyDemandPoint]
-
-    @field_validator("points")
-    @classmethod
-    def _unique_weeks(cls, points: list[WeeklyDemandPoint]) -> list[WeeklyDemandPoint]:
-        seen: set[int] = set()
-        for point in points:
-            if point.week_number in seen:
-                raise ValueError(f"week_number {point.week_number} appears more than once")
-            seen.add(point.week_number)
-        return points
-
-
 class PayloadError(ValueError):
     """A JSON payload of the wrong shape; the message names the column and the problem."""
+
+
+MAX_SHOWN_VALUE = 80
+
+
+def _shown(value: Any) -> str:
+    """A value as an error message shows it: whole when short, else its beginning."""
+    text = repr(value)
+    return text if len(text) <= MAX_SHOWN_VALUE else text[: MAX_SHOWN_VALUE - 3] + "..."
 
 
 def _first_errors(column: str, error: ValidationError, limit: int = 5) -> PayloadError:
     parts = []
     for item in error.errors()[:limit]:
-        location = "".join(
-            f"[{p}]" if isinstance(p, int) else f".{p}" for p in item["loc"] if p != "points"
-        )
-        parts.append(f"{column}{location}: {item['msg']} (got {item.get('input')!r})")
+        location = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in item["loc"])
+        parts.append(f"{column}{location}: {item['msg']} (got {_shown(item.get('input'))})")
     more = len(error.errors()) - limit
     suffix = f"; and {more} more" if more > 0 else ""
     return PayloadError("; ".join(parts) + suffix)
 
 
-_curve = TypeAdapter(_WeeklyDemandCurve)
+_curve = TypeAdapter(list[WeeklyDemandPoint])
 _allocations = TypeAdapter(list[StoreAllocationItem])
 _models_used = TypeAdapter(list[Annotated[str, Field(strict=True, min_length=1)]])
 
 
+def _refuse_repeats(column: str, field: str, keys: list[Any]) -> None:
+    """Each ``field`` value once per payload; the error names both places."""
+    first_at: dict[Any, int] = {}
+    for index, key in enumerate(keys):
+        if key in first_at:
+            raise PayloadError(
+                f"{column}[{index}].{field}: {key!r} appears more than once "
+                f"(first at {column}[{first_at[key]}])"
+            )
+        first_at[key] = index
+
+
 def validate_weekly_demand_curve(value: Any) -> None:
     try:
-        _curve.validate_python({"points": value})
+        points = _curve.validate_python(value)
     except ValidationError as error:
         raise _first_errors("weekly_demand_curve", error) from None
+    _refuse_repeats("weekly_demand_curve", "week_number", [p.week_number for p in points])
     refuse_unportable(value, "weekly_demand_curve")
 
 
 def validate_store_allocations(value: Any) -> None:
     try:
-        _allocations.validate_python(value)
+        items = _allocations.validate_python(value)
     except ValidationError as error:
         raise _first_errors("store_allocations", error) from None
+    _refuse_repeats("store_allocations", "store_id", [item.store_id for item in items])
     refuse_unportable(value, "store_allocations")
 
 

@@ -2,8 +2,10 @@
 
 Reviewed by hand: every table, foreign key, CHECK (enum CHECKs come from
 sa.Enum(create_constraint=True), named by the metadata naming convention), index and
-server default. SQLite's foreign-key guard triggers are not created here: env.py
-rebuilds them from the declared foreign keys after every migration run.
+server default. Enum columns are unbounded VARCHAR (length=None) so an unknown value
+fails the named CHECK on PostgreSQL too, not a nameless length error. SQLite's
+foreign-key guard triggers are not created here: env.py rebuilds them from the
+declared foreign keys after every migration run.
 
 Revision ID: 0001
 Revises:
@@ -46,6 +48,7 @@ def upgrade() -> None:
                 name="archetype",
                 native_enum=False,
                 create_constraint=True,
+                length=None,
             ),
             server_default="FASHION_RETAIL",
             nullable=False,
@@ -75,6 +78,7 @@ def upgrade() -> None:
                 name="fashion_tier",
                 native_enum=False,
                 create_constraint=True,
+                length=None,
             ),
             nullable=False,
         ),
@@ -102,6 +106,7 @@ def upgrade() -> None:
                 name="status",
                 native_enum=False,
                 create_constraint=True,
+                length=None,
             ),
             nullable=False,
         ),
@@ -171,6 +176,7 @@ def upgrade() -> None:
                 name="replenishment_strategy",
                 native_enum=False,
                 create_constraint=True,
+                length=None,
             ),
             nullable=False,
         ),
@@ -186,6 +192,7 @@ def upgrade() -> None:
                 name="extraction_confidence",
                 native_enum=False,
                 create_constraint=True,
+                length=None,
             ),
             server_default="medium",
             nullable=False,
@@ -231,7 +238,15 @@ def upgrade() -> None:
         sa.Column("store_size_sqft", sa.Integer(), nullable=False),
         sa.Column(
             "location_tier",
-            sa.Enum("A", "B", "C", name="location_tier", native_enum=False, create_constraint=True),
+            sa.Enum(
+                "A",
+                "B",
+                "C",
+                name="location_tier",
+                native_enum=False,
+                create_constraint=True,
+                length=None,
+            ),
             nullable=False,
         ),
         sa.Column("median_income", sa.Integer(), nullable=False),
@@ -245,6 +260,7 @@ def upgrade() -> None:
                 name="store_format",
                 native_enum=False,
                 create_constraint=True,
+                length=None,
             ),
             nullable=False,
         ),
@@ -258,6 +274,7 @@ def upgrade() -> None:
                 name="region",
                 native_enum=False,
                 create_constraint=True,
+                length=None,
             ),
             nullable=False,
         ),
@@ -435,6 +452,7 @@ def upgrade() -> None:
                 name="status",
                 native_enum=False,
                 create_constraint=True,
+                length=None,
             ),
             server_default="pending",
             nullable=False,

@@ -9,8 +9,11 @@ reachable server the PostgreSQL cases skip with a one-line reason, except in CI
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import shutil
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -21,8 +24,9 @@ from sqlalchemy import Engine, text
 from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session
 
-from backend.app.database.db import make_engine, normalize_url
+from backend.app.database.db import make_engine, normalize_url, redacted
 from backend.app.database.schema_version import alembic_config
+from backend.tests.postgres_tally import PostgresTally
 
 POSTGRES_URL_ENV = "FFDB_TEST_POSTGRES_URL"
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -32,6 +36,12 @@ SHARED_DIR = Path(__file__).resolve().parents[3] / "shared"
 
 def postgres_admin_url() -> URL:
     return normalize_url(os.environ.get(POSTGRES_URL_ENV) or DEFAULT_POSTGRES_URL)
+
+
+def _first_line(error: BaseException) -> str:
+    original = getattr(error, "orig", None) or error
+    lines = str(original).strip().splitlines()
+    return f"{type(original).__name__}: {lines[0]}" if lines else type(original).__name__
 
 
 def _in_ci() -> bool:
@@ -48,14 +58,21 @@ def postgres_admin() -> Iterator[Engine]:
     except Exception as error:
         engine.dispose()
         reason = (
-            f"PostgreSQL not reachable at {postgres_admin_url().render_as_string()} "
-            f"(set {POSTGRES_URL_ENV}): {type(error).__name__}"
+            f"PostgreSQL not reachable at {redacted(postgres_admin_url())} "
+            f"(set {POSTGRES_URL_ENV}): {_first_line(error)}"
         )
         if _in_ci():
             pytest.fail(reason + " -- CI must run the PostgreSQL tests")
         pytest.skip(reason)
     yield engine
     engine.dispose()
+
+
+# ffdb_test_<unix seconds>_<random>: the creation time in the name lets a later run
+# drop what a killed run (kill -9, a crashed xdist worker) could not, without touching
+# the live databases of a run going on at the same time on the same server.
+TEST_DATABASE = re.compile(r"^ffdb_test_(?P<created>\d{10})_[0-9a-f]{8}$")
+STALE_AFTER_SECONDS = 6 * 3600
 
 
 class PostgresDatabases:
@@ -65,20 +82,41 @@ class PostgresDatabases:
         self.admin = admin
 
     def create(self, template: str | None = None) -> URL:
-        name = f"ffdb_test_{uuid.uuid4().hex[:12]}"
+        name = f"ffdb_test_{int(time.time())}_{uuid.uuid4().hex[:8]}"
         clause = f" TEMPLATE {template}" if template else ""
         with self.admin.connect() as connection:
             connection.exec_driver_sql(f"CREATE DATABASE {name}{clause}")
         return self.admin.url.set(database=name)
 
     def drop(self, url: URL) -> None:
+        self._drop(str(url.database))
+
+    def _drop(self, name: str) -> None:
         with self.admin.connect() as connection:
-            connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {url.database} WITH (FORCE)")
+            connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+    def drop_stale(self) -> list[str]:
+        """Drop test databases left behind by runs that died hours ago; returns their names."""
+        with self.admin.connect() as connection:
+            names = connection.execute(text("SELECT datname FROM pg_database")).scalars().all()
+        now = time.time()
+        stale = [
+            name
+            for name in names
+            if (match := TEST_DATABASE.match(name))
+            and now - int(match["created"]) > STALE_AFTER_SECONDS
+        ]
+        for name in stale:
+            with contextlib.suppress(Exception):  # another worker may be dropping it too
+                self._drop(name)
+        return stale
 
 
 @pytest.fixture(scope="session")
 def postgres_databases(postgres_admin: Engine) -> PostgresDatabases:
-    return PostgresDatabases(postgres_admin)
+    databases = PostgresDatabases(postgres_admin)
+    databases.drop_stale()
+    return databases
 
 
 @pytest.fixture(params=BACKENDS)
@@ -169,3 +207,12 @@ def shared_dir() -> Path:
     if not SHARED_DIR.is_dir():
         pytest.skip(f"{SHARED_DIR} is absent: the retailer fixtures live there")
     return SHARED_DIR
+
+
+# --- PostgreSQL: how many tests ran there (transfer / postgres area) ----------------------
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Only where the run's reports all arrive: the xdist controller, or a run without xdist.
+    if not hasattr(config, "workerinput"):
+        config.pluginmanager.register(PostgresTally(), "ffdb-postgres-tally")

@@ -15,7 +15,10 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 # Command modules register themselves on `app` when imported; import each one here.
 import backend.app.cli.backup_commands  # noqa: F401  (registers `ffdb backup`, `ffdb restore`)
-from backend.app.cli import db_commands  # noqa: F401
+from backend.app.cli import (
+    db_commands,  # noqa: F401
+    transfer_command,  # noqa: F401
+)
 from backend.app.cli.app import app
 from backend.app.cli.common import CommandError, error_console
 from backend.app.database.db import normalize_url
@@ -32,17 +35,15 @@ def _one_line(error: BaseException) -> str:
 
 
 def _passwords(args: list[str]) -> set[str]:
-    """Passwords of the URLs this run was given (argument or environment)."""
-    urls = [os.environ.get("DATABASE_URL", "")]
-    for index, arg in enumerate(args):
-        if arg == "--database-url" and index + 1 < len(args):
-            urls.append(args[index + 1])
-        elif arg.startswith("--database-url="):
-            urls.append(arg.split("=", 1)[1])
+    """Passwords of every URL this run was given (any argument, or DATABASE_URL)."""
+    candidates = [os.environ.get("DATABASE_URL", "")]
+    candidates += [arg.partition("=")[2] if arg.startswith("--") else arg for arg in args]
     found = set()
-    for url in filter(None, urls):
+    for candidate in candidates:
+        if "://" not in candidate:
+            continue
         try:
-            password = normalize_url(url).password
+            password = normalize_url(candidate).password
         except (ArgumentError, ValueError):
             continue
         if password:

@@ -27,10 +27,10 @@ typecheck: install
 test: lint typecheck
 	$(BIN)/pytest -n $(PYTEST_WORKERS)
 
+# A fresh ./fashion_forecast.db (the SQLite default) with a sample season in all 11
+# tables; it stays for `sqlite3 fashion_forecast.db` and `ffdb stats`.
 demo: install
-	rm -f backend/fashion_forecast.db backend/fashion_forecast.db-wal backend/fashion_forecast.db-shm
-	cd backend && ../$(BIN)/alembic upgrade head
-	sqlite3 backend/fashion_forecast.db ".tables"
+	$(BIN)/ffdb demo --database-url sqlite:///./fashion_forecast.db
 
 # Benchmarks print ratios against baselines measured in the same run; not part of `make test`.
 bench: install

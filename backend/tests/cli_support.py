@@ -153,7 +153,7 @@ def populate(engine: Engine) -> None:
                 forecast_horizon_weeks=12,
                 total_season_demand=1200,
                 weekly_demand_curve=[{"week_number": w, "demand_units": 100} for w in range(1, 13)],
-                peak_week=3,
+                peak_week=1,  # a flat curve peaks first in week 1 (rule forecast_peak_week)
                 models_used=["prophet", "arima"],
             )
         )

@@ -216,3 +216,59 @@ def pytest_configure(config: pytest.Config) -> None:
     # Only where the run's reports all arrive: the xdist controller, or a run without xdist.
     if not hasattr(config, "workerinput"):
         config.pluginmanager.register(PostgresTally(), "ffdb-postgres-tally")
+
+
+# --- queries (issue 6): one read-only database per backend for the read tests ------------
+
+
+@pytest.fixture(scope="session")
+def _reads_templates() -> Iterator[MigratedTemplates]:
+    templates = MigratedTemplates()
+    yield templates
+    for cleanup in templates.cleanups:
+        cleanup()
+
+
+@pytest.fixture
+def reads_url(
+    backend_name: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    request: pytest.FixtureRequest,
+    _reads_templates: MigratedTemplates,
+) -> URL:
+    """A database at head holding the read tests' data, built once per session and backend.
+
+    Shared by every read test of the session: tests must not write to it (take
+    a copy with ``copy_database`` to write).
+    """
+    from backend.tests.queries_seed import seed_reads_database
+
+    if backend_name not in _reads_templates:
+        if backend_name == "sqlite":
+            url = normalize_url(f"sqlite:///{tmp_path_factory.mktemp('reads') / 'reads.db'}")
+        else:
+            databases: PostgresDatabases = request.getfixturevalue("postgres_databases")
+            url = databases.create()
+            _reads_templates.cleanups.append(lambda: databases.drop(url))
+        migrate(url)
+        seeding_engine = make_engine(url)
+        try:
+            seed_reads_database(seeding_engine)
+        finally:
+            seeding_engine.dispose()
+        _reads_templates[backend_name] = url
+    return _reads_templates[backend_name]
+
+
+def copy_database(
+    url: URL, folder: Path, request: pytest.FixtureRequest
+) -> tuple[URL, Callable[[], None]]:
+    """A copy of the database at ``url`` (a file in ``folder`` or a PostgreSQL database
+    made from it as a template, which no one may be connected to) and how to drop it."""
+    if url.get_backend_name() == "sqlite":
+        target = folder / f"copy-{uuid.uuid4().hex[:8]}.db"
+        shutil.copyfile(str(url.database), target)
+        return normalize_url(f"sqlite:///{target}"), lambda: None
+    databases: PostgresDatabases = request.getfixturevalue("postgres_databases")
+    copy = databases.create(template=url.database)
+    return copy, lambda: databases.drop(copy)

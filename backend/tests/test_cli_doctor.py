@@ -12,6 +12,7 @@ from sqlalchemy import Connection, text
 from sqlalchemy.engine import URL
 
 from backend.app.database import health
+from backend.app.domain import doctor
 from backend.app.schemas.problems import Problem
 from backend.tests.cli_support import (
     Result,
@@ -189,13 +190,13 @@ def test_doctor_names_not_valid_constraints_and_the_rows_they_let_in(
 def test_a_check_appended_to_the_list_is_run_by_doctor(
     migrated_url: URL, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """``health.CHECKS`` is where more checks (the domain rules) plug in."""
+    """``doctor.CHECKS`` is the one list ``ffdb doctor`` runs: a check appended there runs."""
 
     def always_one(connection: Connection) -> list[Problem]:
         rows = connection.execute(text("SELECT count(*) FROM stores")).scalar_one()
         return [Problem("domain_rules", "stores", "store_id='X'", f"{rows} stores seen")]
 
-    monkeypatch.setattr(health, "CHECKS", [*health.CHECKS, always_one])
+    monkeypatch.setattr(doctor, "CHECKS", [*doctor.CHECKS, always_one])
     result = _doctor(capsys, migrated_url)
     assert result.exit_code == 1
     assert table_rows(result.stdout) == [
@@ -211,7 +212,7 @@ def _redacted(url: URL) -> str:
 def test_doctor_caps_what_it_prints_per_rule() -> None:
     """Thousands of damaged rows give a readable report, not thousands of lines."""
     findings = [(f"store_id='S{n}'", "bad") for n in range(health.MAX_ROWS_PER_RULE + 5)]
-    problems = health._capped("orphan_rows", "stores", findings)
+    problems = health.cap_findings("orphan_rows", "stores", findings)
     assert len(problems) == health.MAX_ROWS_PER_RULE + 1
     assert problems[-1].key == "..."
     assert "the first 100 are shown" in problems[-1].detail

@@ -31,6 +31,7 @@ from backend.app.database import stats as stats_module
 from backend.app.database.backup import BackupError, backup_before_upgrade
 from backend.app.database.db import DEFAULT_DATABASE_URL, read_only, redacted
 from backend.app.database.schema_version import current_revision, head_revision
+from backend.app.domain import doctor as doctor_checks
 from backend.app.schemas.problems import Problem
 
 RevisionArgument = Annotated[
@@ -185,8 +186,8 @@ def doctor(
         read_only(engine).connect() as connection,
         _progress() as progress,
     ):
-        task = progress.add_task("Checking", total=len(health.CHECKS))
-        for check_function in health.CHECKS:
+        task = progress.add_task("Checking", total=len(doctor_checks.CHECKS))
+        for check_function in doctor_checks.CHECKS:
             progress.update(task, description=f"Checking {health.check_name(check_function)}")
             problems.extend(check_function(connection))
             progress.advance(task)

@@ -17,6 +17,8 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 import backend.app.cli.backup_commands  # noqa: F401  (registers `ffdb backup`, `ffdb restore`)
 from backend.app.cli import (
     db_commands,  # noqa: F401
+    demo_command,  # noqa: F401
+    query_commands,  # noqa: F401
     transfer_command,  # noqa: F401
 )
 from backend.app.cli.app import app

@@ -1,8 +1,9 @@
 """``ffdb doctor``'s checks: what is wrong inside a database that is at head.
 
 Each check is a function ``(Connection) -> list[Problem]`` that names the table and the
-key of every finding. ``CHECKS`` is the one list ``ffdb doctor`` runs, in order; a
-new check (the domain rules, for instance) joins by being appended there.
+key of every finding. ``CHECKS`` lists the database-level checks in order;
+``backend.app.domain.doctor.CHECKS`` is what ``ffdb doctor`` runs: these, then the
+domain rules.
 
 The database's own checks come first (SQLite's ``integrity_check`` and
 ``foreign_key_check``, PostgreSQL's catalogue for constraints and indexes that are
@@ -50,7 +51,7 @@ def _format_key(columns: Sequence[Column[Any]], values: Sequence[Any]) -> str:
     )
 
 
-def _capped(check: str, table: str, findings: Sequence[tuple[str, str]]) -> list[Problem]:
+def cap_findings(check: str, table: str, findings: Sequence[tuple[str, str]]) -> list[Problem]:
     """Problems for (key, detail) findings, at most MAX_ROWS_PER_RULE and a note if more."""
     problems = [Problem(check, table, key, detail) for key, detail in findings[:MAX_ROWS_PER_RULE]]
     if len(findings) > MAX_ROWS_PER_RULE:
@@ -220,7 +221,7 @@ def _orphans_of(connection: Connection, table: Table, fk: ForeignKeyConstraint) 
         )
         for row in rows
     ]
-    return _capped("orphan_rows", table.name, findings)
+    return cap_findings("orphan_rows", table.name, findings)
 
 
 def orphan_rows(connection: Connection) -> list[Problem]:
@@ -251,11 +252,12 @@ def check_constraint_violations(connection: Connection) -> list[Problem]:
                 (_format_key(primary, row), f"breaks {check.name}")
                 for row in connection.execute(query)
             ]
-            problems.extend(_capped("check_constraints", table.name, findings))
+            problems.extend(cap_findings("check_constraints", table.name, findings))
     return problems
 
 
-# The checks ``ffdb doctor`` runs, in order. Add a check by appending it here.
+# The database's own checks, in order. ``backend.app.domain.doctor`` adds the domain
+# rules after them: the database layer does not import the layers above it.
 CHECKS: list[Check] = [
     sqlite_integrity_check,
     sqlite_foreign_key_check,

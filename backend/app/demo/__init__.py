@@ -1,0 +1,1 @@
+"""A deterministic, realistic sample season for demos and tests."""

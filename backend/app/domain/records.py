@@ -1,0 +1,664 @@
+"""The write API for the records the agents produce, so that no agent writes SQL.
+
+Every function takes the caller's ``Session``, checks the domain rules
+(``rules.py``) and the references it can name clearly, and only then adds and
+flushes. A rule broken raises ``DomainRuleError`` before anything reaches the
+session, so nothing is written; committing is the caller's unit of work
+(``session_scope``).
+
+Master data (clusters, stores, categories, season parameters) is upserted on its
+primary key; actual sales are upserted on their natural key (forecast, store, week).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, TypeVar
+
+from sqlalchemy import Table, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from backend.app.database.base import Base
+from backend.app.domain import rules
+from backend.app.domain.rules import ClusterShare, DomainRuleError, RuleViolation
+from backend.app.models import (
+    ActualSales,
+    Allocation,
+    Category,
+    Forecast,
+    ForecastClusterDistribution,
+    HistoricalSales,
+    Markdown,
+    SeasonParameters,
+    Store,
+    StoreCluster,
+    WorkflowLog,
+)
+from backend.app.models.allocation import DEFAULT_SAFETY_STOCK_PERCENTAGE
+from backend.app.models.enums import (
+    Archetype,
+    ExtractionConfidence,
+    FashionTier,
+    LocationTier,
+    MarkdownStatus,
+    Region,
+    ReplenishmentStrategy,
+    StoreFormat,
+    WorkflowStatus,
+)
+from backend.app.models.forecast import DEFAULT_FORECASTING_METHOD
+from backend.app.models.markdown import (
+    DEFAULT_ELASTICITY,
+    DEFAULT_TARGET_SELL_THROUGH,
+    MAX_MARKDOWN_PCT,
+)
+from backend.app.schemas.payloads import (
+    validate_store_allocations,
+    validate_weekly_demand_curve,
+)
+
+__all__ = [
+    "ActualSalesRow",
+    "ClusterShare",
+    "DomainRuleError",
+    "HistoricalSalesRow",
+    "log_workflow_step",
+    "record_actual_sales",
+    "record_allocation",
+    "record_forecast",
+    "record_historical_sales",
+    "record_markdown",
+    "upsert_category",
+    "upsert_season_parameters",
+    "upsert_store",
+    "upsert_store_cluster",
+]
+
+# Rows per executemany batch: bounded memory for bound parameters on both backends.
+BULK_BATCH_ROWS = 5_000
+
+ModelT = TypeVar("ModelT", bound=Base)
+
+
+@dataclass(frozen=True)
+class ActualSalesRow:
+    store_id: str
+    week_number: int
+    units_sold: int
+
+
+@dataclass(frozen=True)
+class HistoricalSalesRow:
+    store_id: str
+    category_id: str
+    week_start_date: date
+    units_sold: int
+    sale_id: str | None = None
+
+
+def _shape_or_rule(
+    validate: Callable[[Any], None],
+    items: list[dict[str, Any]],
+    key_field: str,
+    integer_fields: Sequence[str],
+    check_rules: Callable[[], None],
+) -> None:
+    """Validate a JSON payload's shape, except that a repeated ``key_field`` (a week, a
+    store) in otherwise well-formed items is a domain rule and is reported as one."""
+    keys = [item.get(key_field) for item in items]
+    repeated = len(set(map(repr, keys))) < len(keys)
+    readable = all(all(type(item.get(field)) is int for field in integer_fields) for item in items)
+    if repeated and readable:
+        check_rules()
+    validate(items)
+
+
+def _reference_error(table: str, key: str, rule: str, detail: str) -> DomainRuleError:
+    return DomainRuleError(RuleViolation(rule, table, key, detail))
+
+
+def _upsert(session: Session, model: type[ModelT], key: str, values: Mapping[str, Any]) -> ModelT:
+    row = session.get(model, key)
+    if row is None:
+        row = model(**values)
+        session.add(row)
+    else:
+        for name, value in values.items():
+            setattr(row, name, value)
+    session.flush()
+    return row
+
+
+# --- master data ----------------------------------------------------------------------
+
+
+def upsert_store_cluster(
+    session: Session,
+    *,
+    cluster_id: str,
+    cluster_name: str,
+    fashion_tier: FashionTier,
+    description: str | None = None,
+) -> StoreCluster:
+    return _upsert(
+        session,
+        StoreCluster,
+        cluster_id,
+        {
+            "cluster_id": cluster_id,
+            "cluster_name": cluster_name,
+            "fashion_tier": FashionTier(fashion_tier),
+            "description": description,
+        },
+    )
+
+
+def upsert_category(
+    session: Session,
+    *,
+    category_id: str,
+    category_name: str,
+    season_start_date: date,
+    season_end_date: date,
+    season_length_weeks: int,
+    archetype: Archetype = Archetype.FASHION_RETAIL,
+    description: str | None = None,
+) -> Category:
+    return _upsert(
+        session,
+        Category,
+        category_id,
+        {
+            "category_id": category_id,
+            "category_name": category_name,
+            "season_start_date": season_start_date,
+            "season_end_date": season_end_date,
+            "season_length_weeks": season_length_weeks,
+            "archetype": Archetype(archetype),
+            "description": description,
+        },
+    )
+
+
+def upsert_store(
+    session: Session,
+    *,
+    store_id: str,
+    store_name: str,
+    cluster_id: str,
+    store_size_sqft: int,
+    location_tier: LocationTier,
+    median_income: int,
+    store_format: StoreFormat,
+    region: Region,
+    avg_weekly_sales_12mo: float,
+) -> Store:
+    if session.get(StoreCluster, cluster_id) is None:
+        raise ValueError(f"store {store_id}: store cluster {cluster_id} does not exist")
+    return _upsert(
+        session,
+        Store,
+        store_id,
+        {
+            "store_id": store_id,
+            "store_name": store_name,
+            "cluster_id": cluster_id,
+            "store_size_sqft": store_size_sqft,
+            "location_tier": LocationTier(location_tier),
+            "median_income": median_income,
+            "store_format": StoreFormat(store_format),
+            "region": Region(region),
+            "avg_weekly_sales_12mo": avg_weekly_sales_12mo,
+        },
+    )
+
+
+def upsert_season_parameters(
+    session: Session,
+    *,
+    parameter_id: str,
+    forecast_horizon_weeks: int,
+    season_start_date: date,
+    season_end_date: date,
+    replenishment_strategy: ReplenishmentStrategy,
+    dc_holdback_percentage: float,
+    category_id: str | None = None,
+    markdown_checkpoint_week: int | None = None,
+    markdown_threshold: float | None = None,
+    extraction_confidence: ExtractionConfidence = ExtractionConfidence.MEDIUM,
+    extraction_reasoning: str | None = None,
+) -> SeasonParameters:
+    if category_id is not None and session.get(Category, category_id) is None:
+        raise ValueError(f"season parameters {parameter_id}: category {category_id} does not exist")
+    if markdown_checkpoint_week is not None and not (
+        1 <= markdown_checkpoint_week <= forecast_horizon_weeks
+    ):
+        raise ValueError(
+            f"season parameters {parameter_id}: markdown_checkpoint_week "
+            f"{markdown_checkpoint_week} is outside 1..{forecast_horizon_weeks}"
+        )
+    return _upsert(
+        session,
+        SeasonParameters,
+        parameter_id,
+        {
+            "parameter_id": parameter_id,
+            "category_id": category_id,
+            "forecast_horizon_weeks": forecast_horizon_weeks,
+            "season_start_date": season_start_date,
+            "season_end_date": season_end_date,
+            "replenishment_strategy": ReplenishmentStrategy(replenishment_strategy),
+            "dc_holdback_percentage": dc_holdback_percentage,
+            "markdown_checkpoint_week": markdown_checkpoint_week,
+            "markdown_threshold": markdown_threshold,
+            "extraction_confidence": ExtractionConfidence(extraction_confidence),
+            "extraction_reasoning": extraction_reasoning,
+        },
+    )
+
+
+# --- forecasts ------------------------------------------------------------------------
+
+
+def record_forecast(
+    session: Session,
+    *,
+    forecast_id: str,
+    category_id: str,
+    season: str,
+    forecast_horizon_weeks: int,
+    total_season_demand: int,
+    weekly_demand_curve: Sequence[Mapping[str, Any]],
+    cluster_distribution: Sequence[ClusterShare],
+    peak_week: int | None = None,
+    forecasting_method: str = DEFAULT_FORECASTING_METHOD,
+    models_used: Sequence[str] = (),
+    prophet_forecast: int | None = None,
+    arima_forecast: int | None = None,
+) -> Forecast:
+    """A forecast and its cluster distribution, in one call.
+
+    ``peak_week`` defaults to the curve's (first) maximum; when given it is checked.
+    """
+    curve = [dict(point) for point in weekly_demand_curve]
+    # The payload's shape first (PayloadError names the item), so the rules read clean
+    # data; a repeated week is a rule, though, and is reported as one.
+    _shape_or_rule(
+        validate_weekly_demand_curve,
+        curve,
+        "week_number",
+        ("week_number", "demand_units"),
+        lambda: rules.check_forecast(
+            forecast_id, forecast_horizon_weeks, total_season_demand, curve, peak_week or 0
+        ),
+    )
+    if peak_week is None and curve:
+        peak_week = rules.peak_week_of(curve)
+    rules.check_forecast(
+        forecast_id, forecast_horizon_weeks, total_season_demand, curve, peak_week or 0
+    )
+    rules.check_distribution(forecast_id, total_season_demand, cluster_distribution)
+    if session.get(Category, category_id) is None:
+        raise _reference_error(
+            "forecasts",
+            forecast_id,
+            "forecast_category",
+            f"category {category_id} does not exist",
+        )
+    cluster_ids = [share.cluster_id for share in cluster_distribution]
+    repeated = sorted({c for c in cluster_ids if cluster_ids.count(c) > 1})
+    if repeated:
+        raise _reference_error(
+            "forecast_cluster_distribution",
+            forecast_id,
+            "distribution_cluster_repeated",
+            f"cluster(s) {', '.join(repeated)} appear more than once",
+        )
+    known = set(
+        session.scalars(
+            select(StoreCluster.cluster_id).where(StoreCluster.cluster_id.in_(cluster_ids))
+        )
+    )
+    unknown = sorted(set(cluster_ids) - known)
+    if unknown:
+        raise _reference_error(
+            "forecast_cluster_distribution",
+            forecast_id,
+            "distribution_cluster_unknown",
+            f"store cluster(s) {', '.join(unknown)} do not exist",
+        )
+    forecast = Forecast(
+        forecast_id=forecast_id,
+        category_id=category_id,
+        season=season,
+        forecast_horizon_weeks=forecast_horizon_weeks,
+        total_season_demand=total_season_demand,
+        weekly_demand_curve=curve,
+        peak_week=peak_week,
+        forecasting_method=forecasting_method,
+        models_used=list(models_used),
+        prophet_forecast=prophet_forecast,
+        arima_forecast=arima_forecast,
+    )
+    session.add(forecast)
+    session.add_all(
+        ForecastClusterDistribution(
+            distribution_id=f"{forecast_id}-{share.cluster_id}",
+            forecast_id=forecast_id,
+            cluster_id=share.cluster_id,
+            allocation_percentage=share.allocation_percentage,
+            total_units=share.total_units,
+        )
+        for share in cluster_distribution
+    )
+    session.flush()
+    return forecast
+
+
+def _forecast_or_error(session: Session, table: str, key: str, forecast_id: str) -> Forecast:
+    forecast = session.get(Forecast, forecast_id)
+    if forecast is None:
+        raise _reference_error(
+            table, key, "forecast_exists", f"forecast {forecast_id} does not exist"
+        )
+    return forecast
+
+
+def _existing_store_ids(session: Session, store_ids: Iterable[str]) -> set[str]:
+    wanted = sorted(set(store_ids))
+    found: set[str] = set()
+    for start in range(0, len(wanted), 1_000):
+        chunk = wanted[start : start + 1_000]
+        found.update(session.scalars(select(Store.store_id).where(Store.store_id.in_(chunk))))
+    return found
+
+
+# --- allocations ----------------------------------------------------------------------
+
+
+def record_allocation(
+    session: Session,
+    *,
+    allocation_id: str,
+    forecast_id: str,
+    manufacturing_qty: int,
+    initial_allocation_total: int,
+    holdback_total: int,
+    store_allocations: Sequence[Mapping[str, Any]],
+    safety_stock_percentage: float = DEFAULT_SAFETY_STOCK_PERCENTAGE,
+) -> Allocation:
+    """An allocation of a forecast; each store_allocations item is
+    ``{"store_id": ..., "initial": units shipped, "holdback": units kept at the DC}``."""
+    items = [dict(item) for item in store_allocations]
+    _shape_or_rule(
+        validate_store_allocations,
+        items,
+        "store_id",
+        ("initial", "holdback"),
+        lambda: rules.check_allocation(
+            allocation_id, items, initial_allocation_total, holdback_total
+        ),
+    )
+    known = _existing_store_ids(session, (str(item["store_id"]) for item in items))
+    rules.check_allocation(allocation_id, items, initial_allocation_total, holdback_total, known)
+    _forecast_or_error(session, "allocations", allocation_id, forecast_id)
+    allocation = Allocation(
+        allocation_id=allocation_id,
+        forecast_id=forecast_id,
+        manufacturing_qty=manufacturing_qty,
+        safety_stock_percentage=safety_stock_percentage,
+        initial_allocation_total=initial_allocation_total,
+        holdback_total=holdback_total,
+        store_allocations=items,
+    )
+    session.add(allocation)
+    session.flush()
+    return allocation
+
+
+# --- markdowns ------------------------------------------------------------------------
+
+
+def record_markdown(
+    session: Session,
+    *,
+    markdown_id: str,
+    forecast_id: str,
+    week_number: int,
+    sell_through_pct: float,
+    recommended_markdown_pct: float,
+    target_sell_through_pct: float = DEFAULT_TARGET_SELL_THROUGH,
+    gap_pct: float | None = None,
+    elasticity_coefficient: float = DEFAULT_ELASTICITY,
+    expected_demand_lift_pct: float | None = None,
+    status: MarkdownStatus = MarkdownStatus.PENDING,
+    reasoning: str | None = None,
+) -> Markdown:
+    """A markdown decision; ``gap_pct`` is computed when omitted and checked when given."""
+    if gap_pct is None:
+        gap_pct = rules.markdown_gap(target_sell_through_pct, sell_through_pct)
+    rules.check_markdown(markdown_id, sell_through_pct, target_sell_through_pct, gap_pct)
+    forecast = _forecast_or_error(session, "markdowns", markdown_id, forecast_id)
+    if not 1 <= week_number <= forecast.forecast_horizon_weeks:
+        raise ValueError(
+            f"markdown {markdown_id}: week_number {week_number} is outside forecast "
+            f"{forecast_id}'s horizon 1..{forecast.forecast_horizon_weeks}"
+        )
+    for name, value, upper in (
+        ("sell_through_pct", sell_through_pct, 1.0),
+        ("target_sell_through_pct", target_sell_through_pct, 1.0),
+        ("recommended_markdown_pct", recommended_markdown_pct, MAX_MARKDOWN_PCT),
+    ):
+        if not 0 <= value <= upper:
+            raise ValueError(f"markdown {markdown_id}: {name} {value!r} is outside 0..{upper:g}")
+    markdown = Markdown(
+        markdown_id=markdown_id,
+        forecast_id=forecast_id,
+        week_number=week_number,
+        sell_through_pct=sell_through_pct,
+        target_sell_through_pct=target_sell_through_pct,
+        gap_pct=gap_pct,
+        recommended_markdown_pct=recommended_markdown_pct,
+        elasticity_coefficient=elasticity_coefficient,
+        expected_demand_lift_pct=expected_demand_lift_pct,
+        status=MarkdownStatus(status),
+        reasoning=reasoning,
+    )
+    session.add(markdown)
+    session.flush()
+    return markdown
+
+
+# --- sales ----------------------------------------------------------------------------
+
+
+def actual_sales_id(forecast_id: str, store_id: str, week_number: int) -> str:
+    """The primary key the write API gives an actual_sales row: its natural key."""
+    return f"{forecast_id}-{store_id}-W{week_number:02d}"
+
+
+def _batches(
+    rows: Sequence[dict[str, Any]], size: int = BULK_BATCH_ROWS
+) -> Iterator[list[dict[str, Any]]]:
+    for start in range(0, len(rows), size):
+        yield list(rows[start : start + size])
+
+
+def _upsert_statement(
+    session: Session, table: Table, keys: Sequence[str], update: Sequence[str]
+) -> Any:
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        pg = postgresql.insert(table)
+        return pg.on_conflict_do_update(
+            index_elements=list(keys), set_={name: pg.excluded[name] for name in update}
+        )
+    if dialect == "sqlite":
+        lite = sqlite.insert(table)
+        return lite.on_conflict_do_update(
+            index_elements=list(keys), set_={name: lite.excluded[name] for name in update}
+        )
+    raise NotImplementedError(f"no upsert for the {dialect} dialect")
+
+
+def record_actual_sales(session: Session, forecast_id: str, rows: Iterable[ActualSalesRow]) -> int:
+    """Upsert a forecast's actual sales on (forecast, store, week); returns the row count.
+
+    Every row is checked (store exists, week inside the forecast's horizon, units not
+    negative) before any is written.
+    """
+    forecast = _forecast_or_error(session, "actual_sales", f"forecast {forecast_id}", forecast_id)
+    materialized = list(rows)
+    known = _existing_store_ids(session, (row.store_id for row in materialized))
+    rules.check_actual_sales(
+        forecast_id,
+        forecast.forecast_horizon_weeks,
+        ((row.store_id, row.week_number) for row in materialized),
+        known,
+    )
+    seen: set[tuple[str, int]] = set()
+    for row in materialized:
+        key = rules.actual_sales_key(forecast_id, row.store_id, row.week_number)
+        if row.units_sold < 0:
+            raise ValueError(f"actual sales {key}: units_sold {row.units_sold} is negative")
+        if (row.store_id, row.week_number) in seen:
+            raise ValueError(f"actual sales {key}: given more than once in one call")
+        seen.add((row.store_id, row.week_number))
+    values = [
+        {
+            "actual_id": actual_sales_id(forecast_id, row.store_id, row.week_number),
+            "forecast_id": forecast_id,
+            "store_id": row.store_id,
+            "week_number": row.week_number,
+            "units_sold": row.units_sold,
+        }
+        for row in materialized
+    ]
+    table = ActualSales.__table__
+    assert isinstance(table, Table)
+    statement = _upsert_statement(
+        session, table, ("forecast_id", "store_id", "week_number"), ("units_sold",)
+    )
+    # A savepoint: a database error in a later batch takes the earlier ones back too.
+    with session.begin_nested():
+        for batch in _batches(values):
+            session.execute(statement, batch)
+    return len(values)
+
+
+def historical_sale_id(store_id: str, category_id: str, week_start_date: date) -> str:
+    return f"{store_id}-{category_id}-{week_start_date.isoformat()}"
+
+
+def record_historical_sales(session: Session, rows: Iterable[HistoricalSalesRow]) -> int:
+    """Bulk insert weekly history (Core executemany in batches); returns the row count.
+
+    Stores and categories are checked before each batch; a failure leaves the caller's
+    transaction to roll back, so nothing of the call survives.
+    """
+    table = HistoricalSales.__table__
+    assert isinstance(table, Table)
+    statement = insert(table)
+    known_stores: set[str] = set()
+    known_categories: set[str] = set()
+    written = 0
+    batch: list[dict[str, Any]] = []
+
+    def flush_batch() -> None:
+        nonlocal written
+        if not batch:
+            return
+        stores = {row["store_id"] for row in batch} - known_stores
+        known_stores.update(_existing_store_ids(session, stores))
+        categories = {row["category_id"] for row in batch} - known_categories
+        known_categories.update(
+            session.scalars(
+                select(Category.category_id).where(Category.category_id.in_(sorted(categories)))
+            )
+        )
+        for row in batch:
+            if row["store_id"] not in known_stores:
+                raise ValueError(
+                    f"historical sales {row['sale_id']}: store {row['store_id']} does not exist"
+                )
+            if row["category_id"] not in known_categories:
+                raise ValueError(
+                    f"historical sales {row['sale_id']}: "
+                    f"category {row['category_id']} does not exist"
+                )
+        session.execute(statement, batch)
+        written += len(batch)
+        batch.clear()
+
+    def append(row: HistoricalSalesRow) -> None:
+        if row.units_sold < 0:
+            raise ValueError(
+                f"historical sales {row.store_id}/{row.category_id}/{row.week_start_date}: "
+                f"units_sold {row.units_sold} is negative"
+            )
+        batch.append(
+            {
+                "sale_id": row.sale_id
+                or historical_sale_id(row.store_id, row.category_id, row.week_start_date),
+                "store_id": row.store_id,
+                "category_id": row.category_id,
+                "week_start_date": row.week_start_date,
+                "units_sold": row.units_sold,
+            }
+        )
+        if len(batch) >= BULK_BATCH_ROWS:
+            flush_batch()
+
+    # A savepoint: an error in a later batch takes the earlier batches back too.
+    with session.begin_nested():
+        for row in rows:
+            append(row)
+        flush_batch()
+    return written
+
+
+# --- workflow logs --------------------------------------------------------------------
+
+
+def log_workflow_step(
+    session: Session,
+    *,
+    workflow_id: str,
+    agent_name: str,
+    action: str,
+    status: WorkflowStatus,
+    input_data: Mapping[str, Any] | None = None,
+    output_data: Mapping[str, Any] | None = None,
+    duration_seconds: float | None = None,
+    error_message: str | None = None,
+    log_id: str | None = None,
+) -> WorkflowLog:
+    """One agent step of a workflow run; ``log_id`` defaults to a new UUID."""
+    if duration_seconds is not None and duration_seconds < 0:
+        raise ValueError(
+            f"workflow {workflow_id} {agent_name}.{action}: duration_seconds "
+            f"{duration_seconds} is negative"
+        )
+    status = WorkflowStatus(status)
+    if status is WorkflowStatus.FAILED and not error_message:
+        raise ValueError(
+            f"workflow {workflow_id} {agent_name}.{action}: a failed step needs an error_message"
+        )
+    log = WorkflowLog(
+        log_id=log_id or str(uuid.uuid4()),
+        workflow_id=workflow_id,
+        agent_name=agent_name,
+        action=action,
+        input_data=dict(input_data) if input_data is not None else None,
+        output_data=dict(output_data) if output_data is not None else None,
+        duration_seconds=duration_seconds,
+        status=status,
+        error_message=error_message,
+    )
+    session.add(log)
+    session.flush()
+    return log

@@ -1,0 +1,30 @@
+"""The agents' read paths: one module per family, each read a function with typed results.
+
+Every function takes a ``Session`` and returns read models from
+``backend.app.schemas.read_models``; none writes. Unknown keys and arguments out of
+range raise ``ReadError`` subclasses with a message naming the key and value.
+"""
+
+from backend.app.queries.allocations import allocation_with_stores, latest_allocation_id
+from backend.app.queries.errors import InvalidReadArgument, NotFound, ReadError
+from backend.app.queries.forecasts import latest_forecast
+from backend.app.queries.history import weekly_history
+from backend.app.queries.sell_through import sell_through_to_date
+from backend.app.queries.stores import clusters_with_store_counts, stores_of_cluster
+from backend.app.queries.variance import forecast_variance
+from backend.app.queries.workflow import workflow_trail
+
+__all__ = [
+    "InvalidReadArgument",
+    "NotFound",
+    "ReadError",
+    "allocation_with_stores",
+    "clusters_with_store_counts",
+    "forecast_variance",
+    "latest_allocation_id",
+    "latest_forecast",
+    "sell_through_to_date",
+    "stores_of_cluster",
+    "weekly_history",
+    "workflow_trail",
+]

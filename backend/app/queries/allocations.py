@@ -1,0 +1,67 @@
+"""Allocations: the per-store split of a forecast's units, joined to the stores."""
+
+from __future__ import annotations
+
+from sqlalchemy import BindParameter, Select, and_, select, true
+from sqlalchemy.orm import Session
+
+from backend.app.models import Allocation, Store
+from backend.app.queries.errors import NotFound
+from backend.app.queries.json_rows import json_array_rows
+from backend.app.queries.sql import dialect_of, newest_first
+from backend.app.schemas.read_models import AllocatedStore, AllocationWithStores
+
+
+def latest_allocation_id(session: Session, forecast_id: str) -> str | None:
+    """The forecast's newest allocation (by created_at, then allocation_id), if any."""
+    return session.scalar(latest_allocation_id_query(forecast_id).limit(1))
+
+
+def latest_allocation_id_query(forecast_id: str | BindParameter[str]) -> Select[str]:
+    """The forecast's allocation ids, newest first (a subquery for the other reads)."""
+    return (
+        select(Allocation.allocation_id)
+        .where(Allocation.forecast_id == forecast_id)
+        .order_by(*newest_first(Allocation.created_at, Allocation.allocation_id))
+    )
+
+
+def allocation_with_stores(session: Session, allocation_id: str) -> AllocationWithStores:
+    """An allocation and its ``store_allocations`` expanded in the database, with store attributes.
+
+    Entries are in store_id order. An entry naming a store that does not exist (which
+    the domain rules refuse, but a raw write could leave) is kept, with None attributes.
+    """
+    allocation = session.get(Allocation, allocation_id)
+    if allocation is None:
+        raise NotFound(f"allocation {allocation_id!r} does not exist")
+    split = json_array_rows(Allocation.store_allocations, dialect_of(session), "split")
+    store_id = split.text("store_id").label("store_id")
+    rows = session.execute(
+        select(
+            store_id,
+            split.integer("initial").label("initial"),
+            split.integer("holdback").label("holdback"),
+            Store.store_name,
+            Store.cluster_id,
+            Store.location_tier,
+            Store.store_format,
+            Store.region,
+            Store.store_size_sqft,
+        )
+        .select_from(Allocation)
+        .join(split.rows, true())
+        .outerjoin(Store, and_(Store.store_id == split.text("store_id")))
+        .where(Allocation.allocation_id == allocation_id)
+        .order_by(store_id)
+    ).all()
+    return AllocationWithStores(
+        allocation_id=allocation.allocation_id,
+        forecast_id=allocation.forecast_id,
+        manufacturing_qty=allocation.manufacturing_qty,
+        safety_stock_percentage=allocation.safety_stock_percentage,
+        initial_allocation_total=allocation.initial_allocation_total,
+        holdback_total=allocation.holdback_total,
+        created_at=allocation.created_at,
+        stores=[AllocatedStore(**row._mapping) for row in rows],
+    )

@@ -1,0 +1,202 @@
+"""Typed results of the agents' reads (``backend/app/queries/``).
+
+Frozen pydantic models: an agent gets attributes it can rely on and a ``model_dump``
+it can hand to an LLM or print as JSON, never a raw row.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+from backend.app.models.enums import (
+    FashionTier,
+    LocationTier,
+    Region,
+    StoreFormat,
+    WorkflowStatus,
+)
+
+
+class ReadModel(BaseModel):
+    model_config = ConfigDict(frozen=True, from_attributes=True)
+
+
+# --- stores and clusters ------------------------------------------------------------------
+
+
+class StoreAttributes(ReadModel):
+    store_id: str
+    store_name: str
+    cluster_id: str
+    store_size_sqft: int
+    location_tier: LocationTier
+    median_income: int
+    store_format: StoreFormat
+    region: Region
+    avg_weekly_sales_12mo: float
+
+
+class ClusterStoreCount(ReadModel):
+    cluster_id: str
+    cluster_name: str
+    fashion_tier: FashionTier
+    store_count: int
+
+
+# --- historical sales ---------------------------------------------------------------------
+
+
+class WeeklyUnits(ReadModel):
+    week_start_date: date
+    units_sold: int
+
+
+class HistorySeries(ReadModel):
+    """Units sold per week of a category; ``store_id``/``cluster_id`` say whose (None: all)."""
+
+    category_id: str
+    store_id: str | None
+    cluster_id: str | None
+    weeks: list[WeeklyUnits]
+
+
+# --- forecasts ----------------------------------------------------------------------------
+
+
+class CurvePoint(ReadModel):
+    week_number: int
+    demand_units: int
+
+
+class ClusterShare(ReadModel):
+    cluster_id: str
+    cluster_name: str
+    allocation_percentage: float
+    total_units: int
+
+
+class ForecastWithCurve(ReadModel):
+    forecast_id: str
+    category_id: str
+    season: str
+    forecast_horizon_weeks: int
+    total_season_demand: int
+    peak_week: int
+    forecasting_method: str
+    models_used: list[str]
+    prophet_forecast: int | None
+    arima_forecast: int | None
+    created_at: datetime | None
+    curve: list[CurvePoint]
+    distribution: list[ClusterShare]
+
+
+# --- allocations --------------------------------------------------------------------------
+
+
+class AllocatedStore(ReadModel):
+    """One entry of an allocation's split; store attributes are None if the store is unknown."""
+
+    store_id: str
+    initial: int
+    holdback: int
+    store_name: str | None
+    cluster_id: str | None
+    location_tier: LocationTier | None
+    store_format: StoreFormat | None
+    region: Region | None
+    store_size_sqft: int | None
+
+
+class AllocationWithStores(ReadModel):
+    allocation_id: str
+    forecast_id: str
+    manufacturing_qty: int
+    safety_stock_percentage: float
+    initial_allocation_total: int
+    holdback_total: int
+    created_at: datetime | None
+    stores: list[AllocatedStore]
+
+
+# --- variance and sell-through ------------------------------------------------------------
+
+
+class WeekVariance(ReadModel):
+    week_number: int
+    forecast_units: int
+    actual_units: int
+    variance_units: int
+    variance_pct: float | None
+
+
+class CumulativeVariance(ReadModel):
+    forecast_units: int
+    actual_units: int
+    variance_units: int
+    variance_pct: float | None
+
+
+class StoreSellThrough(ReadModel):
+    """Units a store sold through the week against its ``initial`` allocation (if any)."""
+
+    store_id: str
+    actual_units: int
+    allocated_units: int | None
+    sell_through_pct: float | None
+
+
+class VarianceReport(ReadModel):
+    forecast_id: str
+    week: int
+    # The latest allocation of the forecast the store figures are measured against.
+    allocation_id: str | None
+    weeks: list[WeekVariance]
+    cumulative: CumulativeVariance
+    stores: list[StoreSellThrough]
+
+    # The keys of ``ffdb variance --format json``, in order.
+    JSON_KEYS: ClassVar[tuple[str, ...]] = ("forecast_id", "week", "weeks", "cumulative", "stores")
+
+    def to_json_object(self) -> dict[str, object]:
+        dumped = self.model_dump(mode="json", include=set(self.JSON_KEYS))
+        return {key: dumped[key] for key in self.JSON_KEYS}
+
+
+class SellThroughToDate(ReadModel):
+    """The input of a markdown decision at ``week``: how much of the allocation has sold."""
+
+    forecast_id: str
+    week: int
+    allocation_id: str
+    units_sold: int
+    # initial_allocation_total + holdback_total of the allocation: all stock of the season.
+    units_allocated: int
+    sell_through_pct: float | None
+    target_sell_through_pct: float
+    # target - sell-through, as a markdown row records it; positive means behind target.
+    gap_pct: float | None
+
+
+# --- workflow logs ------------------------------------------------------------------------
+
+
+class WorkflowStep(ReadModel):
+    log_id: str
+    agent_name: str
+    action: str
+    status: WorkflowStatus
+    duration_seconds: float | None
+    error_message: str | None
+    created_at: datetime | None
+
+
+class WorkflowTrail(ReadModel):
+    workflow_id: str
+    steps: list[WorkflowStep]
+    # Sum of the steps' durations; steps without one count as 0 and are not guessed.
+    total_duration_seconds: float
+    steps_without_duration: int

@@ -1,0 +1,130 @@
+"""``ffdb demo``: a fresh database at head through the migrations, filled and reported."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.engine import URL
+from sqlalchemy.orm import Session
+
+from backend.app.cli.main import main
+from backend.app.database.base import Base
+from backend.app.database.db import make_engine
+from backend.app.database.schema_version import current_revision, head_revision
+from backend.app.domain import records
+from backend.app.domain.violations import find_rule_violations
+from backend.app.models.enums import FashionTier
+from backend.tests.conftest import migrate
+
+
+def _run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    try:
+        main(args)
+        code = 0
+    except SystemExit as exit_:
+        code = int(exit_.code or 0)
+    captured = capsys.readouterr()
+    # Rich wraps to the terminal width: compare words, not line breaks.
+    return code, " ".join(captured.out.split()), " ".join(captured.err.split())
+
+
+def _url(url: URL) -> str:
+    return url.render_as_string(hide_password=False)
+
+
+def test_demo_builds_reports_and_can_run_again(
+    empty_database_url: URL, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = _run(
+        ["demo", "--seed", "5", "--database-url", _url(empty_database_url)], capsys
+    )
+    assert code == 0, err
+    assert "Rows per table" in out
+    assert "historical_sales" in out and "23,400" in out
+    assert "Women's Dresses (FC-CAT-WD-SS25): forecast against actuals" in out
+    assert "Markdown decisions at week 6" in out
+    assert "The database stays for you" in out
+
+    engine = make_engine(empty_database_url)
+    try:
+        assert current_revision(engine) == head_revision()
+        with engine.connect() as connection:
+            counts = {
+                table.name: connection.scalar(select(func.count()).select_from(table))
+                for table in Base.metadata.sorted_tables
+            }
+            assert len(counts) == 11 and all(counts.values()), counts
+            assert find_rule_violations(connection) == []
+    finally:
+        engine.dispose()
+
+    # A database that holds a demo is rebuilt without asking: same counts, no duplicates.
+    code, out, err = _run(
+        ["demo", "--seed", "6", "--database-url", _url(empty_database_url)], capsys
+    )
+    assert code == 0, err
+    engine = make_engine(empty_database_url)
+    try:
+        with engine.connect() as connection:
+            again = {
+                table.name: connection.scalar(select(func.count()).select_from(table))
+                for table in Base.metadata.sorted_tables
+            }
+    finally:
+        engine.dispose()
+    assert again == counts
+
+
+def test_demo_refuses_to_wipe_data_it_did_not_write(
+    empty_database_url: URL, capsys: pytest.CaptureFixture[str]
+) -> None:
+    migrate(empty_database_url)
+    engine = make_engine(empty_database_url)
+    try:
+        with Session(engine) as session:
+            records.upsert_store_cluster(
+                session, cluster_id="MINE", cluster_name="Mine", fashion_tier=FashionTier.VALUE
+            )
+            session.commit()
+        code, _, err = _run(["demo", "--database-url", _url(empty_database_url)], capsys)
+        assert code == 1
+        assert "store_clusters has 1 row(s) that `ffdb demo` did not write" in err
+        assert "pass --replace" in err
+        with engine.connect() as connection:
+            assert (
+                connection.scalar(
+                    select(func.count()).select_from(Base.metadata.tables["store_clusters"])
+                )
+                == 1
+            )
+
+        # Let go of the old file before the demo replaces it.
+        engine.dispose()
+        code, _, err = _run(
+            ["demo", "--replace", "--database-url", _url(empty_database_url)], capsys
+        )
+        assert code == 0, err
+        with Session(engine) as session:
+            from backend.app.models import StoreCluster
+
+            assert session.get(StoreCluster, "MINE") is None
+    finally:
+        engine.dispose()
+
+
+def test_demo_failure_is_an_error_line_without_the_password(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, _, err = _run(
+        ["demo", "--database-url", "postgresql+psycopg://nobody:secret@127.0.0.1:1/none"], capsys
+    )
+    assert code == 1
+    assert err.startswith("error: ")
+    assert "secret" not in err
+    assert "Traceback" not in err
+
+
+def test_demo_refuses_an_in_memory_database(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = _run(["demo", "--database-url", "sqlite://"], capsys)
+    assert code == 1
+    assert "in-memory database that would vanish" in err

@@ -1,0 +1,373 @@
+"""Every read against an answer computed here, in Python, from the raw rows.
+
+The expected answers never go through ``backend.app.queries``: the tests load whole
+tables with plain ``select(Model)`` and aggregate them with dicts and sorted().
+Each read is checked for every key the data holds (every cluster, category, forecast,
+allocation, workflow), on both backends.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, select
+from sqlalchemy.engine import URL
+from sqlalchemy.orm import Session
+
+from backend.app import queries
+from backend.app.database.db import make_engine, read_only
+from backend.app.models import (
+    ActualSales,
+    Allocation,
+    Forecast,
+    ForecastClusterDistribution,
+    HistoricalSales,
+    Store,
+    StoreCluster,
+    WorkflowLog,
+)
+from backend.app.schemas.read_models import StoreAttributes
+
+
+@pytest.fixture
+def reads_engine(reads_url: URL) -> Iterator[Engine]:
+    engine = make_engine(reads_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def db(reads_engine: Engine) -> Iterator[Session]:
+    with Session(read_only(reads_engine)) as session:
+        yield session
+
+
+def _all(session: Session, model: type[Any]) -> list[Any]:
+    return list(session.scalars(select(model)).all())
+
+
+def _newest(rows: list[Any], key: str) -> Any:
+    """The row with the latest created_at (None oldest), ties to the greatest key."""
+    floor = datetime.min.replace(tzinfo=UTC)
+    return max(rows, key=lambda row: (row.created_at or floor, getattr(row, key)))
+
+
+def _rounded(value: Any) -> Any:
+    """``value`` with every float rounded: the database and Python may differ in the last bit."""
+    if isinstance(value, float):
+        return round(value, 9)
+    if isinstance(value, dict):
+        return {key: _rounded(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_rounded(item) for item in value]
+    return value
+
+
+def _pct(numerator: float, denominator: float | None) -> float | None:
+    return None if not denominator else numerator / denominator
+
+
+# --- stores and clusters ------------------------------------------------------------------
+
+
+def test_clusters_with_store_counts_include_empty_clusters(db: Session) -> None:
+    counts = Counter(store.cluster_id for store in _all(db, Store))
+    expected = [
+        (cluster.cluster_id, cluster.cluster_name, cluster.fashion_tier, counts[cluster.cluster_id])
+        for cluster in sorted(_all(db, StoreCluster), key=lambda c: c.cluster_id)
+    ]
+    got = [
+        (row.cluster_id, row.cluster_name, row.fashion_tier, row.store_count)
+        for row in queries.clusters_with_store_counts(db)
+    ]
+    assert got == expected
+    assert ("EDGE_EMPTY", 0) in [(row[0], row[3]) for row in got]
+
+
+def test_stores_of_each_cluster_with_attributes(db: Session) -> None:
+    stores = _all(db, Store)
+    attributes = list(StoreAttributes.model_fields)
+    for cluster in _all(db, StoreCluster):
+        expected = [
+            {name: getattr(store, name) for name in attributes}
+            for store in sorted(stores, key=lambda s: s.store_id)
+            if store.cluster_id == cluster.cluster_id
+        ]
+        got = [row.model_dump() for row in queries.stores_of_cluster(db, cluster.cluster_id)]
+        assert got == expected, cluster.cluster_id
+    assert queries.stores_of_cluster(db, "EDGE_EMPTY") == []
+
+
+def test_stores_of_an_unknown_cluster_is_an_error(db: Session) -> None:
+    with pytest.raises(queries.NotFound, match="store cluster 'NOPE' does not exist"):
+        queries.stores_of_cluster(db, "NOPE")
+
+
+# --- historical series --------------------------------------------------------------------
+
+
+def test_weekly_history_for_all_stores_each_cluster_and_each_store(db: Session) -> None:
+    cluster_of = {store.store_id: store.cluster_id for store in _all(db, Store)}
+    # One pass over the rows: units per (category, scope, week) for the three scopes.
+    totals: dict[tuple[str, str, str], dict[Any, int]] = defaultdict(lambda: defaultdict(int))
+    for sale in _all(db, HistoricalSales):
+        for scope in (
+            ("all", ""),
+            ("cluster_id", cluster_of[sale.store_id]),
+            ("store_id", sale.store_id),
+        ):
+            totals[(sale.category_id, *scope)][sale.week_start_date] += sale.units_sold
+    scopes = [("all", "")]
+    scopes += [("cluster_id", cluster.cluster_id) for cluster in _all(db, StoreCluster)]
+    scopes += [("store_id", store_id) for store_id in sorted(cluster_of)]
+    categories = sorted({key[0] for key in totals})
+    assert categories
+    for category_id in categories:
+        for kind, key in scopes:
+            arguments = {} if kind == "all" else {kind: key}
+            series = queries.weekly_history(db, category_id, **arguments)
+            got = [(week.week_start_date, week.units_sold) for week in series.weeks]
+            expected = sorted(totals.get((category_id, kind, key), {}).items())
+            assert got == expected, (category_id, kind, key)
+
+
+def test_weekly_history_refuses_unknown_keys_and_two_scopes(db: Session) -> None:
+    with pytest.raises(queries.NotFound, match="category 'NOPE'"):
+        queries.weekly_history(db, "NOPE")
+    with pytest.raises(queries.NotFound, match="store 'NOPE'"):
+        queries.weekly_history(db, "EDGE_CAT", store_id="NOPE")
+    with pytest.raises(queries.InvalidReadArgument, match="not both"):
+        queries.weekly_history(db, "EDGE_CAT", store_id="EDGE_S1", cluster_id="EDGE_C")
+
+
+# --- forecasts ----------------------------------------------------------------------------
+
+
+def test_latest_forecast_of_each_category_and_season(db: Session) -> None:
+    forecasts = _all(db, Forecast)
+    clusters = {cluster.cluster_id: cluster.cluster_name for cluster in _all(db, StoreCluster)}
+    shares = _all(db, ForecastClusterDistribution)
+    for category_id, season in {(f.category_id, f.season) for f in forecasts}:
+        newest = _newest(
+            [f for f in forecasts if (f.category_id, f.season) == (category_id, season)],
+            "forecast_id",
+        )
+        got = queries.latest_forecast(db, category_id, season)
+        assert got.forecast_id == newest.forecast_id
+        assert got.total_season_demand == newest.total_season_demand
+        assert [p.model_dump() for p in got.curve] == sorted(
+            newest.weekly_demand_curve, key=lambda p: p["week_number"]
+        )
+        assert [s.model_dump() for s in got.distribution] == [
+            {
+                "cluster_id": share.cluster_id,
+                "cluster_name": clusters[share.cluster_id],
+                "allocation_percentage": share.allocation_percentage,
+                "total_units": share.total_units,
+            }
+            for share in sorted(shares, key=lambda s: s.cluster_id)
+            if share.forecast_id == newest.forecast_id
+        ]
+    # Two forecasts share created_at: the greater id is the latest.
+    assert queries.latest_forecast(db, "EDGE_CAT", "Spring 2025").forecast_id == "EDGE_F2"
+    with pytest.raises(queries.NotFound, match="no forecast of category 'EDGE_CAT'"):
+        queries.latest_forecast(db, "EDGE_CAT", "Winter 1999")
+
+
+# --- allocations --------------------------------------------------------------------------
+
+
+def test_each_allocation_with_its_store_split_and_attributes(db: Session) -> None:
+    stores = {store.store_id: store for store in _all(db, Store)}
+    allocations = _all(db, Allocation)
+    assert allocations
+    for allocation in allocations:
+        got = queries.allocation_with_stores(db, allocation.allocation_id)
+        assert got.forecast_id == allocation.forecast_id
+        assert got.initial_allocation_total == allocation.initial_allocation_total
+        expected = []
+        for item in sorted(allocation.store_allocations, key=lambda i: i["store_id"]):
+            store = stores[item["store_id"]]
+            expected.append(
+                (
+                    item["store_id"],
+                    item["initial"],
+                    item["holdback"],
+                    store.store_name,
+                    store.cluster_id,
+                    store.region,
+                )
+            )
+        assert [
+            (s.store_id, s.initial, s.holdback, s.store_name, s.cluster_id, s.region)
+            for s in got.stores
+        ] == expected
+    with pytest.raises(queries.NotFound, match="allocation 'NOPE'"):
+        queries.allocation_with_stores(db, "NOPE")
+
+
+# --- variance and sell-through ------------------------------------------------------------
+
+
+def expected_variance(
+    db: Session, forecast: Forecast, week: int, sales: list[ActualSales] | None = None
+) -> dict[str, Any]:
+    """``ffdb variance --format json``'s object, computed from the raw rows.
+
+    ``sales``: the forecast's actual_sales rows, if the caller has them already.
+    """
+    if sales is None:
+        sales = [s for s in _all(db, ActualSales) if s.forecast_id == forecast.forecast_id]
+    curve = {p["week_number"]: p["demand_units"] for p in forecast.weekly_demand_curve}
+    weeks = []
+    for number in range(1, week + 1):
+        planned = curve[number]
+        actual = sum(s.units_sold for s in sales if s.week_number == number)
+        weeks.append(
+            {
+                "week_number": number,
+                "forecast_units": planned,
+                "actual_units": actual,
+                "variance_units": actual - planned,
+                "variance_pct": _pct(actual - planned, planned),
+            }
+        )
+    planned_total = sum(w["forecast_units"] for w in weeks)
+    actual_total = sum(w["actual_units"] for w in weeks)
+    allocations = [a for a in _all(db, Allocation) if a.forecast_id == forecast.forecast_id]
+    initial: dict[str, int] = {}
+    if allocations:
+        initial = {
+            i["store_id"]: i["initial"]
+            for i in _newest(allocations, "allocation_id").store_allocations
+        }
+    sold: dict[str, int] = defaultdict(int)
+    for sale in sales:
+        if sale.week_number <= week:
+            sold[sale.store_id] += sale.units_sold
+    stores = [
+        {
+            "store_id": store_id,
+            "actual_units": sold.get(store_id, 0),
+            "allocated_units": initial.get(store_id),
+            "sell_through_pct": _pct(sold.get(store_id, 0), initial.get(store_id)),
+        }
+        for store_id in sorted(set(sold) | set(initial))
+    ]
+    return {
+        "forecast_id": forecast.forecast_id,
+        "week": week,
+        "weeks": weeks,
+        "cumulative": {
+            "forecast_units": planned_total,
+            "actual_units": actual_total,
+            "variance_units": actual_total - planned_total,
+            "variance_pct": _pct(actual_total - planned_total, planned_total),
+        },
+        "stores": stores,
+    }
+
+
+def test_variance_of_every_forecast_at_every_week(db: Session) -> None:
+    forecasts = _all(db, Forecast)
+    assert forecasts
+    sales_of: dict[str, list[ActualSales]] = defaultdict(list)
+    for sale in _all(db, ActualSales):
+        sales_of[sale.forecast_id].append(sale)
+    for forecast in forecasts:
+        sales = sales_of[forecast.forecast_id]
+        for week in range(1, forecast.forecast_horizon_weeks + 1):
+            got = queries.forecast_variance(db, forecast.forecast_id, week).to_json_object()
+            expected = expected_variance(db, forecast, week, sales)
+            assert _rounded(got) == _rounded(expected), (
+                forecast.forecast_id,
+                week,
+            )
+
+
+def test_variance_edge_cases(db: Session) -> None:
+    report = queries.forecast_variance(db, "EDGE_F2", 4)
+    # Week 2 forecasts 0 units: no percentage rather than a division by zero.
+    assert report.weeks[1].forecast_units == 0 and report.weeks[1].variance_pct is None
+    assert report.allocation_id == "EDGE_A_NEW"
+    by_store = {store.store_id: store for store in report.stores}
+    # Sold without an allocation entry; allocated 0 units; allocated without sales.
+    assert by_store["EDGE_S4"].allocated_units is None
+    assert by_store["EDGE_S4"].sell_through_pct is None
+    assert by_store["EDGE_S3"].allocated_units == 0
+    assert by_store["EDGE_S3"].sell_through_pct is None
+    assert by_store["EDGE_S1"].allocated_units == 40  # the newer allocation's initial
+    # A forecast without allocation or sales still has its weekly forecast.
+    bare = queries.forecast_variance(db, "EDGE_F1", 6)
+    assert bare.stores == [] and bare.allocation_id is None
+    assert bare.cumulative.actual_units == 0
+    assert bare.cumulative.forecast_units == sum(w.forecast_units for w in bare.weeks) == 190
+
+
+@pytest.mark.parametrize("week", [0, 7, -1])
+def test_variance_refuses_weeks_outside_the_horizon(db: Session, week: int) -> None:
+    with pytest.raises(queries.InvalidReadArgument, match=rf"week {week} is outside .*1\.\.6"):
+        queries.forecast_variance(db, "EDGE_F2", week)
+
+
+def test_variance_of_an_unknown_forecast_is_an_error(db: Session) -> None:
+    with pytest.raises(queries.NotFound, match="forecast 'NOPE' does not exist"):
+        queries.forecast_variance(db, "NOPE", 1)
+
+
+def test_sell_through_to_date_of_every_allocated_forecast(db: Session) -> None:
+    allocations = _all(db, Allocation)
+    sales = _all(db, ActualSales)
+    forecasts = {f.forecast_id: f for f in _all(db, Forecast)}
+    for forecast_id in sorted({a.forecast_id for a in allocations}):
+        newest = _newest([a for a in allocations if a.forecast_id == forecast_id], "allocation_id")
+        allocated = newest.initial_allocation_total + newest.holdback_total
+        for week in range(1, forecasts[forecast_id].forecast_horizon_weeks + 1):
+            sold = sum(
+                s.units_sold
+                for s in sales
+                if s.forecast_id == forecast_id and s.week_number <= week
+            )
+            got = queries.sell_through_to_date(db, forecast_id, week, target_sell_through_pct=0.55)
+            assert got.allocation_id == newest.allocation_id
+            assert (got.units_sold, got.units_allocated) == (sold, allocated)
+            assert got.sell_through_pct == pytest.approx(sold / allocated)
+            assert got.gap_pct == pytest.approx(0.55 - sold / allocated)
+
+
+def test_sell_through_needs_an_allocation_and_a_sane_target(db: Session) -> None:
+    with pytest.raises(queries.NotFound, match="'EDGE_F1' has no allocation"):
+        queries.sell_through_to_date(db, "EDGE_F1", 3)
+    with pytest.raises(queries.InvalidReadArgument, match=r"target_sell_through_pct 1\.5"):
+        queries.sell_through_to_date(db, "EDGE_F2", 3, target_sell_through_pct=1.5)
+
+
+# --- workflow trail -----------------------------------------------------------------------
+
+
+def test_workflow_trail_of_every_workflow_in_order(db: Session) -> None:
+    logs = _all(db, WorkflowLog)
+    floor = datetime.min.replace(tzinfo=UTC)
+    for workflow_id in sorted({log.workflow_id for log in logs}):
+        mine = sorted(
+            (log for log in logs if log.workflow_id == workflow_id),
+            key=lambda log: (log.created_at or floor, log.log_id),
+        )
+        got = queries.workflow_trail(db, workflow_id)
+        assert [step.log_id for step in got.steps] == [log.log_id for log in mine]
+        assert [step.duration_seconds for step in got.steps] == [
+            log.duration_seconds for log in mine
+        ]
+        assert got.total_duration_seconds == pytest.approx(
+            sum(log.duration_seconds or 0 for log in mine)
+        )
+        assert got.steps_without_duration == sum(log.duration_seconds is None for log in mine)
+    # Same created_at: log_id decides.
+    edge = queries.workflow_trail(db, "EDGE_WF")
+    assert [step.log_id for step in edge.steps] == ["EDGE_L9", "EDGE_L8", "EDGE_L6", "EDGE_L7"]
+    with pytest.raises(queries.NotFound, match="workflow 'NOPE' has no log entries"):
+        queries.workflow_trail(db, "NOPE")

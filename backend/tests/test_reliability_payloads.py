@@ -19,11 +19,11 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import IntegrityError, StatementError
 from sqlalchemy.orm import Session
 
+from backend.app.database import health
 from backend.app.database.base import Base
 from backend.app.models import Allocation, Category, Forecast, WorkflowLog
 from backend.app.models.enums import WorkflowStatus
 from backend.app.schemas.payloads import PayloadError
-from backend.tests.cli_support import run_ffdb
 
 # --- what is thrown -------------------------------------------------------------------------
 
@@ -249,9 +249,7 @@ def throw(engine: Engine, column: str, payload: Any) -> str:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("column", sorted(COLUMNS))
-def test_a_json_column_stores_a_payload_exactly_or_refuses_it(
-    parents: Engine, column: str, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_a_json_column_stores_a_payload_exactly_or_refuses_it(parents: Engine, column: str) -> None:
     outcomes: list[str] = []
 
     @settings(
@@ -266,8 +264,11 @@ def test_a_json_column_stores_a_payload_exactly_or_refuses_it(
     run()
     # Both outcomes were exercised: the strategies are not all-valid or all-invalid.
     assert {"stored", "refused"} <= set(outcomes)
-    doctor = run_ffdb(capsys, "doctor", "--database-url", parents.url)
-    assert doctor.exit_code == 0, doctor.output
+    # The database-level checks of `ffdb doctor` (integrity, foreign keys, constraints,
+    # indexes); its domain rules are not the point here: a curve of any valid shape may
+    # be stored, and it is the domain layer's write API that holds curves to the horizon.
+    with parents.connect() as connection:
+        assert health.run_checks(connection) == []
 
 
 KNOWN_HARD_CASES = [

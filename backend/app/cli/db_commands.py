@@ -28,6 +28,7 @@ from backend.app.database import erd as erd_module
 from backend.app.database import health, migrate
 from backend.app.database import schema_doc as schema_doc_module
 from backend.app.database import stats as stats_module
+from backend.app.database.backup import BackupError, backup_before_upgrade
 from backend.app.database.db import DEFAULT_DATABASE_URL, read_only, redacted
 from backend.app.database.schema_version import current_revision, head_revision
 from backend.app.domain import doctor as doctor_checks
@@ -68,11 +69,28 @@ def upgrade(
         str, typer.Argument(help="Revision to migrate up to: an id or 'head'.")
     ] = "head",
     database_url: DatabaseUrl = DEFAULT_DATABASE_URL,
+    backup: Annotated[
+        bool,
+        typer.Option(
+            "--backup/--no-backup",
+            help="On SQLite, first write a backup copy next to the database (default).",
+        ),
+    ] = True,
 ) -> None:
     """Migrate the database up to REVISION (default: head); creates a SQLite file if needed.
 
+    A SQLite database the upgrade changes is first backed up next to itself (the path is
+    printed); `ffdb restore BACKUP` brings it back.
+
     Example: ffdb upgrade --database-url postgresql+psycopg://user@host/db
     """
+    if backup:
+        try:
+            saved = backup_before_upgrade(database_url, revision)
+        except BackupError as error:
+            raise CommandError(f"{error}; not upgrading (--no-backup skips the backup)") from None
+        if saved is not None:
+            _say(f"Backed up {redacted(database_url)} to {saved}")
     with error_console.status(f"Migrating {redacted(database_url)} to {revision}..."):
         reached = migrate.upgrade(database_url, revision)
     _say(f"{redacted(database_url)} is at {_describe_revision(reached)}")

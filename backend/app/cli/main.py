@@ -14,6 +14,7 @@ from alembic.util.exc import CommandError as AlembicCommandError
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 # Command modules register themselves on `app` when imported; import each one here.
+import backend.app.cli.backup_commands  # noqa: F401  (registers `ffdb backup`, `ffdb restore`)
 from backend.app.cli import (
     db_commands,  # noqa: F401
     demo_command,  # noqa: F401

@@ -76,6 +76,7 @@ def validate_weekly_demand_curve(value: Any) -> None:
     except ValidationError as error:
         raise _first_errors("weekly_demand_curve", error) from None
     _refuse_repeats("weekly_demand_curve", "week_number", [p.week_number for p in points])
+    refuse_unportable(value, "weekly_demand_curve")
 
 
 def validate_store_allocations(value: Any) -> None:
@@ -84,6 +85,7 @@ def validate_store_allocations(value: Any) -> None:
     except ValidationError as error:
         raise _first_errors("store_allocations", error) from None
     _refuse_repeats("store_allocations", "store_id", [item.store_id for item in items])
+    refuse_unportable(value, "store_allocations")
 
 
 def validate_models_used(value: Any) -> None:
@@ -91,17 +93,45 @@ def validate_models_used(value: Any) -> None:
         _models_used.validate_python(value)
     except ValidationError as error:
         raise _first_errors("models_used", error) from None
+    refuse_unportable(value, "models_used")
+
+
+# Python refuses to turn longer integers into text (sys.get_int_max_str_digits()).
+MAX_INTEGER_DIGITS = 4000
+_TOO_BIG_INTEGER = 10**MAX_INTEGER_DIGITS
+# From 1e16 on Python writes a float as "1e+23", which jsonb keeps as the exact integer
+# 10**23 and hands back as an int: not the float that was stored.
+_FLOAT_EXACT_LIMIT = 1e16
 
 
 def _json_problem(value: Any, path: str) -> str | None:
     """Why ``value`` would not survive a JSON round trip on both backends, if it would not."""
-    if value is None or isinstance(value, bool | int):
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        if abs(value) >= _TOO_BIG_INTEGER:
+            return f"{path}: integer with more than {MAX_INTEGER_DIGITS} digits"
         return None
     if isinstance(value, float):
-        return None if math.isfinite(value) else f"{path}: {value!r} is not a finite number"
+        if not math.isfinite(value):
+            return f"{path}: {value!r} is not a finite number"
+        if abs(value) >= _FLOAT_EXACT_LIMIT:
+            return (
+                f"{path}: float {value!r} cannot be stored exactly "
+                "(PostgreSQL reads it back as an integer); store an int or a string"
+            )
+        return None
     if isinstance(value, str):
-        # PostgreSQL's jsonb cannot hold U+0000; refuse it on SQLite too so both agree.
-        return f"{path}: text contains a NUL character" if "\x00" in value else None
+        # PostgreSQL's jsonb cannot hold U+0000 nor half of a surrogate pair; refuse
+        # them on SQLite too so both backends agree.
+        if "\x00" in value:
+            return f"{path}: text contains a NUL character"
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as error:
+            bad = value[error.start]
+            return f"{path}: text contains a lone surrogate U+{ord(bad):04X} (not valid Unicode)"
+        return None
     if isinstance(value, list):
         for index, item in enumerate(value):
             problem = _json_problem(item, f"{path}[{index}]")
@@ -119,10 +149,15 @@ def _json_problem(value: Any, path: str) -> str | None:
     return f"{path}: {type(value).__name__} {value!r} is not a JSON value"
 
 
+def refuse_unportable(value: Any, column: str) -> None:
+    """Refuse what one backend would store differently or not at all (NUL, huge numbers)."""
+    problem = _json_problem(value, column)
+    if problem:
+        raise PayloadError(problem)
+
+
 def validate_json_object(value: Any, column: str = "payload") -> None:
     """A JSON object (dict with string keys) of JSON values only."""
     if not isinstance(value, dict):
         raise PayloadError(f"{column}: expected a JSON object, got {type(value).__name__}")
-    problem = _json_problem(value, column)
-    if problem:
-        raise PayloadError(problem)
+    refuse_unportable(value, column)

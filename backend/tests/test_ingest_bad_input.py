@@ -76,6 +76,16 @@ CASES = {
         WEEKLY + GOOD + "2025-02-24,S999,womens_dresses,5\n",
         ("3: store_id: unknown store ('S999')",),
     ),
+    "NUL character": Case(
+        HISTORICAL,
+        WEEKLY + GOOD + "2025-02-24,S0\x0001,womens_dresses,5\n",
+        ("3: store_id: contains a NUL character ('S0\\\\001')",),
+    ),
+    "units beyond the INTEGER column": Case(
+        HISTORICAL,
+        WEEKLY + GOOD + "2025-02-24,S001,womens_dresses,2147483648\n",
+        ("3: units_sold: too large, expected at most 2147483647 ('2147483648')",),
+    ),
     "unknown category": Case(
         HISTORICAL,
         WEEKLY + GOOD + "2025-02-24,S002,mens_shoes,5\n",

@@ -53,6 +53,12 @@ def test_category_ids_from_names() -> None:
         ("2.5", "fractional value"),
         ("abc", "not a number"),
         ("", "empty"),
+        ("2147483648", "too large, expected at most 2147483647"),
+        ("9" * 30, "too large"),
+        ("1e20", "too large"),
+        ("1e999999999", "too large"),
+        ("9007199254740993.0", "too large"),
+        ("2147483646.5", "fractional value"),
     ],
 )
 def test_whole_number_refusals(text: str, message: str) -> None:
@@ -63,6 +69,8 @@ def test_whole_number_refusals(text: str, message: str) -> None:
 def test_whole_numbers() -> None:
     assert whole_number("12") == 12
     assert whole_number(" 12.0 ") == 12
+    assert whole_number("2147483647") == 2**31 - 1  # the INTEGER column's largest
+    assert whole_number("1e3") == 1000
     assert boolean("True") is True and boolean("false") is False
 
 

@@ -279,12 +279,6 @@ def test_generated_rows_are_imported_exactly_or_refused_leaving_the_database_unc
 TOO_BIG_UNITS = ["2147483648", "1e20", "9" * 30, "9007199254740993.0"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ingest (issue 5): units beyond the integer column's range are not refused as a "
-    "problem line: OverflowError (SQLite) / NumericValueOutOfRange (PostgreSQL) from the "
-    "staging insert, and floats past 2**53 lose digits; fields.whole_number needs a maximum",
-)
 @pytest.mark.parametrize("units", TOO_BIG_UNITS)
 def test_units_too_big_for_the_column_are_refused_as_a_problem(
     engine: Engine, tmp_path: Path, units: str

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import re
 from datetime import date
+from decimal import Decimal
 
 from backend.app.ingest.normalize import unneutralize
 
@@ -19,24 +20,41 @@ _TRUE = {"true", "t", "yes", "y", "1"}
 _FALSE = {"false", "f", "no", "n", "0"}
 
 
+# The models' Integer columns are INTEGER (32-bit) on PostgreSQL.
+INTEGER_MAX = 2**31 - 1
+_MAX_PLAIN_DIGITS = 18  # int() of at most this many digits is cheap and bounded
+
+
 class FieldError(ValueError):
     """Why a value does not fit its column."""
 
 
-def whole_number(text: str, *, minimum: int | None = 0, what: str = "value") -> int:
-    """A whole number; ``12`` and ``12.0`` are, ``1.5``, ``-3`` (below minimum), ``x`` are not."""
+def whole_number(
+    text: str, *, minimum: int | None = 0, maximum: int = INTEGER_MAX, what: str = "value"
+) -> int:
+    """A whole number; ``12`` and ``12.0`` are, ``1.5``, ``-3`` (below minimum), ``x`` are not.
+
+    Checked against ``maximum`` (PostgreSQL's INTEGER by default, which SQLite would
+    accept silently) so both backends refuse the same values as a problem line.
+    """
     value = text.strip()
-    if value.isdigit() and value.isascii():
+    if value.isdigit() and value.isascii() and len(value) <= _MAX_PLAIN_DIGITS:
         number = int(value)
     else:
         if not value:
             raise FieldError("empty, expected a whole number")
         if not _DECIMAL.fullmatch(value):
             raise FieldError("not a number, expected a whole number")
-        real = float(value)
-        if not math.isfinite(real) or real != math.floor(real):
+        # Decimal, not float: "9007199254740993.0" must not round to another number, and
+        # "1e999999" must not be expanded digit by digit.
+        exact = Decimal(value)
+        if exact.adjusted() > _MAX_PLAIN_DIGITS:
+            raise FieldError(f"too large, expected at most {maximum}")
+        if exact != exact.to_integral_value():
             raise FieldError("fractional value, expected a whole number")
-        number = int(real)
+        number = int(exact)
+    if number > maximum:
+        raise FieldError(f"too large, expected at most {maximum}")
     if minimum is not None and number < minimum:
         if minimum == 0:
             raise FieldError(f"negative {what}, expected 0 or more")

@@ -142,7 +142,8 @@ def _weekly_rows(csv_file: CsvFile, layout: Layout, log: ProblemLog) -> Iterator
                 log.add(line, "week_start_date", str(error), week_text)
                 week = None
         units_text = fields[i_units]
-        if units_text.isdigit() and units_text.isascii():
+        # Up to nine digits cannot exceed the INTEGER column: the cheap common case.
+        if len(units_text) < 10 and units_text.isdigit() and units_text.isascii():
             units = int(units_text)
         else:
             try:

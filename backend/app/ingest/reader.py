@@ -41,6 +41,9 @@ class CsvFile:
     header_line: int = 1
     size: int = 0
     progress: ProgressCallback | None = None
+    # Where rows that no backend can store are reported (a NUL character: PostgreSQL
+    # text cannot hold one). Such rows are not yielded.
+    log: ProblemLog | None = None
     rows_read: int = field(default=0, init=False)
 
     @property
@@ -62,6 +65,10 @@ class CsvFile:
                 count += 1
                 if progress is not None and not count % PROGRESS_EVERY:
                     progress(count, self._position())
+                # One C-level scan per row; the field-by-field search runs only on a hit.
+                if "\x00" in "".join(fields):
+                    self._report_nul(start, fields)
+                    continue
                 yield start, fields
         except UnicodeDecodeError:
             raise EncodingProblem(locate_encoding_errors(self.path)) from None
@@ -69,6 +76,14 @@ class CsvFile:
             self.rows_read = count
             if progress is not None:
                 progress(count, self.size)
+
+    def _report_nul(self, line: int, fields: list[str]) -> None:
+        if self.log is None:
+            raise ValueError(f"{self.path}:{line}: a field contains a NUL character")
+        for index, value in enumerate(fields):
+            if "\x00" in value:
+                column = self.header[index] if index < len(self.header) else f"field {index + 1}"
+                self.log.add(line, column, "contains a NUL character", value.replace("\x00", "\\0"))
 
     def _position(self) -> int:
         try:
@@ -80,7 +95,9 @@ class CsvFile:
         self.stream.close()
 
 
-def open_csv(path: Path, progress: ProgressCallback | None = None) -> CsvFile:
+def open_csv(
+    path: Path, progress: ProgressCallback | None = None, log: ProblemLog | None = None
+) -> CsvFile:
     """Open ``path`` and read its header; raises ``EncodingProblem`` for non-UTF-8 bytes."""
     stream = open(path, encoding="utf-8-sig", newline="")  # noqa: SIM115 (closed by CsvFile)
     reader = csv.reader(stream)
@@ -100,6 +117,7 @@ def open_csv(path: Path, progress: ProgressCallback | None = None) -> CsvFile:
         header_line=reader.line_num,
         size=os.path.getsize(path),
         progress=progress,
+        log=log,
     )
 
 

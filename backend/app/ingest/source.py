@@ -20,7 +20,7 @@ def open_export(
 ) -> Iterator[tuple[CsvFile, Layout]]:
     """The open file and its layout; non-UTF-8 bytes anywhere become ``ImportRejected``."""
     try:
-        csv_file = open_csv(path, progress)
+        csv_file = open_csv(path, progress, log)
     except EncodingProblem as problem:
         raise ImportRejected(problem.log) from None
     try:

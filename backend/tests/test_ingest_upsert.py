@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import csv
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import URL
+from sqlalchemy.exc import OperationalError
 
+from backend.app.cli import import_commands
 from backend.app.database.db import make_engine
 from backend.tests.ingest_support import (
     CATEGORY_ID,
@@ -253,3 +257,32 @@ def test_daily_export_names_an_existing_category_by_name(
     assert outcome.code == 0, outcome.err
     assert "created" not in outcome.out
     assert _sales(db) == {("S001", "2025-02-17"): 7, ("S001", "2025-02-24"): 1}
+
+
+def test_an_import_hit_by_a_transient_fault_is_retried_and_lands_once(
+    db: Engine,
+    migrated_url: URL,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A lock held past the busy timeout on the first attempt: the whole import runs again."""
+    real_import = import_commands.import_historical_sales
+    calls: list[int] = []
+
+    def locked_once(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 1:
+            locked = sqlite3.OperationalError("database is locked")
+            raise OperationalError("BEGIN IMMEDIATE", {}, locked)
+        return real_import(*args, **kwargs)
+
+    monkeypatch.setattr(import_commands, "import_historical_sales", locked_once)
+    monkeypatch.setattr("backend.app.database.retry.time.sleep", lambda _seconds: None)
+    file = write(tmp_path / "weekly.csv", WEEKLY + f"2025-02-17,S001,{CATEGORY_ID},7\n")
+    outcome = ffdb(capsys, migrated_url, "import", "historical-sales", str(file))
+    assert outcome.code == 0, outcome.err
+    assert len(calls) == 2
+    assert "1 inserted" in outcome.out
+    with db.connect() as connection:
+        assert connection.execute(text("SELECT units_sold FROM historical_sales")).all() == [(7,)]

@@ -21,6 +21,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeE
 from backend.app.cli.app import app
 from backend.app.cli.common import CommandError, DatabaseUrl, console, error_console, open_engine
 from backend.app.database.db import DEFAULT_DATABASE_URL
+from backend.app.database.retry import retry_transient
 from backend.app.ingest.actuals import UnknownForecast, import_actuals
 from backend.app.ingest.export import ExportError, export_table
 from backend.app.ingest.historical_sales import import_historical_sales
@@ -80,7 +81,9 @@ def _progress(path: Path) -> Iterator[ProgressCallback | None]:
 def _run(path: Path, load: Callable[[ProgressCallback | None], ImportResult]) -> None:
     try:
         with _progress(path) as progress:
-            result = load(progress)
+            # Each import is one transaction that rolls back on failure, so a transient
+            # fault (a lock held past the busy timeout, a dropped connection) is retried.
+            result = retry_transient(lambda: load(progress))
     except ImportRejected as rejected:
         for line in rejected.lines():
             error_console.print(line, markup=False, highlight=False, soft_wrap=True)

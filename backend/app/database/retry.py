@@ -38,6 +38,7 @@ __all__ = [
     "DEFAULT_MAX_DELAY",
     "RetriesExhausted",
     "backoff_delay",
+    "retry_transient",
     "run_connection_with_retries",
     "run_with_retries",
     "transient_fault",
@@ -209,6 +210,19 @@ def run_with_retries(
             session.close()
 
     return _retry_loop(attempt_once, attempts, base_delay, max_delay, on_retry, sleep)
+
+
+def retry_transient(
+    action: Callable[[], T],
+    *,
+    attempts: int = DEFAULT_ATTEMPTS,
+    base_delay: float = DEFAULT_BASE_DELAY,
+    max_delay: float = DEFAULT_MAX_DELAY,
+    on_retry: OnRetry | None = None,
+    sleep: Sleep = time.sleep,
+) -> T:
+    """Retry an ``action`` that owns its transaction (and rolls it back when it fails)."""
+    return _retry_loop(action, attempts, base_delay, max_delay, on_retry, sleep)
 
 
 def run_connection_with_retries(

@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from backend.app.database.db import make_engine, normalize_url  # noqa: E402
-from backend.app.database.schema_version import alembic_config  # noqa: E402
+from backend.app.maintenance.schema_version import alembic_config  # noqa: E402
 
 FFDB = str(Path(sys.executable).with_name("ffdb"))
 STORES, CATEGORIES = 200, 50

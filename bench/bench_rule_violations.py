@@ -37,10 +37,10 @@ from sqlalchemy.engine import URL
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from backend.app.database.db import make_engine, normalize_url, read_only, redacted
-from backend.app.database.schema_version import alembic_config
 from backend.app.demo.sample_season import apportion, generate_sample_season
 from backend.app.domain.rules import curve_from_units
 from backend.app.domain.violations import find_rule_violations
+from backend.app.maintenance.schema_version import alembic_config
 from backend.app.models import (
     ActualSales,
     Allocation,

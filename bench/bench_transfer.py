@@ -29,8 +29,8 @@ from sqlalchemy import Engine, insert, text
 from sqlalchemy.engine import URL
 
 from backend.app.database.db import make_engine, normalize_url
-from backend.app.database.schema_version import alembic_config
-from backend.app.database.transfer import LoadMethod, transfer
+from backend.app.maintenance.schema_version import alembic_config
+from backend.app.maintenance.transfer import LoadMethod, transfer
 from backend.app.models import Category, HistoricalSales, Store, StoreCluster
 
 ADMIN_URL = normalize_url(

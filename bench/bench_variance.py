@@ -43,8 +43,8 @@ from sqlalchemy.orm import Session
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from backend.app.database.db import make_engine, normalize_url, read_only, redacted
-from backend.app.database.integrity import drop_guards, install_guards
-from backend.app.database.schema_version import alembic_config
+from backend.app.maintenance.integrity import drop_guards, install_guards
+from backend.app.maintenance.schema_version import alembic_config
 from backend.app.models import (
     ActualSales,
     Allocation,

@@ -19,15 +19,15 @@ from alembic import context
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, pool
 
-from backend.app import models  # noqa: F401  (registers every table on Base.metadata)
-from backend.app.database import integrity
-from backend.app.database.db import Base, database_url, make_engine, normalize_url
+from backend.app.database.db import database_url, make_engine, normalize_url
+from backend.app.maintenance import integrity
+from backend.app.models import metadata
 
 config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logging", True):
     fileConfig(config.config_file_name, disable_existing_loggers=False)
 
-target_metadata = Base.metadata
+target_metadata = metadata
 
 
 class ForeignKeyViolation(RuntimeError):

@@ -25,7 +25,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session
 
 from backend.app.database.db import make_engine, normalize_url, redacted
-from backend.app.database.schema_version import alembic_config
+from backend.app.maintenance.schema_version import alembic_config
 from backend.tests.postgres_tally import PostgresTally
 
 POSTGRES_URL_ENV = "FFDB_TEST_POSTGRES_URL"

@@ -10,9 +10,8 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import URL
 
-from backend.app import models  # noqa: F401  (every table on Base.metadata)
 from backend.app.cli.main import main
-from backend.app.database.db import Base
+from backend.app.models import metadata
 
 FIXTURES = Path("fixtures") / "retail-exports"
 SEASON_START = "2025-02-17"  # week 1 of the normal_season actuals files
@@ -44,7 +43,7 @@ def snapshot(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of every table, in a stable order: the database's full contents."""
     contents = {}
     with engine.connect() as connection:
-        for name, table in sorted(Base.metadata.tables.items()):
+        for name, table in sorted(metadata.tables.items()):
             order = ", ".join(str(i + 1) for i in range(len(table.columns)))
             rows = connection.execute(text(f"SELECT * FROM {name} ORDER BY {order}")).all()
             contents[name] = [tuple(row) for row in rows]

@@ -14,7 +14,7 @@ from sqlalchemy import Connection, MetaData, pool, select
 from sqlalchemy.engine import URL
 
 from backend.app.database.db import make_engine
-from backend.app.database.schema_version import alembic_config, script_directory
+from backend.app.maintenance.schema_version import alembic_config, script_directory
 
 # Rows for every table of the first revision: the story's schema. Values exercise what a
 # migration could mangle: unicode, NULLs, nested JSON, big integers, dates, floats.

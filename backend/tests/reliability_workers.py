@@ -17,7 +17,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from backend.app.database.db import make_engine, session_scope
-from backend.app.database.schema_version import alembic_config, script_directory
+from backend.app.maintenance.schema_version import alembic_config, script_directory
 from backend.app.models import (
     ActualSales,
     Category,

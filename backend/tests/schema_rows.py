@@ -15,11 +15,11 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy import Connection, Engine, ForeignKeyConstraint, Table
 
-from backend.app import models  # noqa: F401  (registers every table)
-from backend.app.database.db import Base, make_engine
+from backend.app.database.db import make_engine
+from backend.app.models import metadata
 from backend.tests.conftest import PostgresDatabases, migrate
 
-METADATA = Base.metadata
+METADATA = metadata
 
 # The performance indexes the story names.
 STORY_INDEXES = {

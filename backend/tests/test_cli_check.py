@@ -7,7 +7,7 @@ import sqlite3
 import pytest
 from sqlalchemy.engine import URL
 
-from backend.app.database.schema_version import head_revision
+from backend.app.maintenance.schema_version import head_revision
 from backend.tests.cli_support import execute_sql, fill, run_ffdb
 
 

@@ -10,9 +10,9 @@ from sqlalchemy.orm import Session
 from backend.app.cli.main import main
 from backend.app.database.base import Base
 from backend.app.database.db import make_engine
-from backend.app.database.schema_version import current_revision, head_revision
 from backend.app.domain import records
 from backend.app.domain.violations import find_rule_violations
+from backend.app.maintenance.schema_version import current_revision, head_revision
 from backend.app.models.enums import FashionTier
 from backend.tests.conftest import migrate
 from backend.tests.test_migrations import EXTENSION_TABLES, STORY_TABLES

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from backend.app.database import erd, schema_doc
 from backend.app.database.base import Base
+from backend.app.maintenance import erd, schema_doc
 from backend.tests.cli_support import run_ffdb
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"

@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import Connection, text
 from sqlalchemy.engine import URL
 
-from backend.app.database import health
 from backend.app.domain import doctor
+from backend.app.maintenance import health
 from backend.app.schemas.problems import Problem
 from backend.tests.cli_support import (
     Result,

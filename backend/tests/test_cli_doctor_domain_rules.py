@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.engine import URL
 
-from backend.app.database import health
 from backend.app.database.db import make_engine
 from backend.app.demo.sample_season import generate_sample_season
 from backend.app.domain import doctor
+from backend.app.maintenance import health
 from backend.tests.cli_support import execute_sql, has_row, run_ffdb
 
 

@@ -12,7 +12,7 @@ from sqlalchemy import inspect
 from sqlalchemy.engine import URL
 
 from backend.app.database.db import make_engine
-from backend.app.database.schema_version import current_revision, head_revision
+from backend.app.maintenance.schema_version import current_revision, head_revision
 from backend.tests.cli_support import run_ffdb
 from backend.tests.test_migrations import EXTENSION_TABLES, STORY_TABLES
 

@@ -7,8 +7,8 @@ from sqlalchemy import inspect
 from sqlalchemy.engine import URL
 
 from backend.app.database.db import make_engine
-from backend.app.database.schema_version import current_revision, head_revision
-from backend.app.database.stats import database_size, sqlite_files, table_names
+from backend.app.maintenance.schema_version import current_revision, head_revision
+from backend.app.maintenance.stats import database_size, sqlite_files, table_names
 from backend.tests.cli_support import (
     execute_sql,
     fill,

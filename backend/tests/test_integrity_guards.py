@@ -21,9 +21,9 @@ from sqlalchemy import Engine, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import IntegrityError
 
-from backend.app.database import integrity
 from backend.app.database.db import make_engine
-from backend.app.database.schema_version import MIGRATIONS_DIR, alembic_config, head_revision
+from backend.app.maintenance import integrity
+from backend.app.maintenance.schema_version import MIGRATIONS_DIR, alembic_config, head_revision
 from backend.tests.conftest import BACKENDS
 from backend.tests.schema_rows import (
     METADATA,

@@ -18,7 +18,7 @@ from sqlalchemy import Engine, inspect
 from sqlalchemy.engine import URL
 
 from backend.app.database.db import Base, make_engine
-from backend.app.database.schema_version import alembic_config as ffdb_alembic_config
+from backend.app.maintenance.schema_version import alembic_config as ffdb_alembic_config
 
 STORY_TABLES = {
     "categories",

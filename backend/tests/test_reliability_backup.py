@@ -13,15 +13,15 @@ import pytest
 from sqlalchemy import Engine, insert, select
 from sqlalchemy.engine import URL
 
-from backend.app.database.backup import (
+from backend.app.database.db import make_engine
+from backend.app.maintenance.backup import (
     BackupError,
     backup_sqlite,
     read_backup,
     restore_sqlite,
     sqlite_file,
 )
-from backend.app.database.db import make_engine
-from backend.app.database.schema_version import head_revision
+from backend.app.maintenance.schema_version import head_revision
 from backend.app.models import WorkflowLog
 from backend.app.models.enums import WorkflowStatus
 

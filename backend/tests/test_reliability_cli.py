@@ -17,9 +17,9 @@ from alembic import command
 from sqlalchemy import Engine
 from sqlalchemy.engine import URL
 
-from backend.app.database.backup import read_backup
 from backend.app.database.db import make_engine, normalize_url, redacted
-from backend.app.database.schema_version import alembic_config, head_revision
+from backend.app.maintenance.backup import read_backup
+from backend.app.maintenance.schema_version import alembic_config, head_revision
 from backend.tests.cli_support import execute_sql, fill, query_rows, run_ffdb
 from backend.tests.reliability_data import (
     assert_kept,

@@ -18,9 +18,9 @@ from alembic import command
 from sqlalchemy import Engine, inspect, pool, text
 from sqlalchemy.engine import URL
 
-from backend.app.database import integrity
 from backend.app.database.db import make_engine
-from backend.app.database.schema_version import (
+from backend.app.maintenance import integrity
+from backend.app.maintenance.schema_version import (
     MIGRATIONS_DIR,
     alembic_config,
     current_revision,

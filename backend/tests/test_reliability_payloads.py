@@ -19,8 +19,8 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import IntegrityError, StatementError
 from sqlalchemy.orm import Session
 
-from backend.app.database import health
 from backend.app.database.base import Base
+from backend.app.maintenance import health
 from backend.app.models import Allocation, Category, Forecast, WorkflowLog
 from backend.app.models.enums import WorkflowStatus
 from backend.app.schemas.payloads import PayloadError

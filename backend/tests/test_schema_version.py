@@ -8,7 +8,7 @@ from sqlalchemy import Engine, inspect, text
 from sqlalchemy.engine import URL
 
 from backend.app.database.db import make_engine
-from backend.app.database.schema_version import (
+from backend.app.maintenance.schema_version import (
     SchemaOutOfDate,
     alembic_config,
     current_revision,

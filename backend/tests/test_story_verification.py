@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from backend.app.database.schema_version import ALEMBIC_INI, head_revision
+from backend.app.maintenance.schema_version import ALEMBIC_INI, head_revision
 from backend.tests.schema_rows import STORY_INDEXES
 from backend.tests.test_migrations import EXTENSION_TABLES, STORY_TABLES
 

@@ -17,15 +17,15 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from backend.app.database import transfer as transfer_module
 from backend.app.database.db import make_engine, normalize_url
-from backend.app.database.transfer import (
+from backend.app.maintenance import transfer as transfer_module
+from backend.app.maintenance.transfer import (
     DEFAULT_BATCH_SIZE,
     TableCopyFailed,
     TargetNotEmpty,
     TargetRevisionMismatch,
     TransferError,
-    tables_in_copy_order,
+    tables_in_dependency_order,
     transfer,
 )
 from backend.app.models import (
@@ -47,7 +47,7 @@ def snapshot(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
                 tuple(row)
                 for row in connection.execute(select(table).order_by(*table.primary_key.columns))
             ]
-            for table in tables_in_copy_order()
+            for table in tables_in_dependency_order()
         }
 
 
@@ -85,7 +85,9 @@ def test_every_row_of_every_table_arrives_equal(
 ) -> None:
     source, target = open_engines(source_url), open_engines(migrated_url)
     expected = snapshot(source)
-    assert all(expected[table.name] for table in tables_in_copy_order()), "populate every table"
+    assert all(expected[table.name] for table in tables_in_dependency_order()), (
+        "populate every table"
+    )
 
     report = transfer(source, target, batch_size=7)
 
@@ -149,7 +151,7 @@ def test_source_is_streamed_in_bounded_batches(
     transfer(source, target, batch_size=7, progress=Recorder())
 
     table_reads = [options for options in reads if "yield_per" in options]
-    assert len(table_reads) == len(tables_in_copy_order())
+    assert len(table_reads) == len(tables_in_dependency_order())
     assert all(o["stream_results"] is True and o["yield_per"] == 7 for o in table_reads)
     assert max(batches) == 7  # historical_sales (78 rows) went in batches of 7
     assert sum(batches) == sum(len(rows) for rows in snapshot(source).values())
@@ -331,7 +333,7 @@ def test_an_interruption_after_the_first_table_leaves_the_target_unchanged(
     with pytest.raises(KeyboardInterrupt):
         transfer(source, target, force=True)
 
-    assert tables_read == [t.name for t in tables_in_copy_order()[:2]]
+    assert tables_read == [t.name for t in tables_in_dependency_order()[:2]]
     assert snapshot(target) == before
 
 

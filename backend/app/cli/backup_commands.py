@@ -10,9 +10,9 @@ import typer
 from backend.app.cli.app import app
 from backend.app.cli.common import CommandError, console
 from backend.app.cli.common import DatabaseUrl as DatabaseUrlOption
-from backend.app.database.backup import BackupError, backup_sqlite, restore_sqlite
 from backend.app.database.db import DEFAULT_DATABASE_URL, redacted
-from backend.app.database.schema_version import head_revision
+from backend.app.maintenance.backup import BackupError, backup_sqlite, restore_sqlite
+from backend.app.maintenance.schema_version import head_revision
 
 
 def _say(message: str) -> None:

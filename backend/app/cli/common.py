@@ -12,7 +12,7 @@ from rich.console import Console
 from sqlalchemy import Engine
 
 from backend.app.database.db import DEFAULT_DATABASE_URL, make_engine, normalize_url
-from backend.app.database.schema_version import require_current
+from backend.app.maintenance.schema_version import require_current
 
 console = Console()
 error_console = Console(stderr=True)

@@ -24,14 +24,14 @@ from backend.app.cli.common import (
     open_engine,
     require_existing_sqlite,
 )
-from backend.app.database import erd as erd_module
-from backend.app.database import health, migrate
-from backend.app.database import schema_doc as schema_doc_module
-from backend.app.database import stats as stats_module
-from backend.app.database.backup import BackupError, backup_before_upgrade
 from backend.app.database.db import DEFAULT_DATABASE_URL, read_only, redacted
-from backend.app.database.schema_version import current_revision, head_revision
 from backend.app.domain import doctor as doctor_checks
+from backend.app.maintenance import erd as erd_module
+from backend.app.maintenance import health, migrate
+from backend.app.maintenance import schema_doc as schema_doc_module
+from backend.app.maintenance import stats as stats_module
+from backend.app.maintenance.backup import BackupError, backup_before_upgrade
+from backend.app.maintenance.schema_version import current_revision, head_revision
 from backend.app.schemas.problems import Problem
 
 RevisionArgument = Annotated[

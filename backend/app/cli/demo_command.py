@@ -18,10 +18,10 @@ from sqlalchemy.orm import Session
 
 from backend.app.cli.app import app
 from backend.app.cli.common import CommandError, DatabaseUrl, console, error_console
-from backend.app.database import migrate
 from backend.app.database.base import Base
 from backend.app.database.db import DEFAULT_DATABASE_URL, make_engine, normalize_url, redacted
 from backend.app.demo.sample_season import DEMO_WORKFLOW_PREFIX, DemoSummary, generate_sample_season
+from backend.app.maintenance import migrate
 from backend.app.models import ActualSales, Category, Forecast, Markdown, WorkflowLog
 
 SQLITE_COMPANIONS = ("", "-wal", "-shm", "-journal")

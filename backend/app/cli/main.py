@@ -25,7 +25,7 @@ from backend.app.cli import (
 from backend.app.cli.app import app
 from backend.app.cli.common import CommandError, error_console
 from backend.app.database.db import normalize_url
-from backend.app.database.schema_version import SchemaOutOfDate
+from backend.app.maintenance.schema_version import SchemaOutOfDate
 
 KNOWN_ERRORS = (SchemaOutOfDate, SQLAlchemyError, AlembicCommandError, OSError, ValueError)
 

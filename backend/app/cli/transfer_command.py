@@ -21,7 +21,7 @@ from sqlalchemy.exc import ArgumentError, OperationalError
 from backend.app.cli.app import app
 from backend.app.cli.common import CommandError, DatabaseUrl, console
 from backend.app.database.db import DEFAULT_DATABASE_URL, make_engine, normalize_url, redacted
-from backend.app.database.transfer import (
+from backend.app.maintenance.transfer import (
     DEFAULT_BATCH_SIZE,
     TransferError,
     TransferReport,

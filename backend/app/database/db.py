@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
@@ -25,12 +25,15 @@ __all__ = [
     "Base",
     "SessionLocal",
     "database_url",
+    "default_engine",
+    "default_sessions",
     "engine",
     "get_db",
     "make_engine",
     "normalize_url",
     "read_only",
     "redacted",
+    "session_factory",
     "session_scope",
 ]
 
@@ -114,14 +117,49 @@ def read_only(engine: Engine) -> Engine:
     return engine.execution_options(**{READ_ONLY_OPTION: True})
 
 
-# Creating an engine opens nothing: the first connection is made on first use.
-engine = make_engine()
-SessionLocal = sessionmaker(bind=engine, autoflush=False, expire_on_commit=False)
+def session_factory(bind: Engine | None = None) -> sessionmaker[Session]:
+    """The one set of session settings: no autoflush, objects keep values after commit."""
+    return sessionmaker(bind=bind, autoflush=False, expire_on_commit=False)
+
+
+if TYPE_CHECKING:
+    # Made on first read by ``__getattr__`` below; declared here for type checkers.
+    engine: Engine
+    SessionLocal: sessionmaker[Session]
+
+_default_engine: Engine | None = None
+_default_sessions: sessionmaker[Session] | None = None
+
+
+def default_engine() -> Engine:
+    """The engine for ``DATABASE_URL``, made on first use: importing opens nothing."""
+    global _default_engine
+    if _default_engine is None:
+        _default_engine = make_engine()
+    return _default_engine
+
+
+def default_sessions() -> sessionmaker[Session]:
+    global _default_sessions
+    if _default_sessions is None:
+        _default_sessions = session_factory(default_engine())
+    return _default_sessions
+
+
+def __getattr__(name: str) -> Any:
+    # The story's module-level ``engine`` and ``SessionLocal``, built when first read so
+    # that importing the models (or this module) reads no environment.
+    if name == "engine":
+        return default_engine()
+    if name == "SessionLocal":
+        return default_sessions()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def get_db() -> Iterator[Session]:
     """FastAPI dependency: one session per request, always closed."""
-    db = SessionLocal()
+    make_session = globals().get("SessionLocal") or default_sessions()
+    db = make_session()
     try:
         yield db
     finally:
@@ -131,9 +169,7 @@ def get_db() -> Iterator[Session]:
 @contextmanager
 def session_scope(bind: Engine | None = None) -> Iterator[Session]:
     """A unit of work: commits on success, rolls back on any error, always closes."""
-    session = (
-        Session(bind=bind, autoflush=False, expire_on_commit=False) if bind else SessionLocal()
-    )
+    session = session_factory(bind)() if bind else default_sessions()()
     try:
         yield session
         session.commit()

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from sqlalchemy import ForeignKeyConstraint, PrimaryKeyConstraint, Table, UniqueConstraint
 from sqlalchemy.exc import IntegrityError
 
-import backend.app.models  # noqa: F401  (registers every table on Base.metadata)
 from backend.app.database.base import Base
 
 # PostgreSQL SQLSTATEs of the integrity class we translate.

@@ -32,6 +32,8 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from backend.app.database.db import session_factory
+
 __all__ = [
     "DEFAULT_ATTEMPTS",
     "DEFAULT_BASE_DELAY",
@@ -198,7 +200,7 @@ def run_with_retries(
     """
 
     def attempt_once() -> T:
-        session = Session(engine, autoflush=False, expire_on_commit=False)
+        session = session_factory(engine)()
         try:
             result = work(session)
             session.commit()

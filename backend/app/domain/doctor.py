@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from sqlalchemy import Connection
 
-from backend.app.database import health
 from backend.app.domain.violations import find_rule_violations
+from backend.app.maintenance import health
 from backend.app.schemas.problems import Problem
 
 

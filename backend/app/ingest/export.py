@@ -24,11 +24,11 @@ from typing import Any, TextIO
 
 from sqlalchemy import Engine, Table, text
 
-from backend.app import models  # noqa: F401  (every table on Base.metadata)
-from backend.app.database.db import Base, read_only
+from backend.app.database.db import read_only
 from backend.app.ingest.fields import number_text
 from backend.app.ingest.formats import STORE_COLUMNS, STORE_EXTRA_COLUMNS
 from backend.app.ingest.normalize import neutralize
+from backend.app.models import metadata
 
 BATCH = 1000
 STORE_EXPORT_COLUMNS = (*STORE_COLUMNS, *STORE_EXTRA_COLUMNS, "store_name")
@@ -58,12 +58,12 @@ def cell(value: Any) -> str:
 
 
 def exportable_tables() -> list[str]:
-    return sorted(Base.metadata.tables)
+    return sorted(metadata.tables)
 
 
 def export_table(engine: Engine, table: str, out: TextIO, *, forecast_id: str | None = None) -> int:
     """Write ``table`` to ``out``; returns the number of data rows."""
-    if table not in Base.metadata.tables:
+    if table not in metadata.tables:
         raise ExportError(f"no table {table!r}; tables: {', '.join(exportable_tables())}")
     if forecast_id is not None and table != "actual_sales":
         raise ExportError("--forecast-id applies to actual_sales only")
@@ -94,7 +94,7 @@ def export_table(engine: Engine, table: str, out: TextIO, *, forecast_id: str | 
                 {"forecast_id": forecast_id},
             )
         else:
-            header, rows = _whole_table(connection, Base.metadata.tables[table])
+            header, rows = _whole_table(connection, metadata.tables[table])
         writer.writerow(header)
         count = 0
         for row in rows:

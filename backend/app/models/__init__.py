@@ -1,5 +1,12 @@
-"""All models, imported in one place so Alembic and the mappers see every table."""
+"""All models, imported in one place: ``metadata`` holds every table of the schema.
 
+Import ``metadata`` or ``tables_in_dependency_order`` from here instead of importing
+the package for its side effect of registering tables.
+"""
+
+from sqlalchemy import MetaData, Table
+
+from backend.app.database.base import Base
 from backend.app.models.actual_sales import ActualSales
 from backend.app.models.allocation import Allocation
 from backend.app.models.category import Category
@@ -12,6 +19,14 @@ from backend.app.models.store import Store
 from backend.app.models.store_cluster import StoreCluster
 from backend.app.models.store_extra_attributes import StoreExtraAttributes
 from backend.app.models.workflow_log import WorkflowLog
+
+metadata: MetaData = Base.metadata
+
+
+def tables_in_dependency_order() -> list[Table]:
+    """Every table, parents before children (the order to create, copy or count in)."""
+    return list(metadata.sorted_tables)
+
 
 __all__ = [
     "ActualSales",
@@ -26,4 +41,6 @@ __all__ = [
     "StoreCluster",
     "StoreExtraAttributes",
     "WorkflowLog",
+    "metadata",
+    "tables_in_dependency_order",
 ]

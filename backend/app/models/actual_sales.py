@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column
 
-from backend.app.database.db import Base
+from backend.app.database.base import Base
 from backend.app.models.types import UtcDateTime
 
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import CheckConstraint, Float, ForeignKey, Integer, String, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from backend.app.database.db import Base
+from backend.app.database.base import Base
 from backend.app.models.types import UtcDateTime, json_list
 from backend.app.schemas.payloads import validate_store_allocations
 

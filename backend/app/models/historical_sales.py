@@ -16,7 +16,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from backend.app.database.db import Base
+from backend.app.database.base import Base
 from backend.app.models.types import UtcDateTime
 
 

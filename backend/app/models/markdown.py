@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import CheckConstraint, Float, ForeignKey, Integer, String, Text, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from backend.app.database.db import Base
+from backend.app.database.base import Base
 from backend.app.models.enums import MarkdownStatus, enum_type
 from backend.app.models.types import UtcDateTime
 

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from sqlalchemy import CheckConstraint, Date, Float, ForeignKey, Integer, String, Text, func
 from sqlalchemy.orm import Mapped, mapped_column
 
-from backend.app.database.db import Base
+from backend.app.database.base import Base
 from backend.app.models.enums import ExtractionConfidence, ReplenishmentStrategy, enum_type
 from backend.app.models.types import UtcDateTime
 

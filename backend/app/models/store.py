@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import CheckConstraint, Float, ForeignKey, Integer, String, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from backend.app.database.db import Base
+from backend.app.database.base import Base
 from backend.app.models.enums import LocationTier, Region, StoreFormat, enum_type
 from backend.app.models.types import UtcDateTime
 

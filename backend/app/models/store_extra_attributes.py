@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import ForeignKey, String, func
 from sqlalchemy.orm import Mapped, mapped_column
 
-from backend.app.database.db import Base
+from backend.app.database.base import Base
 from backend.app.models.types import UtcDateTime, json_object
 from backend.app.schemas.payloads import validate_json_object
 

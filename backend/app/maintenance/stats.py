@@ -2,25 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, Table, func, select
 
-from backend.app import models  # noqa: F401  (registers every table on Base.metadata)
-from backend.app.database.base import Base
+from backend.app.models import metadata, tables_in_dependency_order
 
 
 def table_names() -> list[str]:
     """The schema's tables, parents before children."""
-    return [t.name for t in Base.metadata.sorted_tables]
+    return [t.name for t in tables_in_dependency_order()]
 
 
-def count_rows(connection: Connection, table_name: str) -> int:
-    return int(
-        connection.execute(
-            select(func.count()).select_from(Base.metadata.tables[table_name])
-        ).scalar_one()
-    )
+def count_rows(connection: Connection, table: str | Table) -> int:
+    source = metadata.tables[table] if isinstance(table, str) else table
+    return int(connection.execute(select(func.count()).select_from(source)).scalar_one())
+
+
+def row_counts(connection: Connection, tables: Sequence[Table]) -> dict[str, int]:
+    """Rows in each of ``tables``, by name, in the order given."""
+    return {table.name: count_rows(connection, table) for table in tables}
 
 
 def sqlite_files(database: str | None) -> list[Path]:

@@ -28,18 +28,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-from sqlalchemy import Connection, Engine, Table, delete, func, insert, select
+from sqlalchemy import Connection, Engine, Table, delete, insert, select
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError, IntegrityError, StatementError
 
-import backend.app.models  # noqa: F401  (registers every table on Base.metadata)
-from backend.app.database.db import Base, read_only, redacted
+from backend.app.database.db import read_only, redacted
 from backend.app.database.errors import describe_integrity_error
-from backend.app.database.schema_version import (
+from backend.app.maintenance.schema_version import (
     SchemaOutOfDate,
     current_revision,
     require_current,
 )
+from backend.app.maintenance.stats import row_counts
+from backend.app.models import tables_in_dependency_order
 
 DEFAULT_BATCH_SIZE = 5_000
 LoadMethod = Literal["auto", "copy", "insert"]
@@ -124,18 +125,6 @@ class TransferReport:
     @property
     def total_rows(self) -> int:
         return sum(table.rows for table in self.tables)
-
-
-def tables_in_copy_order() -> list[Table]:
-    """Every table of the schema, each after the tables its foreign keys point to."""
-    return list(Base.metadata.sorted_tables)
-
-
-def row_counts(connection: Connection, tables: Sequence[Table]) -> dict[str, int]:
-    return {
-        table.name: int(connection.execute(select(func.count()).select_from(table)).scalar_one())
-        for table in tables
-    }
 
 
 def _resolve_method(method: LoadMethod, target: Connection) -> Literal["copy", "insert"]:
@@ -252,7 +241,7 @@ def transfer(
     if _same_database(source.url, target.url):
         raise TransferError("the source and the target are the same database")
     report = progress or _Silent()
-    tables = tables_in_copy_order()
+    tables = tables_in_dependency_order()
     with _source_snapshot(source) as reader, target.begin() as writer:
         try:
             require_current(reader)

@@ -17,16 +17,15 @@ from alembic.script import Script
 from sqlalchemy import CheckConstraint, Connection, Engine, MetaData, inspect, pool
 from sqlalchemy.engine import URL
 
-from backend.app import models  # noqa: F401  (registers every table on Base.metadata)
-from backend.app.database import integrity
-from backend.app.database.base import Base
 from backend.app.database.db import make_engine, normalize_url
-from backend.app.database.schema_version import (
+from backend.app.maintenance import integrity
+from backend.app.maintenance.schema_version import (
     alembic_config,
     current_revision,
     head_revision,
     script_directory,
 )
+from backend.app.models import metadata, tables_in_dependency_order
 
 
 class UnknownRevision(ValueError):
@@ -129,7 +128,7 @@ def check_constraint_drift(connection: Connection) -> list[str]:
     inspector = inspect(connection)
     present = set(inspector.get_table_names())
     differences = []
-    for table in Base.metadata.sorted_tables:
+    for table in tables_in_dependency_order():
         if table.name not in present:
             continue  # reported by compare_metadata already
         declared = {str(c.name) for c in table.constraints if isinstance(c, CheckConstraint)}
@@ -153,7 +152,7 @@ def model_drift(connection: Connection) -> list[str]:
     unique and foreign keys), plus the names of the CHECK constraints.
     """
     context = MigrationContext.configure(connection, opts={"compare_type": True})
-    differences = [describe_difference(d) for d in compare_metadata(context, Base.metadata)]
+    differences = [describe_difference(d) for d in compare_metadata(context, metadata)]
     return differences + check_constraint_drift(connection)
 
 

@@ -33,9 +33,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql.expression import Grouping
 
-from backend.app import models  # noqa: F401  (registers every table on Base.metadata)
-from backend.app.database import integrity
-from backend.app.database.base import Base
+from backend.app.maintenance import integrity
+from backend.app.models import metadata, tables_in_dependency_order
 from backend.app.schemas.problems import Problem
 
 Check = Callable[[Connection], list[Problem]]
@@ -71,8 +70,8 @@ def sqlite_integrity_check(connection: Connection) -> list[Problem]:
     if messages == ["ok"]:
         return []
     # Messages name a table or one of its indexes ("row 3 missing from index ix_...").
-    owners = {name: name for name in Base.metadata.tables}
-    for table in Base.metadata.tables.values():
+    owners = {name: name for name in metadata.tables}
+    for table in metadata.tables.values():
         owners.update({str(index.name): table.name for index in table.indexes})
         owners.update({f"sqlite_autoindex_{table.name}_{n}": table.name for n in range(1, 9)})
 
@@ -108,7 +107,7 @@ def sqlite_foreign_key_check(connection: Connection) -> list[Problem]:
         ).get(fk_id, [])
         key = f"rowid {rowid}"
         detail = f"references a missing {parent} row"
-        table = Base.metadata.tables.get(table_name)
+        table = metadata.tables.get(table_name)
         if table is not None and rowid is not None:
             primary = list(table.primary_key.columns)
             referencing = [table.c[name] for name in columns if name in table.c]
@@ -195,7 +194,7 @@ def postgres_invalid_indexes(connection: Connection) -> list[Problem]:
 
 
 def _tables() -> Iterable[Table]:
-    return Base.metadata.sorted_tables
+    return tables_in_dependency_order()
 
 
 def _orphans_of(connection: Connection, table: Table, fk: ForeignKeyConstraint) -> list[Problem]:

@@ -8,15 +8,14 @@ from __future__ import annotations
 
 from paracelsus.transformers.mermaid import Mermaid
 
-from backend.app import models  # noqa: F401  (registers every table on Base.metadata)
-from backend.app.database.base import Base
+from backend.app.models import metadata
 
 REGENERATE = "ffdb erd --output docs/erd.md"
 
 
 def mermaid() -> str:
     """The diagram as Mermaid ``erDiagram`` source: tables, keys and relationships."""
-    return str(Mermaid(Base.metadata, "key-based")).strip() + "\n"
+    return str(Mermaid(metadata, "key-based")).strip() + "\n"
 
 
 def markdown() -> str:

@@ -28,7 +28,7 @@ from pathlib import Path
 from sqlalchemy.engine import URL
 
 from backend.app.database.db import normalize_url, redacted
-from backend.app.database.schema_version import head_revision, script_directory
+from backend.app.maintenance.schema_version import head_revision, script_directory
 
 __all__ = [
     "BackupError",

@@ -20,8 +20,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 
-from backend.app import models  # noqa: F401  (registers every table on Base.metadata)
-from backend.app.database.base import Base
+from backend.app.models import tables_in_dependency_order
 
 REGENERATE = "ffdb schema-doc --output docs/schema.md"
 DIALECTS: dict[str, Dialect] = {
@@ -110,7 +109,7 @@ def _indexes(table: Table) -> list[str]:
 
 def markdown() -> str:
     """The whole reference as one Markdown page, tables in dependency order."""
-    tables = Base.metadata.sorted_tables
+    tables = tables_in_dependency_order()
     out = [
         "# Schema reference",
         "",

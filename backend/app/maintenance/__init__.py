@@ -1,0 +1,6 @@
+"""Whole-database operations: migrate, check, doctor's database checks, integrity
+guards, backup/restore, transfer, stats and the generated schema documents.
+
+They sit above the models and the connection layer and below the CLI, the domain's
+doctor and ``migrations/env.py``, which call them.
+"""

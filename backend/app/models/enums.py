@@ -1,4 +1,8 @@
-"""Enumerations: each value list lives here once, exactly as the story's CHECKs spell it."""
+"""Enum columns: the vocabularies of ``backend.app.schemas.enums`` as portable columns.
+
+The value classes are re-exported here, so ``from backend.app.models.enums import
+MarkdownStatus`` keeps working.
+"""
 
 from __future__ import annotations
 
@@ -6,61 +10,30 @@ import enum
 
 from sqlalchemy import Enum
 
+from backend.app.schemas.enums import (
+    Archetype,
+    ExtractionConfidence,
+    FashionTier,
+    LocationTier,
+    MarkdownStatus,
+    Region,
+    ReplenishmentStrategy,
+    StoreFormat,
+    WorkflowStatus,
+)
 
-class Archetype(enum.StrEnum):
-    FASHION_RETAIL = "FASHION_RETAIL"
-    STABLE_CATALOG = "STABLE_CATALOG"
-    CONTINUOUS = "CONTINUOUS"
-
-
-class FashionTier(enum.StrEnum):
-    PREMIUM = "PREMIUM"
-    MAINSTREAM = "MAINSTREAM"
-    VALUE = "VALUE"
-
-
-class LocationTier(enum.StrEnum):
-    A = "A"
-    B = "B"
-    C = "C"
-
-
-class StoreFormat(enum.StrEnum):
-    MALL = "MALL"
-    STANDALONE = "STANDALONE"
-    SHOPPING_CENTER = "SHOPPING_CENTER"
-    OUTLET = "OUTLET"
-
-
-class Region(enum.StrEnum):
-    NORTHEAST = "NORTHEAST"
-    SOUTHEAST = "SOUTHEAST"
-    MIDWEST = "MIDWEST"
-    WEST = "WEST"
-
-
-class MarkdownStatus(enum.StrEnum):
-    PENDING = "pending"
-    APPROVED = "approved"
-    APPLIED = "applied"
-
-
-class WorkflowStatus(enum.StrEnum):
-    STARTED = "started"
-    COMPLETED = "completed"
-    FAILED = "failed"
-
-
-class ReplenishmentStrategy(enum.StrEnum):
-    NONE = "none"
-    WEEKLY = "weekly"
-    BI_WEEKLY = "bi-weekly"
-
-
-class ExtractionConfidence(enum.StrEnum):
-    LOW = "low"
-    MEDIUM = "medium"
-    HIGH = "high"
+__all__ = [
+    "Archetype",
+    "ExtractionConfidence",
+    "FashionTier",
+    "LocationTier",
+    "MarkdownStatus",
+    "Region",
+    "ReplenishmentStrategy",
+    "StoreFormat",
+    "WorkflowStatus",
+    "enum_type",
+]
 
 
 def enum_type(enum_class: type[enum.StrEnum], name: str) -> Enum:

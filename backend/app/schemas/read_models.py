@@ -11,7 +11,7 @@ from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
-from backend.app.models.enums import (
+from backend.app.schemas.enums import (
     FashionTier,
     LocationTier,
     Region,

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from backend.app.database.db import make_engine
 from backend.app.database.retry import (
     RetriesExhausted,
+    RetryPolicy,
     backoff_delay,
     run_connection_with_retries,
     run_with_retries,
@@ -123,7 +124,7 @@ def test_a_transient_fault_is_rolled_back_and_retried_until_it_succeeds(
         return "done"
 
     result = run_with_retries(
-        engine, work, attempts=5, on_retry=recorder.on_retry, sleep=recorder.sleep
+        engine, work, RetryPolicy(attempts=5, on_retry=recorder.on_retry, sleep=recorder.sleep)
     )
 
     assert result == "done"
@@ -149,7 +150,7 @@ def test_a_non_transient_error_is_raised_at_once_and_rolled_back(
         raise _wrapped(driver_error)
 
     with pytest.raises(OperationalError) as raised:
-        run_with_retries(engine, work, sleep=recorder.sleep)
+        run_with_retries(engine, work, RetryPolicy(sleep=recorder.sleep))
 
     assert raised.value.orig is driver_error
     assert calls == 1
@@ -170,7 +171,7 @@ def test_a_real_integrity_error_is_not_retried(engine: Engine) -> None:
         session.flush()
 
     with pytest.raises(IntegrityError):
-        run_with_retries(engine, work, sleep=Recorder().sleep)
+        run_with_retries(engine, work, RetryPolicy(sleep=Recorder().sleep))
     assert calls == 1
 
 
@@ -185,7 +186,7 @@ def test_exhausted_attempts_raise_the_last_error_with_a_clear_message(engine: En
         raise errors[-1]
 
     with pytest.raises(RetriesExhausted) as raised:
-        run_with_retries(engine, work, attempts=3, sleep=recorder.sleep)
+        run_with_retries(engine, work, RetryPolicy(attempts=3, sleep=recorder.sleep))
 
     assert len(errors) == 3
     assert len(recorder.delays) == 2  # no pointless wait after the last attempt
@@ -209,7 +210,7 @@ def test_core_work_is_retried_after_a_rollback(engine: Engine) -> None:
             raise _wrapped(psycopg.errors.SerializationFailure("could not serialize"))
         return int(connection.scalar(select(func.count()).select_from(WorkflowLog)) or 0)
 
-    assert run_connection_with_retries(engine, work, sleep=Recorder().sleep) == 1
+    assert run_connection_with_retries(engine, work, RetryPolicy(sleep=Recorder().sleep)) == 1
     assert calls == 2
     assert _log_ids(engine) == ["core-2"]
 
@@ -226,7 +227,7 @@ def _row(log_id: str) -> dict[str, Any]:
 
 def test_attempts_must_be_positive(engine: Engine) -> None:
     with pytest.raises(ValueError, match="attempts must be at least 1"):
-        run_with_retries(engine, lambda session: None, attempts=0)
+        RetryPolicy(attempts=0)
 
 
 # --- real faults ------------------------------------------------------------------------
@@ -275,7 +276,9 @@ def test_a_sqlite_lock_held_past_the_busy_timeout_is_retried(
 
     try:
         count = run_with_retries(
-            engine, work, attempts=5, base_delay=0.01, on_retry=release_after_two_failures
+            engine,
+            work,
+            RetryPolicy(attempts=5, base_delay=0.01, on_retry=release_after_two_failures),
         )
     finally:
         holder.close()
@@ -300,8 +303,7 @@ def test_a_sqlite_lock_that_is_never_released_exhausts_the_attempts(
             run_with_retries(
                 sqlite_engine_with_short_busy_timeout,
                 lambda session: session.add(_log("never")),
-                attempts=3,
-                base_delay=0.01,
+                RetryPolicy(attempts=3, base_delay=0.01),
             )
     finally:
         holder.close()
@@ -332,9 +334,11 @@ def test_a_dropped_postgresql_connection_is_retried(engine: Engine, postgres_adm
     result = run_with_retries(
         engine,
         work,
-        attempts=3,
-        base_delay=0.01,
-        on_retry=lambda _attempt, error, _delay: failures.append(error),
+        RetryPolicy(
+            attempts=3,
+            base_delay=0.01,
+            on_retry=lambda _attempt, error, _delay: failures.append(error),
+        ),
     )
 
     assert result == 2

@@ -25,6 +25,7 @@ import random
 import sqlite3
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TypeVar
 
 import psycopg
@@ -38,7 +39,9 @@ __all__ = [
     "DEFAULT_ATTEMPTS",
     "DEFAULT_BASE_DELAY",
     "DEFAULT_MAX_DELAY",
+    "DEFAULT_POLICY",
     "RetriesExhausted",
+    "RetryPolicy",
     "backoff_delay",
     "retry_transient",
     "run_connection_with_retries",
@@ -140,37 +143,46 @@ def backoff_delay(
     return step / 2 + random.uniform(0, step / 2)  # noqa: S311 (jitter, not security)
 
 
-def _retry_loop(
-    attempt_once: Callable[[], T],
-    attempts: int,
-    base_delay: float,
-    max_delay: float,
-    on_retry: OnRetry | None,
-    sleep: Sleep,
-) -> T:
-    if attempts < 1:
-        raise ValueError(f"attempts must be at least 1, got {attempts}")
-    for attempt in range(1, attempts + 1):
-        try:
-            return attempt_once()
-        except Exception as error:
-            reason = transient_fault(error)
-            if reason is None:
-                raise
-            if attempt == attempts:
-                raise RetriesExhausted(attempts, reason, error) from error
-            delay = backoff_delay(attempt, base_delay, max_delay)
-            logger.warning(
-                "transient database fault on attempt %d of %d (%s); retrying in %.3fs",
-                attempt,
-                attempts,
-                reason,
-                delay,
-            )
-            if on_retry is not None:
-                on_retry(attempt, error, delay)
-            sleep(delay)
-    raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often and how patiently a unit of work is retried: the one set of settings."""
+
+    attempts: int = DEFAULT_ATTEMPTS
+    base_delay: float = DEFAULT_BASE_DELAY
+    max_delay: float = DEFAULT_MAX_DELAY
+    on_retry: OnRetry | None = None  # called as on_retry(attempt, error, delay) before waiting
+    sleep: Sleep | None = None  # None: time.sleep, looked up when needed
+
+    def __post_init__(self) -> None:
+        if self.attempts < 1:
+            raise ValueError(f"attempts must be at least 1, got {self.attempts}")
+
+    def run(self, attempt_once: Callable[[], T]) -> T:
+        """Call ``attempt_once`` until it returns, retrying only transient faults."""
+        for attempt in range(1, self.attempts + 1):
+            try:
+                return attempt_once()
+            except Exception as error:
+                reason = transient_fault(error)
+                if reason is None:
+                    raise
+                if attempt == self.attempts:
+                    raise RetriesExhausted(self.attempts, reason, error) from error
+                delay = backoff_delay(attempt, self.base_delay, self.max_delay)
+                logger.warning(
+                    "transient database fault on attempt %d of %d (%s); retrying in %.3fs",
+                    attempt,
+                    self.attempts,
+                    reason,
+                    delay,
+                )
+                if self.on_retry is not None:
+                    self.on_retry(attempt, error, delay)
+                (self.sleep or time.sleep)(delay)
+        raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
+
+
+DEFAULT_POLICY = RetryPolicy()
 
 
 def _rollback_quietly(rollback: Callable[[], None]) -> None:
@@ -184,19 +196,13 @@ def _rollback_quietly(rollback: Callable[[], None]) -> None:
 def run_with_retries(
     engine: Engine,
     work: Callable[[Session], T],
-    *,
-    attempts: int = DEFAULT_ATTEMPTS,
-    base_delay: float = DEFAULT_BASE_DELAY,
-    max_delay: float = DEFAULT_MAX_DELAY,
-    on_retry: OnRetry | None = None,
-    sleep: Sleep = time.sleep,
+    policy: RetryPolicy = DEFAULT_POLICY,
 ) -> T:
     """Run ``work`` in a new session and commit; retry transient faults after a rollback.
 
     Returns what ``work`` returns (objects stay loaded after the commit). Raises
     non-transient errors at once, and ``RetriesExhausted`` (with the last error as its
-    cause) when every attempt met a transient fault. ``on_retry(attempt, error, delay)``
-    is called before each wait.
+    cause) when every attempt met a transient fault, as ``policy`` says.
     """
 
     def attempt_once() -> T:
@@ -211,31 +217,18 @@ def run_with_retries(
         finally:
             session.close()
 
-    return _retry_loop(attempt_once, attempts, base_delay, max_delay, on_retry, sleep)
+    return policy.run(attempt_once)
 
 
-def retry_transient(
-    action: Callable[[], T],
-    *,
-    attempts: int = DEFAULT_ATTEMPTS,
-    base_delay: float = DEFAULT_BASE_DELAY,
-    max_delay: float = DEFAULT_MAX_DELAY,
-    on_retry: OnRetry | None = None,
-    sleep: Sleep = time.sleep,
-) -> T:
+def retry_transient(action: Callable[[], T], policy: RetryPolicy = DEFAULT_POLICY) -> T:
     """Retry an ``action`` that owns its transaction (and rolls it back when it fails)."""
-    return _retry_loop(action, attempts, base_delay, max_delay, on_retry, sleep)
+    return policy.run(action)
 
 
 def run_connection_with_retries(
     engine: Engine,
     work: Callable[[Connection], T],
-    *,
-    attempts: int = DEFAULT_ATTEMPTS,
-    base_delay: float = DEFAULT_BASE_DELAY,
-    max_delay: float = DEFAULT_MAX_DELAY,
-    on_retry: OnRetry | None = None,
-    sleep: Sleep = time.sleep,
+    policy: RetryPolicy = DEFAULT_POLICY,
 ) -> T:
     """``run_with_retries`` for Core work: ``work`` gets a connection inside a transaction."""
 
@@ -250,4 +243,4 @@ def run_connection_with_retries(
                 _rollback_quietly(transaction.rollback)
                 raise
 
-    return _retry_loop(attempt_once, attempts, base_delay, max_delay, on_retry, sleep)
+    return policy.run(attempt_once)

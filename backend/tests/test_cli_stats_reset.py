@@ -57,7 +57,7 @@ def test_stats_size_counts_the_sqlite_wal(migrated_url: URL) -> None:
     engine = make_engine(migrated_url)
     try:
         populate(engine)  # committed pages wait in the WAL until a checkpoint
-        files = sqlite_files(migrated_url.database)
+        files = sqlite_files(migrated_url)
         assert [f.name for f in files] == ["test.db", "test.db-wal"]
         with engine.connect() as connection:
             assert database_size(connection) == sum(f.stat().st_size for f in files)

@@ -24,6 +24,7 @@ from backend.app.database.db import (
     read_only,
     redacted,
     session_scope,
+    sqlite_file,
 )
 from backend.app.models import Category, Store, StoreCluster
 from backend.tests.schema_rows import METADATA, VALID_ROWS, row
@@ -312,3 +313,20 @@ def test_timestamps_written_by_other_clients_read_back_as_the_same_instant(
         assert cluster is not None
         assert cluster.created_at == datetime(2025, 3, 1, 10, 30, tzinfo=UTC)
         assert cluster.created_at.utcoffset() == timedelta(0)
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("sqlite://", None),
+        ("sqlite:///:memory:", None),
+        ("sqlite:///file:shared?mode=memory&cache=shared&uri=true", None),
+        ("sqlite:///./fashion_forecast.db", "fashion_forecast.db"),
+        ("sqlite:////tmp/x/ff.db", "/tmp/x/ff.db"),
+        ("sqlite:///file:/tmp/ff.db?uri=true", "/tmp/ff.db"),
+        ("postgresql://u@h/db", None),
+    ],
+)
+def test_one_answer_to_which_file_a_sqlite_url_names(url: str, expected: str | None) -> None:
+    found = sqlite_file(url)
+    assert (None if found is None else str(found)) == expected

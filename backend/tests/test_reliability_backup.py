@@ -17,9 +17,9 @@ from backend.app.database.db import make_engine
 from backend.app.maintenance.backup import (
     BackupError,
     backup_sqlite,
+    database_file,
     read_backup,
     restore_sqlite,
-    sqlite_file,
 )
 from backend.app.maintenance.schema_version import head_revision
 from backend.app.models import WorkflowLog
@@ -63,7 +63,7 @@ def _checks(database: Path) -> tuple[list[str], list[Any]]:
 def test_a_backup_taken_while_another_connection_writes_is_consistent(
     engine: Engine, migrated_url: URL
 ) -> None:
-    database = sqlite_file(migrated_url)
+    database = database_file(migrated_url)
     committed = threading.Event()
     stop = threading.Event()
     batches_written: list[int] = []
@@ -109,7 +109,7 @@ def test_a_backup_taken_while_another_connection_writes_is_consistent(
 def test_a_backup_is_one_named_file_next_to_the_database(engine: Engine, migrated_url: URL) -> None:
     with engine.begin() as connection:
         connection.execute(insert(WorkflowLog), _batch(1))
-    database = sqlite_file(migrated_url)
+    database = database_file(migrated_url)
 
     backup = backup_sqlite(migrated_url)
 
@@ -131,7 +131,7 @@ def test_restore_brings_the_data_back_and_keeps_what_it_replaced(
 ) -> None:
     with engine.begin() as connection:
         connection.execute(insert(WorkflowLog), _batch(1) + _batch(2))
-    database = sqlite_file(migrated_url)
+    database = database_file(migrated_url)
     original = _logs(database)
     backup = backup_sqlite(migrated_url)
     with engine.begin() as connection:
@@ -170,7 +170,7 @@ def test_restore_into_a_new_file(engine: Engine, migrated_url: URL, tmp_path: Pa
     result = restore_sqlite(backup, f"sqlite:///{target}")
 
     assert result.previous is None
-    assert _logs(target) == _logs(sqlite_file(migrated_url))
+    assert _logs(target) == _logs(database_file(migrated_url))
 
 
 @sqlite_only
@@ -178,7 +178,7 @@ def test_restore_refuses_a_database_in_use(engine: Engine, migrated_url: URL) ->
     backup = backup_sqlite(migrated_url)
     with engine.begin() as connection:
         connection.execute(insert(WorkflowLog), _batch(1))
-    database = sqlite_file(migrated_url)
+    database = database_file(migrated_url)
     before = _logs(database)
     # An agent has it open, even idle.
     with engine.connect(), pytest.raises(BackupError, match="in use by another connection"):
@@ -198,7 +198,7 @@ def test_restore_refuses_what_is_not_one_of_our_backups(
     with engine.begin() as connection:
         connection.execute(insert(WorkflowLog), _batch(1))
     engine.dispose()
-    database = sqlite_file(migrated_url)
+    database = database_file(migrated_url)
     before = _logs(database)
 
     text_file = _make_file(tmp_path / "notes.txt", b"log_id,workflow_id\n1,2\n")

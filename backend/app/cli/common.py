@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 from sqlalchemy import Engine
 
-from backend.app.database.db import DEFAULT_DATABASE_URL, make_engine, normalize_url
+from backend.app.database.db import DEFAULT_DATABASE_URL, make_engine, normalize_url, sqlite_file
 from backend.app.maintenance.schema_version import require_current
 
 console = Console()
@@ -40,13 +39,9 @@ DatabaseUrl = Annotated[
 
 def require_existing_sqlite(url: str) -> None:
     """Refuse a SQLite path with no file: connecting would create an empty database."""
-    parsed = normalize_url(url)
-    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
-        return
-    if not Path(parsed.database).exists():
-        raise CommandError(
-            f"no database at {parsed.database}: run `ffdb upgrade` to create it", exit_code=1
-        )
+    path = sqlite_file(url)
+    if path is not None and not path.exists():
+        raise CommandError(f"no database at {path}: run `ffdb upgrade` to create it", exit_code=1)
 
 
 @contextmanager

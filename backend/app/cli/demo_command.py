@@ -19,7 +19,13 @@ from sqlalchemy.orm import Session
 from backend.app.cli.app import app
 from backend.app.cli.common import CommandError, DatabaseUrl, console, error_console
 from backend.app.database.base import Base
-from backend.app.database.db import DEFAULT_DATABASE_URL, make_engine, normalize_url, redacted
+from backend.app.database.db import (
+    DEFAULT_DATABASE_URL,
+    make_engine,
+    normalize_url,
+    redacted,
+    sqlite_file,
+)
 from backend.app.demo.sample_season import DEMO_WORKFLOW_PREFIX, DemoSummary, generate_sample_season
 from backend.app.maintenance import migrate
 from backend.app.models import ActualSales, Category, Forecast, Markdown, WorkflowLog
@@ -58,8 +64,8 @@ def _fresh_database(url: URL) -> None:
     if url.get_backend_name() != "sqlite":
         migrate.reset(url)
         return
-    if url.database and url.database != ":memory:":
-        path = Path(url.database)
+    path = sqlite_file(url)
+    if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         for suffix in SQLITE_COMPANIONS:
             Path(f"{path}{suffix}").unlink(missing_ok=True)
@@ -161,7 +167,7 @@ def demo(
     Example: ffdb demo --seed 7 && ffdb stats
     """
     url = normalize_url(database_url)
-    if url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"):
+    if url.get_backend_name() == "sqlite" and sqlite_file(url) is None:
         raise CommandError(
             f"{redacted(url)} is an in-memory database that would vanish when ffdb exits: "
             "give a file, e.g. sqlite:///./fashion_forecast.db"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -20,7 +19,13 @@ from sqlalchemy.exc import ArgumentError, OperationalError
 
 from backend.app.cli.app import app
 from backend.app.cli.common import CommandError, DatabaseUrl, console
-from backend.app.database.db import DEFAULT_DATABASE_URL, make_engine, normalize_url, redacted
+from backend.app.database.db import (
+    DEFAULT_DATABASE_URL,
+    make_engine,
+    normalize_url,
+    redacted,
+    sqlite_file,
+)
 from backend.app.maintenance.transfer import (
     DEFAULT_BATCH_SIZE,
     TransferError,
@@ -54,10 +59,9 @@ def _connect(url: str, role: str) -> Engine:
         # The parser's message repeats the URL, password and all: say less.
         raise CommandError(f"the {role} URL is not a valid SQLAlchemy URL") from None
     where = redacted(parsed)
-    database = parsed.database or ""
-    is_file = parsed.get_backend_name() == "sqlite" and database not in ("", ":memory:")
+    database = sqlite_file(parsed)
     # Connecting would create an empty file: a missing database is a mistake here.
-    if is_file and not Path(database).is_file():
+    if database is not None and not database.is_file():
         hint = " (create it with `ffdb upgrade --database-url ...`)" if role == "target" else ""
         raise CommandError(f"the {role} database {database} does not exist{hint}")
     try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, create_engine, event
@@ -35,6 +36,7 @@ __all__ = [
     "redacted",
     "session_factory",
     "session_scope",
+    "sqlite_file",
 ]
 
 DEFAULT_DATABASE_URL = "sqlite:///./fashion_forecast.db"
@@ -62,12 +64,29 @@ def redacted(url: str | URL) -> str:
     return normalize_url(url).render_as_string(hide_password=True)
 
 
+def sqlite_file(url: str | URL) -> Path | None:
+    """The file a SQLite URL names; None for an in-memory database or another backend.
+
+    The one answer to "is this an in-memory SQLite database?": ``sqlite://``,
+    ``sqlite:///:memory:`` and URI filenames with ``mode=memory`` have no file.
+    """
+    parsed = normalize_url(url)
+    database = parsed.database
+    if parsed.get_backend_name() != "sqlite" or database in (None, "", ":memory:"):
+        return None
+    if database.startswith("file:"):
+        if parsed.query.get("mode") == "memory" or "mode=memory" in database:
+            return None
+        return Path(database.removeprefix("file:").split("?", 1)[0])
+    return Path(database)
+
+
 def _echo_requested() -> bool:
     return os.environ.get("FFDB_SQL_ECHO", "").lower() in ("1", "true", "yes", "debug")
 
 
 def _configure_sqlite(engine: Engine) -> None:
-    in_memory = engine.url.database in (None, "", ":memory:")
+    in_memory = sqlite_file(engine.url) is None
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:

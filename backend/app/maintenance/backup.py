@@ -27,7 +27,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import URL
 
-from backend.app.database.db import normalize_url, redacted
+from backend.app.database.db import normalize_url, redacted, sqlite_file
 from backend.app.maintenance.schema_version import head_revision, script_directory
 
 __all__ = [
@@ -56,7 +56,7 @@ class RestoreResult:
     previous: Path | None  # the backup of what the database held before the restore
 
 
-def sqlite_file(url: str | URL) -> Path:
+def database_file(url: str | URL) -> Path:
     """The database file a SQLite URL names; refuses other backends and in-memory URLs."""
     parsed = normalize_url(url)
     if parsed.get_backend_name() != "sqlite":
@@ -64,9 +64,10 @@ def sqlite_file(url: str | URL) -> Path:
             f"backups here are for SQLite databases; {redacted(parsed)} is "
             f"{parsed.get_backend_name()} (use the server's own tools, e.g. pg_dump)"
         )
-    if parsed.database in (None, "", ":memory:") or parsed.query.get("mode") == "memory":
+    path = sqlite_file(parsed)
+    if path is None:
         raise BackupError("an in-memory SQLite database has no file to back up or restore")
-    return Path(parsed.database).resolve()
+    return path.resolve()
 
 
 def _revision(connection: sqlite3.Connection) -> str | None:
@@ -115,7 +116,7 @@ def backup_sqlite(url: str | URL) -> Path:
     Safe while other connections read and write: they are not blocked, and the copy
     holds exactly the transactions committed when it started.
     """
-    database = sqlite_file(url)
+    database = database_file(url)
     if not database.is_file():
         raise BackupError(f"no database to back up: {database} does not exist")
     try:
@@ -134,7 +135,7 @@ def backup_before_upgrade(url: str | URL, target: str = "head") -> Path | None:
     parsed = normalize_url(url)
     if parsed.get_backend_name() != "sqlite":
         return None
-    database = sqlite_file(parsed)
+    database = database_file(parsed)
     if not database.is_file():
         return None
     wanted = head_revision() if target in ("head", "heads") else target
@@ -206,7 +207,7 @@ def restore_sqlite(backup_path: Path, url: str | URL) -> RestoreResult:
     before is backed up first (``RestoreResult.previous``), so a restore can be undone.
     """
     revision = read_backup(backup_path)
-    database = sqlite_file(url)
+    database = database_file(url)
     if database == backup_path.resolve():
         raise BackupError(f"{backup_path} is the database itself, not a backup of it")
     database.parent.mkdir(parents=True, exist_ok=True)

@@ -6,7 +6,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from sqlalchemy import Connection, Table, func, select
+from sqlalchemy.engine import URL
 
+from backend.app.database.db import sqlite_file
 from backend.app.models import metadata, tables_in_dependency_order
 
 
@@ -25,18 +27,18 @@ def row_counts(connection: Connection, tables: Sequence[Table]) -> dict[str, int
     return {table.name: count_rows(connection, table) for table in tables}
 
 
-def sqlite_files(database: str | None) -> list[Path]:
+def sqlite_files(url: str | URL) -> list[Path]:
     """The main file and the WAL beside it (the WAL holds committed pages not yet copied)."""
-    if database in (None, "", ":memory:") or database.startswith("file:"):
+    main = sqlite_file(url)
+    if main is None:
         return []
-    main = Path(database)
-    return [path for path in (main, Path(f"{database}-wal")) if path.exists()]
+    return [path for path in (main, Path(f"{main}-wal")) if path.exists()]
 
 
 def database_size(connection: Connection) -> int | None:
     """Bytes on disk (SQLite: file plus WAL; PostgreSQL: pg_database_size), if known."""
     if connection.dialect.name == "sqlite":
-        files = sqlite_files(connection.engine.url.database)
+        files = sqlite_files(connection.engine.url)
         return sum(path.stat().st_size for path in files) if files else None
     if connection.dialect.name == "postgresql":
         size = connection.execute(select(func.pg_database_size(func.current_database())))

@@ -25,14 +25,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from sqlalchemy import Connection, Engine, Table, delete, insert, select
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError, IntegrityError, StatementError
 
-from backend.app.database.db import read_only, redacted
+from backend.app.database.db import read_only, redacted, sqlite_file
 from backend.app.database.errors import describe_integrity_error
 from backend.app.maintenance.schema_version import (
     SchemaOutOfDate,
@@ -300,10 +299,8 @@ def _same_database(source: URL, target: URL) -> bool:
     if source.get_backend_name() == "sqlite":
 
         def where(url: URL) -> str:
-            database = url.database or ""
-            if database in ("", ":memory:"):
-                return ":memory:" + str(id(url))
-            return str(Path(database).resolve())
+            path = sqlite_file(url)
+            return f":memory:{id(url)}" if path is None else str(path.resolve())
 
         return where(source) == where(target)
     keys = ("host", "port", "database")

@@ -55,13 +55,7 @@ def allocation_with_stores(session: Session, allocation_id: str) -> AllocationWi
         .where(Allocation.allocation_id == allocation_id)
         .order_by(store_id)
     ).all()
-    return AllocationWithStores(
-        allocation_id=allocation.allocation_id,
-        forecast_id=allocation.forecast_id,
-        manufacturing_qty=allocation.manufacturing_qty,
-        safety_stock_percentage=allocation.safety_stock_percentage,
-        initial_allocation_total=allocation.initial_allocation_total,
-        holdback_total=allocation.holdback_total,
-        created_at=allocation.created_at,
+    return AllocationWithStores.from_source(
+        allocation,
         stores=[AllocatedStore(**row._mapping) for row in rows],
     )

@@ -39,18 +39,9 @@ def latest_forecast(session: Session, category_id: str, season: str) -> Forecast
         (CurvePoint.model_validate(point) for point in forecast.weekly_demand_curve),
         key=lambda point: point.week_number,
     )
-    return ForecastWithCurve(
-        forecast_id=forecast.forecast_id,
-        category_id=forecast.category_id,
-        season=forecast.season,
-        forecast_horizon_weeks=forecast.forecast_horizon_weeks,
-        total_season_demand=forecast.total_season_demand,
-        peak_week=forecast.peak_week,
-        forecasting_method=forecast.forecasting_method,
+    return ForecastWithCurve.from_source(
+        forecast,
         models_used=list(forecast.models_used),
-        prophet_forecast=forecast.prophet_forecast,
-        arima_forecast=forecast.arima_forecast,
-        created_at=forecast.created_at,
         curve=curve,
         distribution=[ClusterShare(**row._mapping) for row in shares],
     )

@@ -7,7 +7,7 @@ it can hand to an LLM or print as JSON, never a raw row.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import ClassVar
+from typing import Any, ClassVar, Self
 
 from pydantic import BaseModel, ConfigDict
 
@@ -22,6 +22,13 @@ from backend.app.schemas.enums import (
 
 class ReadModel(BaseModel):
     model_config = ConfigDict(frozen=True, from_attributes=True)
+
+    @classmethod
+    def from_source(cls, source: object, **computed: Any) -> Self:
+        """The read model of ``source`` (a model row): each field from the attribute of
+        the same name, except those given in ``computed``; validated like any input."""
+        values = {name: getattr(source, name) for name in cls.model_fields if name not in computed}
+        return cls.model_validate({**values, **computed})
 
 
 # --- stores and clusters ------------------------------------------------------------------

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -330,3 +334,36 @@ def test_timestamps_written_by_other_clients_read_back_as_the_same_instant(
 def test_one_answer_to_which_file_a_sqlite_url_names(url: str, expected: str | None) -> None:
     found = sqlite_file(url)
     assert (None if found is None else str(found)) == expected
+
+
+def test_importing_the_models_reads_no_environment_and_opens_nothing(tmp_path: Path) -> None:
+    # A broken DATABASE_URL only matters once something connects: importing the story's
+    # modules must not build the engine (it is made on first use).
+    script = (
+        "import backend.app.models, backend.app.database.db as db\n"
+        "assert db._default_engine is None\n"
+        "print('imported')\n"
+    )
+    env = {**os.environ, "DATABASE_URL": "not a url"}
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "imported"
+
+
+def test_the_story_names_build_the_engine_on_first_use(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "story.db"
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{target}")
+    monkeypatch.setattr(db_module, "_default_engine", None)
+    monkeypatch.setattr(db_module, "_default_sessions", None)
+    from backend.app.database.db import SessionLocal, engine
+
+    assert isinstance(engine, Engine) and engine.url.database == str(target)
+    assert db_module.engine is engine  # one engine, not one per read
+    with SessionLocal() as session:
+        assert session.bind is engine
+        assert session.scalar(text("SELECT 1")) == 1
+    engine.dispose()

@@ -693,41 +693,21 @@ def writers_parents(writers: int) -> SampleRows:
     """What the concurrent writers' actual_sales need: a category, a cluster, the
     stores, and one forecast per writer."""
     rows = SampleRows()
-    rows.add(
-        "categories",
-        category_id="CAT-R",
-        category_name="Reliability",
-        season_start_date=date(2026, 3, 2),
-        season_end_date=date(2026, 5, 25),
-        season_length_weeks=workers.WEEKS,
-    )
-    rows.add("store_clusters", cluster_id="CL-R", cluster_name="All", fashion_tier="VALUE")
+    rows.add("categories", category_id="CAT-R", season_length_weeks=workers.WEEKS)
+    rows.add("store_clusters", cluster_id="CL-R")
     for number in range(workers.STORES):
-        rows.add(
-            "stores",
-            store_id=f"S{number:02d}",
-            store_name=f"Store {number}",
-            cluster_id="CL-R",
-            store_size_sqft=5000,
-            location_tier="B",
-            median_income=60000,
-            store_format="MALL",
-            region="WEST",
-            avg_weekly_sales_12mo=1000.0,
-        )
+        rows.add("stores", store_id=f"S{number:02d}", cluster_id="CL-R")
     for writer in range(writers):
         rows.add(
             "forecasts",
             forecast_id=workers.forecast_id(writer),
             category_id="CAT-R",
-            season="Spring 2026",
             forecast_horizon_weeks=workers.WEEKS,
-            total_season_demand=1200,
+            total_season_demand=100 * workers.WEEKS,
             weekly_demand_curve=[
                 {"week_number": week, "demand_units": 100} for week in range(1, workers.WEEKS + 1)
             ],
             peak_week=1,
-            models_used=["prophet", "arima"],
         )
     return rows
 
@@ -735,29 +715,11 @@ def writers_parents(writers: int) -> SampleRows:
 def import_parents(stores: int, categories: int) -> SampleRows:
     """Stores S000.. in one cluster and categories CAT0..: what a weekly import needs."""
     rows = SampleRows()
-    rows.add("store_clusters", cluster_id="CL", cluster_name="All", fashion_tier="VALUE")
+    rows.add("store_clusters", cluster_id="CL")
     for number in range(categories):
-        rows.add(
-            "categories",
-            category_id=f"CAT{number}",
-            category_name=f"Category {number}",
-            season_start_date=date(2026, 3, 2),
-            season_end_date=date(2026, 5, 25),
-            season_length_weeks=12,
-        )
+        rows.add("categories", category_id=f"CAT{number}", category_name=f"Category {number}")
     for number in range(stores):
-        rows.add(
-            "stores",
-            store_id=f"S{number:03d}",
-            store_name=f"Store {number}",
-            cluster_id="CL",
-            store_size_sqft=5000,
-            location_tier="B",
-            median_income=50000,
-            store_format="MALL",
-            region="WEST",
-            avg_weekly_sales_12mo=900.0,
-        )
+        rows.add("stores", store_id=f"S{number:03d}", cluster_id="CL")
     return rows
 
 
@@ -777,9 +739,7 @@ def exports_season() -> SampleRows:
         "forecasts",
         forecast_id=exports.FORECAST_ID,
         category_id=exports.CATEGORY_ID,
-        season="Spring 2025",
         forecast_horizon_weeks=exports.SEASON_WEEKS,
-        total_season_demand=8000,
         weekly_demand_curve=[],
         peak_week=1,
         models_used=["prophet"],

@@ -3,8 +3,10 @@
 - ``every_table``: rows in all tables with what a copy could bend: JSON, NULLs,
   unicode, awkward floats, aware timestamps in another zone (transfer, parity).
 - ``small_season``: a few consistent rows in each table (the ``ffdb`` command tests).
-- ``read_edge_cases``: what the demo season lacks for the read tests.
-- ``first_revision``: rows for the schema of the first migration (upgrade tests).
+- ``read_edge_cases``: what the demo season lacks for the read tests; with the demo,
+  ``reads_database``; ``add_filler`` adds production-like volume in SQL (query plans).
+- ``first_revision``: rows for the schema of the first migration, written by
+  ``populate_at_first_revision`` (upgrade tests).
 - ``writers_parents``, ``import_parents``, ``exports_season``: the parent rows that
   concurrent writers, bulk imports and the fixture exports need.
 
@@ -13,6 +15,7 @@ The databases built from them once per session are in ``databases.py``.
 
 from __future__ import annotations
 
+import json
 import random
 from datetime import UTC, date, datetime, timedelta, timezone
 
@@ -484,7 +487,7 @@ def reads_database(engine: Engine) -> None:
 FILLED_CATEGORY = "CAT-WD"  # the demo category whose weeks the filler history repeats
 FILLER_CATEGORIES = 12  # x 50 stores x 156 weeks = 93,600 historical_sales rows
 FILLER_FORECASTS = 100  # x 50 stores x 12 weeks = 60,000 actual_sales rows
-CURVE = "[" + ", ".join(f'{{"week_number": {w}, "demand_units": 10}}' for w in range(1, 13)) + "]"
+FILLER_CURVE = json.dumps([{"week_number": w, "demand_units": 10} for w in range(1, 13)])
 
 
 def add_filler(engine: Engine) -> None:
@@ -520,7 +523,7 @@ def add_filler(engine: Engine) -> None:
                 "models_used) SELECT 'FILL_F' || i, 'FILL_C1', 'Filler', 12, 120, "
                 f"{json_value.format('curve')}, 1, {json_value.format('models')} FROM n"
             ),
-            {"count": FILLER_FORECASTS, "curve": CURVE, "models": '["prophet"]'},
+            {"count": FILLER_FORECASTS, "curve": FILLER_CURVE, "models": '["prophet"]'},
         )
         connection.execute(
             text(

@@ -44,7 +44,7 @@ from backend.app.models.enums import (
     MarkdownStatus,
     ReplenishmentStrategy,
 )
-from backend.tests.populated import populate
+from backend.tests.support.samples import every_table
 
 Params = dict[str, Any]
 
@@ -160,8 +160,7 @@ def raw_update(table: Table, key: str, values: dict[str, Any]) -> tuple[Executab
 
 @pytest.fixture
 def populated(engine: Engine) -> Engine:
-    with Session(engine) as session:
-        populate(session)
+    every_table().write(engine)
     return engine
 
 

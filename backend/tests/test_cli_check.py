@@ -8,13 +8,16 @@ import pytest
 from sqlalchemy.engine import URL
 
 from backend.app.maintenance.schema_version import head_revision
-from backend.tests.cli_support import execute_sql, fill, run_ffdb
+from backend.tests.support.cli import run_ffdb
+from backend.tests.support.samples import small_season
+from backend.tests.support.sql import execute_sql
 
 
 def test_check_passes_on_a_populated_database_at_head(
     migrated_url: URL, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    result = run_ffdb(capsys, "check", "--database-url", fill(migrated_url))
+    small_season().write(migrated_url)
+    result = run_ffdb(capsys, "check", "--database-url", migrated_url)
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith("OK: ")
     assert f"at head ({head_revision()})" in result.stdout

@@ -7,38 +7,27 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session
 
-from backend.app.cli.main import main
 from backend.app.database.base import Base
 from backend.app.database.db import make_engine
 from backend.app.domain import records
 from backend.app.domain.violations import find_rule_violations
 from backend.app.maintenance.schema_version import current_revision, head_revision
 from backend.app.models.enums import FashionTier
-from backend.tests.conftest import migrate
-from backend.tests.test_migrations import EXTENSION_TABLES, STORY_TABLES
+from backend.tests.support.backends import migrate
+from backend.tests.support.cli import run_ffdb
+from backend.tests.support.schema import EXTENSION_TABLES, STORY_TABLES
 
 
-def _run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    try:
-        main(args)
-        code = 0
-    except SystemExit as exit_:
-        code = int(exit_.code or 0)
-    captured = capsys.readouterr()
-    # Rich wraps to the terminal width: compare words, not line breaks.
-    return code, " ".join(captured.out.split()), " ".join(captured.err.split())
-
-
-def _url(url: URL) -> str:
-    return url.render_as_string(hide_password=False)
+def _run(capsys: pytest.CaptureFixture[str], *args: str | URL) -> tuple[int, str, str]:
+    """``ffdb ARGS``, its output as words: rich wraps to the terminal width."""
+    result = run_ffdb(capsys, *args)
+    return result.exit_code, " ".join(result.stdout.split()), " ".join(result.stderr.split())
 
 
 def test_demo_builds_reports_and_can_run_again(
     empty_database_url: URL, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, out, err = _run(
-        ["demo", "--seed", "5", "--database-url", _url(empty_database_url)], capsys
-    )
+    code, out, err = _run(capsys, "demo", "--seed", "5", "--database-url", empty_database_url)
     assert code == 0, err
     assert "Rows per table" in out
     assert "historical_sales" in out and "23,400" in out
@@ -61,9 +50,7 @@ def test_demo_builds_reports_and_can_run_again(
         engine.dispose()
 
     # A database that holds a demo is rebuilt without asking: same counts, no duplicates.
-    code, out, err = _run(
-        ["demo", "--seed", "6", "--database-url", _url(empty_database_url)], capsys
-    )
+    code, out, err = _run(capsys, "demo", "--seed", "6", "--database-url", empty_database_url)
     assert code == 0, err
     engine = make_engine(empty_database_url)
     try:
@@ -88,7 +75,7 @@ def test_demo_refuses_to_wipe_data_it_did_not_write(
                 session, cluster_id="MINE", cluster_name="Mine", fashion_tier=FashionTier.VALUE
             )
             session.commit()
-        code, _, err = _run(["demo", "--database-url", _url(empty_database_url)], capsys)
+        code, _, err = _run(capsys, "demo", "--database-url", empty_database_url)
         assert code == 1
         assert "store_clusters has 1 row(s) that `ffdb demo` did not write" in err
         assert "pass --replace" in err
@@ -102,9 +89,7 @@ def test_demo_refuses_to_wipe_data_it_did_not_write(
 
         # Let go of the old file before the demo replaces it.
         engine.dispose()
-        code, _, err = _run(
-            ["demo", "--replace", "--database-url", _url(empty_database_url)], capsys
-        )
+        code, _, err = _run(capsys, "demo", "--replace", "--database-url", empty_database_url)
         assert code == 0, err
         with Session(engine) as session:
             from backend.app.models import StoreCluster
@@ -118,7 +103,7 @@ def test_demo_failure_is_an_error_line_without_the_password(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     code, _, err = _run(
-        ["demo", "--database-url", "postgresql+psycopg://nobody:secret@127.0.0.1:1/none"], capsys
+        capsys, "demo", "--database-url", "postgresql+psycopg://nobody:secret@127.0.0.1:1/none"
     )
     assert code == 1
     assert err.startswith("error: ")
@@ -127,6 +112,6 @@ def test_demo_failure_is_an_error_line_without_the_password(
 
 
 def test_demo_refuses_an_in_memory_database(capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = _run(["demo", "--database-url", "sqlite://"], capsys)
+    code, _, err = _run(capsys, "demo", "--database-url", "sqlite://")
     assert code == 1
     assert "in-memory database that would vanish" in err

@@ -8,7 +8,7 @@ import pytest
 
 from backend.app.database.base import Base
 from backend.app.maintenance import erd, schema_doc
-from backend.tests.cli_support import run_ffdb
+from backend.tests.support.cli import run_ffdb
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 

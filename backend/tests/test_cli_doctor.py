@@ -14,15 +14,9 @@ from sqlalchemy.engine import URL
 from backend.app.domain import doctor
 from backend.app.maintenance import health
 from backend.app.schemas.problems import Problem
-from backend.tests.cli_support import (
-    Result,
-    execute_sql,
-    fill,
-    has_row,
-    query_rows,
-    run_ffdb,
-    table_rows,
-)
+from backend.tests.support.cli import Result, has_row, run_ffdb, table_rows
+from backend.tests.support.samples import small_season
+from backend.tests.support.sql import execute_sql, query_rows
 
 only_sqlite = pytest.mark.parametrize("backend_name", ["sqlite"], indirect=True)
 only_postgresql = pytest.mark.parametrize(
@@ -32,7 +26,8 @@ only_postgresql = pytest.mark.parametrize(
 
 @pytest.fixture
 def populated_url(migrated_url: URL) -> Iterator[URL]:
-    yield fill(migrated_url)
+    small_season().write(migrated_url)
+    yield migrated_url
 
 
 def _doctor(capsys: pytest.CaptureFixture[str], url: URL) -> Result:

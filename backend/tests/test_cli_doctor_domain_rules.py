@@ -9,7 +9,8 @@ from backend.app.database.db import make_engine
 from backend.app.demo.sample_season import generate_sample_season
 from backend.app.domain import doctor
 from backend.app.maintenance import health
-from backend.tests.cli_support import execute_sql, has_row, run_ffdb
+from backend.tests.support.cli import has_row, run_ffdb
+from backend.tests.support.sql import execute_sql
 
 
 def test_doctor_runs_the_database_checks_then_the_domain_rules() -> None:

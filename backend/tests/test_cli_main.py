@@ -12,7 +12,8 @@ from sqlalchemy.engine import URL
 
 from backend.app.cli import db_commands
 from backend.app.cli.app import package_version
-from backend.tests.cli_support import run_ffdb
+from backend.tests.support.backends import postgres_admin_url
+from backend.tests.support.cli import run_ffdb
 
 FFDB = Path(sys.executable).with_name("ffdb")
 PASSWORD = "hunter2-Very-Secret"
@@ -63,8 +64,6 @@ def test_an_unknown_command_is_a_usage_error(capsys: pytest.CaptureFixture[str])
 def test_a_connection_error_is_one_line_without_the_password(
     backend_name: str, postgres_databases: object, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from backend.tests.conftest import postgres_admin_url
-
     url = postgres_admin_url().set(database="ffdb_no_such_database", password=PASSWORD)
     result = run_ffdb(capsys, "check", "--database-url", url)
     assert result.exit_code == 1

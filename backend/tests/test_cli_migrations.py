@@ -13,8 +13,8 @@ from sqlalchemy.engine import URL
 
 from backend.app.database.db import make_engine
 from backend.app.maintenance.schema_version import current_revision, head_revision
-from backend.tests.cli_support import run_ffdb
-from backend.tests.test_migrations import EXTENSION_TABLES, STORY_TABLES
+from backend.tests.support.cli import run_ffdb
+from backend.tests.support.schema import EXTENSION_TABLES, STORY_TABLES
 
 FFDB = Path(sys.executable).with_name("ffdb")
 

@@ -9,15 +9,9 @@ from sqlalchemy.engine import URL
 from backend.app.database.db import make_engine
 from backend.app.maintenance.schema_version import current_revision, head_revision
 from backend.app.maintenance.stats import database_size, sqlite_files, table_names
-from backend.tests.cli_support import (
-    execute_sql,
-    fill,
-    has_row,
-    populate,
-    query_rows,
-    run_ffdb,
-    table_rows,
-)
+from backend.tests.support.cli import has_row, run_ffdb, table_rows
+from backend.tests.support.samples import small_season
+from backend.tests.support.sql import execute_sql, query_rows
 
 PASSWORD = "s3cr3t-Pa55"
 
@@ -29,7 +23,7 @@ def _count(url: URL, table: str) -> int:
 def test_stats_shows_rows_of_every_table(
     migrated_url: URL, backend_name: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    fill(migrated_url)
+    small_season().write(migrated_url)
     result = run_ffdb(capsys, "stats", "--database-url", migrated_url)
     assert result.exit_code == 0, result.output
     out = result.stdout
@@ -56,7 +50,7 @@ def test_stats_shows_rows_of_every_table(
 def test_stats_size_counts_the_sqlite_wal(migrated_url: URL) -> None:
     engine = make_engine(migrated_url)
     try:
-        populate(engine)  # committed pages wait in the WAL until a checkpoint
+        small_season().write(engine)  # committed pages wait in the WAL until a checkpoint
         files = sqlite_files(migrated_url)
         assert [f.name for f in files] == ["test.db", "test.db-wal"]
         with engine.connect() as connection:
@@ -95,7 +89,7 @@ def test_stats_refuses_an_out_of_date_database(
 def test_reset_refuses_without_yes_and_keeps_the_data(
     migrated_url: URL, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    fill(migrated_url)
+    small_season().write(migrated_url)
     result = run_ffdb(capsys, "reset", "--database-url", migrated_url)
     assert result.exit_code == 2
     assert result.stderr.strip().endswith("add --yes to confirm")
@@ -106,8 +100,9 @@ def test_reset_refuses_without_yes_and_keeps_the_data(
 def test_reset_drops_everything_and_migrates_to_head(
     migrated_url: URL, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    small_season().write(migrated_url)
     execute_sql(  # things the migrations know nothing about
-        fill(migrated_url),
+        migrated_url,
         "CREATE TABLE scratch (id INTEGER PRIMARY KEY)",
         "CREATE VIEW store_names AS SELECT store_name FROM stores",
     )
@@ -150,8 +145,9 @@ def test_reset_drops_a_foreign_table_that_references_ours(
     migrated_url: URL, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """PostgreSQL refuses the migrations' DROP TABLE stores; reset still ends clean."""
+    small_season().write(migrated_url)
     execute_sql(
-        fill(migrated_url),
+        migrated_url,
         "CREATE TABLE notes (id INTEGER PRIMARY KEY, store_id VARCHAR REFERENCES stores)",
         "INSERT INTO notes VALUES (1, 'S1')",
     )

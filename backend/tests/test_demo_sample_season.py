@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlalchemy import Engine, func, select, text
@@ -21,20 +20,9 @@ from backend.app.demo.sample_season import (
     recommended_markdown,
 )
 from backend.app.models import Allocation, Forecast, Markdown, Store
-from backend.tests.conftest import migrate
-from backend.tests.test_migrations import EXTENSION_TABLES, STORY_TABLES
-
-
-def _table_contents(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of every table, created_at left out, in primary-key order."""
-    contents = {}
-    with engine.connect() as connection:
-        for table in Base.metadata.sorted_tables:
-            columns = [column for column in table.columns if column.name != "created_at"]
-            order = list(table.primary_key.columns)
-            rows = connection.execute(select(*columns).order_by(*order)).all()
-            contents[table.name] = [tuple(row) for row in rows]
-    return contents
+from backend.tests.support.backends import migrate
+from backend.tests.support.schema import EXTENSION_TABLES, STORY_TABLES
+from backend.tests.support.snapshot import snapshot
 
 
 def _demo_database(path: Path, seed: int) -> Engine:
@@ -50,14 +38,14 @@ def test_same_seed_gives_the_same_database_and_another_seed_does_not(tmp_path: P
     second = _demo_database(tmp_path / "second.db", 7)
     other = _demo_database(tmp_path / "other.db", 8)
     try:
-        first_rows = _table_contents(first)
-        assert first_rows == _table_contents(second)
-        other_rows = _table_contents(other)
+        first_rows = snapshot(first, without={"created_at"})
+        assert first_rows == snapshot(second, without={"created_at"})
+        other_rows = snapshot(other, without={"created_at"})
         assert other_rows != first_rows
         # Keys are stable across seeds; values are not.
         assert other_rows["historical_sales"] != first_rows["historical_sales"]
-        assert [row[0] for row in other_rows["forecasts"]] == [
-            row[0] for row in first_rows["forecasts"]
+        assert [row["forecast_id"] for row in other_rows["forecasts"]] == [
+            row["forecast_id"] for row in first_rows["forecasts"]
         ]
     finally:
         for engine in (first, second, other):

@@ -30,8 +30,8 @@ from backend.app.database.db import (
     session_scope,
     sqlite_file,
 )
-from backend.app.models import Category, Store, StoreCluster
-from backend.tests.schema_rows import METADATA, VALID_ROWS, row
+from backend.app.models import Category, Store, StoreCluster, metadata
+from backend.tests.support.rows import VALID_ROWS, valid_row
 
 sqlite_only = pytest.mark.parametrize("backend_name", ["sqlite"])
 
@@ -90,7 +90,7 @@ def test_a_read_only_transaction_begins_deferred(engine: Engine) -> None:
 
 @sqlite_only
 def test_a_second_writer_waits_instead_of_failing(engine: Engine) -> None:
-    clusters = METADATA.tables["store_clusters"]
+    clusters = metadata.tables["store_clusters"]
     outcome: list[object] = []
     waiting = threading.Event()
 
@@ -101,7 +101,9 @@ def test_a_second_writer_waits_instead_of_failing(engine: Engine) -> None:
                 # Reads first, then writes: with a DEFERRED begin this is the classic
                 # "database is locked" that busy_timeout cannot help.
                 connection.execute(sa.select(sa.func.count()).select_from(clusters)).scalar()
-                connection.execute(sa.insert(clusters), row("store_clusters", cluster_id="CL2"))
+                connection.execute(
+                    sa.insert(clusters), valid_row("store_clusters", cluster_id="CL2")
+                )
             outcome.append("committed")
         except Exception as error:  # the failure being tested for
             outcome.append(error)
@@ -109,7 +111,7 @@ def test_a_second_writer_waits_instead_of_failing(engine: Engine) -> None:
     with engine.connect() as first:
         first.begin()
         first.execute(sa.select(sa.func.count()).select_from(clusters)).scalar()
-        first.execute(sa.insert(clusters), row("store_clusters"))
+        first.execute(sa.insert(clusters), valid_row("store_clusters"))
         thread = threading.Thread(target=second_writer)
         thread.start()
         waiting.wait()
@@ -143,9 +145,9 @@ def test_echo_is_off_unless_asked_for(
 
 
 def test_a_failed_bulk_insert_does_not_dump_its_parameters(engine: Engine) -> None:
-    stores = METADATA.tables["stores"]
+    stores = metadata.tables["stores"]
     rows = [
-        row("stores", store_id=f"BULK-{i:05d}", store_name=f"secret-name-{i:05d}")
+        valid_row("stores", store_id=f"BULK-{i:05d}", store_name=f"secret-name-{i:05d}")
         for i in range(5_000)
     ]
     with engine.connect() as connection, pytest.raises(IntegrityError) as refused:
@@ -203,11 +205,11 @@ def test_session_scope_commits_rolls_back_and_closes(engine: Engine) -> None:
         session.add(StoreCluster(**VALID_ROWS["store_clusters"]))
     kept = session
     with pytest.raises(RuntimeError, match="planned failure"), session_scope(engine) as session:
-        session.add(StoreCluster(**row("store_clusters", cluster_id="CL2")))
+        session.add(StoreCluster(**valid_row("store_clusters", cluster_id="CL2")))
         session.flush()
         raise RuntimeError("planned failure")
     with pytest.raises(IntegrityError), session_scope(engine) as session:
-        session.add(Store(**row("stores", cluster_id="no-such-cluster")))
+        session.add(Store(**valid_row("stores", cluster_id="no-such-cluster")))
     with engine.connect() as connection:
         ids = connection.execute(sa.select(StoreCluster.cluster_id)).scalars().all()
         stores = connection.execute(sa.select(sa.func.count()).select_from(Store)).scalar()
@@ -251,7 +253,7 @@ def test_created_at_reads_back_aware_utc(tokyo_engine: Engine) -> None:
     with session_scope(tokyo_engine) as session:
         session.add(Category(**VALID_ROWS["categories"]))
         given = datetime(2025, 3, 1, 14, 30, tzinfo=timezone(timedelta(hours=2)))
-        session.add(Category(**row("categories", category_id="CAT2"), created_at=given))
+        session.add(Category(**valid_row("categories", category_id="CAT2"), created_at=given))
     with Session(tokyo_engine) as session:
         defaulted = session.get(Category, "CAT1")
         explicit = session.get(Category, "CAT2")

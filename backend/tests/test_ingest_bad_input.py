@@ -12,15 +12,10 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import URL
 
 from backend.app.database.db import make_engine
-from backend.tests.ingest_support import (
-    CATEGORY_ID,
-    FIXTURES,
-    FORECAST_ID,
-    ffdb,
-    seed_season,
-    snapshot,
-    write,
-)
+from backend.tests.support.cli import run_ffdb
+from backend.tests.support.exports import CATEGORY_ID, FORECAST_ID, REPO_EXPORTS, write_file
+from backend.tests.support.samples import exports_season
+from backend.tests.support.snapshot import snapshot
 
 WEEKLY = "week_start_date,store_id,category_id,units_sold\n"
 # A valid row that would update a stored one: proves the transaction rolled back.
@@ -183,16 +178,21 @@ CASES = {
 
 
 @pytest.fixture
-def seeded(migrated_url: URL, shared_dir: Path, tmp_path: Path, capsys) -> Iterator[Engine]:
+def seeded(migrated_url: URL, tmp_path: Path, capsys) -> Iterator[Engine]:
     """Stores, a season, a forecast, a week of actuals and some history already loaded."""
     engine = make_engine(migrated_url)
-    stores = shared_dir / FIXTURES / "store_attributes.csv"
-    assert ffdb(capsys, migrated_url, "import", "stores", str(stores)).code == 0
-    seed_season(engine)
-    week_1 = shared_dir / FIXTURES / "normal_season" / "actuals_week_01.csv"
-    assert ffdb(capsys, migrated_url, *ACTUALS, str(week_1)).code == 0
-    history = write(tmp_path / "history.csv", WEEKLY + f"2025-02-17,S001,{CATEGORY_ID},10\n")
-    assert ffdb(capsys, migrated_url, *HISTORICAL, str(history)).code == 0
+    stores = REPO_EXPORTS.store_file(0)
+    assert (
+        run_ffdb(capsys, "import", "stores", str(stores), "--database-url", migrated_url).exit_code
+        == 0
+    )
+    exports_season().write(engine)
+    week_1 = REPO_EXPORTS.actuals_week(1)
+    assert run_ffdb(capsys, *ACTUALS, str(week_1), "--database-url", migrated_url).exit_code == 0
+    history = write_file(tmp_path / "history.csv", WEEKLY + f"2025-02-17,S001,{CATEGORY_ID},10\n")
+    assert (
+        run_ffdb(capsys, *HISTORICAL, str(history), "--database-url", migrated_url).exit_code == 0
+    )
     yield engine
     engine.dispose()
 
@@ -202,57 +202,71 @@ def test_bad_input_is_reported_and_changes_nothing(
     case: str, seeded: Engine, migrated_url: URL, tmp_path: Path, capsys
 ) -> None:
     spec = CASES[case]
-    bad = write(tmp_path / "bad.csv", spec.content)
+    bad = write_file(tmp_path / "bad.csv", spec.content)
     before = snapshot(seeded)
-    outcome = ffdb(capsys, migrated_url, *spec.command, str(bad))
-    assert outcome.code != 0
-    reported = outcome.err.splitlines()
+    outcome = run_ffdb(capsys, *spec.command, str(bad), "--database-url", migrated_url)
+    assert outcome.exit_code != 0
+    reported = outcome.stderr.splitlines()
     for expected in spec.expected:
-        assert any(line.startswith(f"{bad}:{expected}") for line in reported), outcome.err
-    assert "nothing was imported" in outcome.err
+        assert any(line.startswith(f"{bad}:{expected}") for line in reported), outcome.stderr
+    assert "nothing was imported" in outcome.stderr
     assert snapshot(seeded) == before
 
 
 def test_problems_are_listed_up_to_the_limit(
     seeded: Engine, migrated_url: URL, tmp_path: Path, capsys
 ) -> None:
+    # Rows of known stores only, each with one problem.
     rows = "".join(
-        f"2025-03-{day:02d},S{n:03d},womens_dresses,-1\n" for day in (3, 10) for n in range(1, 31)
+        f"2025-03-{day:02d},S{n:03d},womens_dresses,-1\n"
+        for day in (3, 10, 17)
+        for n in range(1, REPO_EXPORTS.stores + 1)
     )
-    bad = write(tmp_path / "bad.csv", WEEKLY + GOOD + rows)
+    bad = write_file(tmp_path / "bad.csv", WEEKLY + GOOD + rows)
     before = snapshot(seeded)
-    outcome = ffdb(capsys, migrated_url, *HISTORICAL, str(bad), "--max-problems", "5")
-    lines = outcome.err.splitlines()
-    assert outcome.code != 0
+    outcome = run_ffdb(
+        capsys, *HISTORICAL, str(bad), "--max-problems", "5", "--database-url", migrated_url
+    )
+    lines = outcome.stderr.splitlines()
+    assert outcome.exit_code != 0
     assert lines[:5] == [
         f"{bad}:{line}: units_sold: negative units, expected 0 or more ('-1')"
         for line in range(3, 8)
     ]
-    assert lines[5] == "... and 55 more"
+    assert lines[5] == f"... and {3 * REPO_EXPORTS.stores - 5} more"
     assert snapshot(seeded) == before
 
 
 def test_unknown_forecast_is_refused(
     seeded: Engine, migrated_url: URL, tmp_path: Path, capsys
 ) -> None:
-    good = write(tmp_path / "week.csv", DAILY_ACTUALS + "2025-02-17,S001,30\n")
+    good = write_file(tmp_path / "week.csv", DAILY_ACTUALS + "2025-02-17,S001,30\n")
     before = snapshot(seeded)
-    outcome = ffdb(capsys, migrated_url, "import", "actuals", str(good), "--forecast-id", "nope")
-    assert outcome.code != 0 and "no such forecast" in outcome.err
+    outcome = run_ffdb(
+        capsys,
+        "import",
+        "actuals",
+        str(good),
+        "--forecast-id",
+        "nope",
+        "--database-url",
+        migrated_url,
+    )
+    assert outcome.exit_code != 0 and "no such forecast" in outcome.stderr
     assert snapshot(seeded) == before
 
 
 def test_a_byte_order_mark_is_not_an_error(
     seeded: Engine, migrated_url: URL, tmp_path: Path, capsys
 ) -> None:
-    bom = write(tmp_path / "excel.csv", b"\xef\xbb\xbf" + (WEEKLY + GOOD).encode())
-    outcome = ffdb(capsys, migrated_url, *HISTORICAL, str(bom))
-    assert outcome.code == 0, outcome.err
-    assert "0 inserted, 1 updated, 0 unchanged" in outcome.out
-    stores = write(
+    bom = write_file(tmp_path / "excel.csv", b"\xef\xbb\xbf" + (WEEKLY + GOOD).encode())
+    outcome = run_ffdb(capsys, *HISTORICAL, str(bom), "--database-url", migrated_url)
+    assert outcome.exit_code == 0, outcome.stderr
+    assert "0 inserted, 1 updated, 0 unchanged" in outcome.stdout
+    stores = write_file(
         tmp_path / "stores.csv",
         b"\xef\xbb\xbf" + (STORE_HEADER + STORE_ROW.format(format="Outlet", mall="False")).encode(),
     )
-    outcome = ffdb(capsys, migrated_url, *STORES, str(stores))
-    assert outcome.code == 0, outcome.err
-    assert "1 updated" in outcome.out
+    outcome = run_ffdb(capsys, *STORES, str(stores), "--database-url", migrated_url)
+    assert outcome.exit_code == 0, outcome.stderr
+    assert "1 updated" in outcome.stdout

@@ -15,15 +15,10 @@ from sqlalchemy.exc import OperationalError
 
 from backend.app.cli import import_commands
 from backend.app.database.db import make_engine
-from backend.tests.ingest_support import (
-    CATEGORY_ID,
-    FIXTURES,
-    FORECAST_ID,
-    ffdb,
-    seed_season,
-    snapshot,
-    write,
-)
+from backend.tests.support.cli import run_ffdb
+from backend.tests.support.exports import CATEGORY_ID, FORECAST_ID, REPO_EXPORTS, write_file
+from backend.tests.support.samples import exports_season
+from backend.tests.support.snapshot import snapshot
 
 WEEKLY = "week_start_date,store_id,category_id,units_sold\n"
 STORE_HEADER = (
@@ -34,11 +29,14 @@ STORE_HEADER = (
 
 
 @pytest.fixture
-def db(migrated_url: URL, shared_dir: Path, capsys) -> Iterator[Engine]:
+def db(migrated_url: URL, capsys) -> Iterator[Engine]:
     engine = make_engine(migrated_url)
-    stores = shared_dir / FIXTURES / "store_attributes.csv"
-    assert ffdb(capsys, migrated_url, "import", "stores", str(stores)).code == 0
-    seed_season(engine)
+    stores = REPO_EXPORTS.store_file(0)
+    assert (
+        run_ffdb(capsys, "import", "stores", str(stores), "--database-url", migrated_url).exit_code
+        == 0
+    )
+    exports_season().write(engine)
     yield engine
     engine.dispose()
 
@@ -60,27 +58,42 @@ def _sales(engine: Engine) -> dict[tuple[str, str], int]:
 def test_dry_run_reports_and_writes_nothing(
     db: Engine, migrated_url: URL, tmp_path: Path, capsys
 ) -> None:
-    file = write(tmp_path / "w.csv", _weeks(("2025-02-17", "S001", 5), ("2025-02-24", "S001", 6)))
+    file = write_file(
+        tmp_path / "w.csv", _weeks(("2025-02-17", "S001", 5), ("2025-02-24", "S001", 6))
+    )
     before = snapshot(db)
-    outcome = ffdb(capsys, migrated_url, "import", "historical-sales", str(file), "--dry-run")
-    assert outcome.code == 0
-    assert "would change: 2 inserted, 0 updated, 0 unchanged" in outcome.out
-    assert "dry run: nothing written" in outcome.out
+    outcome = run_ffdb(
+        capsys, "import", "historical-sales", str(file), "--dry-run", "--database-url", migrated_url
+    )
+    assert outcome.exit_code == 0
+    assert "would change: 2 inserted, 0 updated, 0 unchanged" in outcome.stdout
+    assert "dry run: nothing written" in outcome.stdout
     assert snapshot(db) == before
 
 
 def test_reimport_counts_updates_and_changes_nothing_twice(
     db: Engine, migrated_url: URL, tmp_path: Path, capsys
 ) -> None:
-    first = write(tmp_path / "a.csv", _weeks(("2025-02-17", "S001", 5), ("2025-02-24", "S001", 6)))
-    assert "2 inserted" in ffdb(capsys, migrated_url, "import", "historical-sales", str(first)).out
-    changed = write(
+    first = write_file(
+        tmp_path / "a.csv", _weeks(("2025-02-17", "S001", 5), ("2025-02-24", "S001", 6))
+    )
+    assert (
+        "2 inserted"
+        in run_ffdb(
+            capsys, "import", "historical-sales", str(first), "--database-url", migrated_url
+        ).stdout
+    )
+    changed = write_file(
         tmp_path / "b.csv", _weeks(("2025-02-17", "S001", 5), ("2025-02-24", "S001", 9))
     )
-    out = ffdb(capsys, migrated_url, "import", "historical-sales", str(changed)).out
+    out = run_ffdb(
+        capsys, "import", "historical-sales", str(changed), "--database-url", migrated_url
+    ).stdout
     assert "0 inserted, 1 updated, 1 unchanged" in out
     before = snapshot(db)
-    out = ffdb(capsys, migrated_url, "import", "historical-sales", str(changed)).out
+    out = run_ffdb(
+        capsys, "import", "historical-sales", str(changed), "--database-url", migrated_url
+    ).stdout
     assert "0 inserted, 0 updated, 2 unchanged" in out
     assert snapshot(db) == before
     with db.connect() as connection:
@@ -96,18 +109,23 @@ def test_replace_deletes_only_the_uncovered_rows_of_the_files_range(
 ) -> None:
     weeks = ["2025-02-10", "2025-02-17", "2025-02-24", "2025-03-03", "2025-03-10"]
     stored = [(week, store, 1) for week in weeks for store in ("S001", "S002")]
-    ffdb(
+    run_ffdb(
         capsys,
-        migrated_url,
         "import",
         "historical-sales",
-        str(write(tmp_path / "a.csv", _weeks(*stored))),
+        str(write_file(tmp_path / "a.csv", _weeks(*stored))),
+        "--database-url",
+        migrated_url,
     )
     # S001 only, weeks 2025-02-17..2025-03-03, without 2025-02-24.
-    file = write(tmp_path / "b.csv", _weeks(("2025-02-17", "S001", 7), ("2025-03-03", "S001", 1)))
-    outcome = ffdb(capsys, migrated_url, "import", "historical-sales", str(file), "--replace")
-    assert outcome.code == 0, outcome.err
-    assert "0 inserted, 1 updated, 1 unchanged, 1 replaced rows deleted" in outcome.out
+    file = write_file(
+        tmp_path / "b.csv", _weeks(("2025-02-17", "S001", 7), ("2025-03-03", "S001", 1))
+    )
+    outcome = run_ffdb(
+        capsys, "import", "historical-sales", str(file), "--replace", "--database-url", migrated_url
+    )
+    assert outcome.exit_code == 0, outcome.stderr
+    assert "0 inserted, 1 updated, 1 unchanged, 1 replaced rows deleted" in outcome.stdout
     sales = _sales(db)
     assert ("S001", "2025-02-24") not in sales
     assert sales[("S001", "2025-02-17")] == 7
@@ -117,40 +135,47 @@ def test_replace_deletes_only_the_uncovered_rows_of_the_files_range(
 
 
 def test_replace_of_actuals_replaces_that_forecasts_week(
-    db: Engine, migrated_url: URL, shared_dir: Path, tmp_path: Path, capsys
+    db: Engine, migrated_url: URL, tmp_path: Path, capsys
 ) -> None:
     for week in (1, 2):
-        source = shared_dir / FIXTURES / "normal_season" / f"actuals_week_{week:02d}.csv"
-        ffdb(capsys, migrated_url, "import", "actuals", str(source), "--forecast-id", FORECAST_ID)
-    file = write(tmp_path / "w.csv", "store_id,week_number,units_sold\nS001,1,5\nS002,1,6\n")
-    outcome = ffdb(
+        source = REPO_EXPORTS.actuals_week(week)
+        run_ffdb(
+            capsys,
+            "import",
+            "actuals",
+            str(source),
+            "--forecast-id",
+            FORECAST_ID,
+            "--database-url",
+            migrated_url,
+        )
+    file = write_file(tmp_path / "w.csv", "store_id,week_number,units_sold\nS001,1,5\nS002,1,6\n")
+    outcome = run_ffdb(
         capsys,
-        migrated_url,
         "import",
         "actuals",
         str(file),
         "--forecast-id",
         FORECAST_ID,
         "--replace",
+        "--database-url",
+        migrated_url,
     )
-    assert outcome.code == 0, outcome.err
-    assert "48 replaced rows deleted" in outcome.out
+    assert outcome.exit_code == 0, outcome.stderr
+    assert f"{REPO_EXPORTS.stores - 2} replaced rows deleted" in outcome.stdout
     with db.connect() as connection:
         weeks = dict(
             connection.execute(
                 text("SELECT week_number, COUNT(*) FROM actual_sales GROUP BY week_number")
             ).all()
         )
-    assert weeks == {1: 2, 2: 50}
+    assert weeks == {1: 2, 2: REPO_EXPORTS.stores}
 
 
-def test_week_option_overrides_the_dates(
-    db: Engine, migrated_url: URL, shared_dir: Path, capsys
-) -> None:
-    source = shared_dir / FIXTURES / "normal_season" / "actuals_week_01.csv"
-    outcome = ffdb(
+def test_week_option_overrides_the_dates(db: Engine, migrated_url: URL, capsys) -> None:
+    source = REPO_EXPORTS.actuals_week(1)
+    outcome = run_ffdb(
         capsys,
-        migrated_url,
         "import",
         "actuals",
         str(source),
@@ -158,8 +183,10 @@ def test_week_option_overrides_the_dates(
         FORECAST_ID,
         "--week",
         "3",
+        "--database-url",
+        migrated_url,
     )
-    assert outcome.code == 0, outcome.err
+    assert outcome.exit_code == 0, outcome.stderr
     with db.connect() as connection:
         assert connection.execute(
             text("SELECT DISTINCT week_number FROM actual_sales")
@@ -173,28 +200,30 @@ def test_store_reimport_keeps_names_and_merges_or_replaces_extras(
         connection.execute(
             text("UPDATE stores SET store_name = 'Flagship' WHERE store_id = 'S001'")
         )
-    file = write(
+    file = write_file(
         tmp_path / "s.csv",
         STORE_HEADER.replace(",mall_location", ",parking_spaces")
         + "\nS001,924,12500,142000,a,premium,shopping center,north east,2800,6.2,0.48,14500,120\n",
     )
-    outcome = ffdb(capsys, migrated_url, "import", "stores", str(file))
-    assert outcome.code == 0, outcome.err
-    assert "0 inserted, 1 updated, 0 unchanged" in outcome.out
+    outcome = run_ffdb(capsys, "import", "stores", str(file), "--database-url", migrated_url)
+    assert outcome.exit_code == 0, outcome.stderr
+    assert "0 inserted, 1 updated, 0 unchanged" in outcome.stdout
     with db.connect() as connection:
         name, store_format, region = connection.execute(
             text("SELECT store_name, store_format, region FROM stores WHERE store_id = 'S001'")
         ).one()
         assert (name, store_format, region) == ("Flagship", "SHOPPING_CENTER", "NORTHEAST")
     exported = tmp_path / "out.csv"
-    ffdb(capsys, migrated_url, "export", "stores", "-o", str(exported))
+    run_ffdb(capsys, "export", "stores", "-o", str(exported), "--database-url", migrated_url)
     with open(exported, newline="") as handle:
         first = next(csv.DictReader(handle))
     assert first["mall_location"] == "True"  # kept from the first import: merged
     assert first["parking_spaces"] == "120"  # a column the schema has no place for, kept
-    outcome = ffdb(capsys, migrated_url, "import", "stores", str(file), "--replace")
-    assert "1 updated" in outcome.out
-    ffdb(capsys, migrated_url, "export", "stores", "-o", str(exported))
+    outcome = run_ffdb(
+        capsys, "import", "stores", str(file), "--replace", "--database-url", migrated_url
+    )
+    assert "1 updated" in outcome.stdout
+    run_ffdb(capsys, "export", "stores", "-o", str(exported), "--database-url", migrated_url)
     with open(exported, newline="") as handle:
         first = next(csv.DictReader(handle))
     assert first["mall_location"] == "" and first["parking_spaces"] == "120"
@@ -215,9 +244,12 @@ def test_export_neutralizes_formulas_and_import_restores_them(
         for row in csv.reader(rows.splitlines()):
             writer.writerow(row)
     # In a retailer's file, "'=quoted" is an escaped "=quoted"; our own ids are as given.
-    assert ffdb(capsys, migrated_url, "import", "stores", str(source)).code == 0
+    assert (
+        run_ffdb(capsys, "import", "stores", str(source), "--database-url", migrated_url).exit_code
+        == 0
+    )
     exported = tmp_path / "out.csv"
-    ffdb(capsys, migrated_url, "export", "stores", "-o", str(exported))
+    run_ffdb(capsys, "export", "stores", "-o", str(exported), "--database-url", migrated_url)
     cells = [row[0] for row in csv.reader(exported.read_text().splitlines()[1:])]
     for cell in cells:
         if cell[:1] in ("=", "+", "-", "@"):
@@ -226,8 +258,8 @@ def test_export_neutralizes_formulas_and_import_restores_them(
     # A stored value that starts with ' gets one more, so the import's strip is exact.
     assert "''plain" in cells
     before = snapshot(db)
-    again = ffdb(capsys, migrated_url, "import", "stores", str(exported))
-    assert "0 inserted, 0 updated, 56 unchanged" in again.out
+    again = run_ffdb(capsys, "import", "stores", str(exported), "--database-url", migrated_url)
+    assert f"0 inserted, 0 updated, {REPO_EXPORTS.stores + len(tricky)} unchanged" in again.stdout
     assert snapshot(db) == before
 
 
@@ -235,27 +267,34 @@ def test_export_of_other_tables_and_refusals(
     db: Engine, migrated_url: URL, tmp_path: Path, capsys
 ) -> None:
     out = tmp_path / "c.csv"
-    assert ffdb(capsys, migrated_url, "export", "categories", "-o", str(out)).code == 0
+    assert (
+        run_ffdb(
+            capsys, "export", "categories", "-o", str(out), "--database-url", migrated_url
+        ).exit_code
+        == 0
+    )
     header, row = out.read_text().splitlines()
     assert header.startswith("category_id,category_name,season_start_date,season_end_date")
     assert row.startswith(f"{CATEGORY_ID},Women's Dresses,2025-02-17,2025-05-11,12,FASHION_RETAIL")
-    refused = ffdb(capsys, migrated_url, "export", "actual_sales")
-    assert refused.code != 0 and "--forecast-id" in refused.err
-    refused = ffdb(capsys, migrated_url, "export", "nonsense")
-    assert refused.code != 0 and "no table 'nonsense'" in refused.err
+    refused = run_ffdb(capsys, "export", "actual_sales", "--database-url", migrated_url)
+    assert refused.exit_code != 0 and "--forecast-id" in refused.stderr
+    refused = run_ffdb(capsys, "export", "nonsense", "--database-url", migrated_url)
+    assert refused.exit_code != 0 and "no table 'nonsense'" in refused.stderr
 
 
 def test_daily_export_names_an_existing_category_by_name(
     db: Engine, migrated_url: URL, tmp_path: Path, capsys
 ) -> None:
-    file = write(
+    file = write_file(
         tmp_path / "d.csv",
         "date,store_id,category,quantity_sold\n2025-02-19,S001,WOMEN'S DRESSES,3\n"
         "2025-02-20,S001,Women's Dresses,4\n2025-02-24,S001,women's dresses,1\n",
     )
-    outcome = ffdb(capsys, migrated_url, "import", "historical-sales", str(file))
-    assert outcome.code == 0, outcome.err
-    assert "created" not in outcome.out
+    outcome = run_ffdb(
+        capsys, "import", "historical-sales", str(file), "--database-url", migrated_url
+    )
+    assert outcome.exit_code == 0, outcome.stderr
+    assert "created" not in outcome.stdout
     assert _sales(db) == {("S001", "2025-02-17"): 7, ("S001", "2025-02-24"): 1}
 
 
@@ -279,10 +318,12 @@ def test_an_import_hit_by_a_transient_fault_is_retried_and_lands_once(
 
     monkeypatch.setattr(import_commands, "import_historical_sales", locked_once)
     monkeypatch.setattr("backend.app.database.retry.time.sleep", lambda _seconds: None)
-    file = write(tmp_path / "weekly.csv", WEEKLY + f"2025-02-17,S001,{CATEGORY_ID},7\n")
-    outcome = ffdb(capsys, migrated_url, "import", "historical-sales", str(file))
-    assert outcome.code == 0, outcome.err
+    file = write_file(tmp_path / "weekly.csv", WEEKLY + f"2025-02-17,S001,{CATEGORY_ID},7\n")
+    outcome = run_ffdb(
+        capsys, "import", "historical-sales", str(file), "--database-url", migrated_url
+    )
+    assert outcome.exit_code == 0, outcome.stderr
     assert len(calls) == 2
-    assert "1 inserted" in outcome.out
+    assert "1 inserted" in outcome.stdout
     with db.connect() as connection:
         assert connection.execute(text("SELECT units_sold FROM historical_sales")).all() == [(7,)]

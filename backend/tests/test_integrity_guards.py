@@ -9,7 +9,6 @@ import io
 import shutil
 import sqlite3
 import subprocess
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,17 +23,10 @@ from sqlalchemy.exc import IntegrityError
 from backend.app.database.db import make_engine
 from backend.app.maintenance import integrity
 from backend.app.maintenance.schema_version import MIGRATIONS_DIR, alembic_config, head_revision
-from backend.tests.conftest import BACKENDS
-from backend.tests.schema_rows import (
-    METADATA,
-    fk_columns,
-    foreign_keys,
-    insert_row,
-    module_database,
-    primary_key,
-    row,
-    seed,
-)
+from backend.app.models import metadata
+from backend.tests.support.rows import SampleRows, insert_row, valid_row
+from backend.tests.support.schema import fk_columns, foreign_keys, primary_key
+from backend.tests.support.snapshot import snapshot
 
 SQLITE3_CLI = shutil.which("sqlite3")
 needs_cli = pytest.mark.skipif(SQLITE3_CLI is None, reason="the sqlite3 CLI is not installed")
@@ -108,46 +100,39 @@ def test_the_schema_declares_the_expected_foreign_keys() -> None:
 # --- through our engine, on both backends ------------------------------------------------
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
-def db(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Engine]:
-    yield from module_database(request, tmp_path_factory)
-
-
-def _refusal(db: Engine, key: Key, setup: tuple[str, ...], statement: sa.Executable) -> str:
+def _refusal(engine: Engine, key: Key, setup: tuple[str, ...], statement: sa.Executable) -> str:
     """The error the database raises for ``statement`` after seeding ``setup``."""
-    with db.connect() as connection:
-        seed(connection, *setup)
+    with engine.connect() as connection:
+        SampleRows().add_valid(*setup).write(connection)
         with pytest.raises(IntegrityError) as refused:
             connection.execute(statement)
         connection.rollback()
     return str(refused.value)
 
 
-def _names_the_key(db: Engine, key: Key, message: str) -> None:
-    if db.dialect.name == "postgresql":
+def _names_the_key(engine: Engine, key: Key, message: str) -> None:
+    if engine.dialect.name == "postgresql":
         assert f'foreign key constraint "{key.name}"' in message, message
     else:
         assert f"FOREIGN KEY constraint failed: {key.describe()}" in message, message
 
 
 @pytest.mark.parametrize("key", KEYS, ids=lambda k: k.name)
-def test_engine_refuses_an_orphan_insert(db: Engine, key: Key) -> None:
-    orphan = row(key.child, **{key.column: "no-such-parent"})
-    child = METADATA.tables[key.child]
+def test_engine_refuses_an_orphan_insert(shared_engine: Engine, key: Key) -> None:
+    orphan = valid_row(key.child, **{key.column: "no-such-parent"})
+    child = metadata.tables[key.child]
     parents = tuple(fk.column.table.name for fk in child.foreign_keys)
-    with db.connect() as connection:
-        seed(connection, *parents)
+    with shared_engine.connect() as connection:
+        SampleRows().add_valid(*parents).write(connection)
         with pytest.raises(IntegrityError) as refused:
             insert_row(connection, key.child, orphan)
         connection.rollback()
-    _names_the_key(db, key, str(refused.value))
+    _names_the_key(shared_engine, key, str(refused.value))
 
 
 def _changes(key: Key) -> dict[str, sa.Executable]:
     """Statements that would break ``key`` once its child row exists."""
-    parent, child = METADATA.tables[key.parent], METADATA.tables[key.child]
+    parent, child = metadata.tables[key.parent], metadata.tables[key.child]
     return {
         "parent delete": sa.delete(parent),
         "parent key update": sa.update(parent).values({key.parent_column: "renamed"}),
@@ -157,26 +142,30 @@ def _changes(key: Key) -> dict[str, sa.Executable]:
 
 @pytest.mark.parametrize("change", ["parent delete", "parent key update", "child update"])
 @pytest.mark.parametrize("key", KEYS, ids=lambda k: k.name)
-def test_engine_refuses_breaking_an_existing_reference(db: Engine, key: Key, change: str) -> None:
-    message = _refusal(db, key, (key.child,), _changes(key)[change])
-    _names_the_key(db, key, message)
+def test_engine_refuses_breaking_an_existing_reference(
+    shared_engine: Engine, key: Key, change: str
+) -> None:
+    message = _refusal(shared_engine, key, (key.child,), _changes(key)[change])
+    _names_the_key(shared_engine, key, message)
 
 
-def test_a_parent_without_children_can_go(db: Engine) -> None:
-    with db.connect() as connection:
-        seed(connection, "stores")
-        deleted = connection.execute(sa.delete(METADATA.tables["stores"]))
+def test_a_parent_without_children_can_go(shared_engine: Engine) -> None:
+    with shared_engine.connect() as connection:
+        SampleRows().add_valid("stores").write(connection)
+        deleted = connection.execute(sa.delete(metadata.tables["stores"]))
         assert deleted.rowcount == 1
-        connection.execute(sa.delete(METADATA.tables["store_clusters"]))
+        connection.execute(sa.delete(metadata.tables["store_clusters"]))
         connection.rollback()
 
 
-def test_a_null_optional_key_refers_to_nothing(db: Engine) -> None:
+def test_a_null_optional_key_refers_to_nothing(shared_engine: Engine) -> None:
     """season_parameters.category_id may be NULL: such a row needs and holds no parent."""
-    with db.connect() as connection:
-        seed(connection, "categories")
-        insert_row(connection, "season_parameters", row("season_parameters", category_id=None))
-        connection.execute(sa.delete(METADATA.tables["categories"]))
+    with shared_engine.connect() as connection:
+        SampleRows().add_valid("categories").write(connection)
+        insert_row(
+            connection, "season_parameters", valid_row("season_parameters", category_id=None)
+        )
+        connection.execute(sa.delete(metadata.tables["categories"]))
         connection.rollback()
 
 
@@ -198,10 +187,7 @@ def test_the_cli_accepts_a_null_optional_key(migrated_url: URL) -> None:
 
 def _sqlite_holding(url: URL, *tables: str) -> Path:
     """The SQLite file at ``url`` with the valid rows of ``tables`` and their parents."""
-    engine = make_engine(url)
-    with engine.begin() as connection:
-        seed(connection, *tables)
-    engine.dispose()
+    SampleRows().add_valid(*tables).write(url)
     assert url.database is not None
     return Path(url.database)
 
@@ -211,15 +197,7 @@ def populated_sqlite(tmp_path: Path) -> Path:
     """A SQLite file migrated by alembic, holding one valid row in every table."""
     path = tmp_path / "populated.db"
     command.upgrade(alembic_config(f"sqlite:///{path}"), "head")
-    return _sqlite_holding(make_url(f"sqlite:///{path}"), *METADATA.tables)
-
-
-def _snapshot(path: Path) -> dict[str, list[tuple[object, ...]]]:
-    with sqlite3.connect(path) as connection:
-        return {
-            name: sorted(connection.execute(f"SELECT * FROM {name}").fetchall())
-            for name in METADATA.tables
-        }
+    return _sqlite_holding(make_url(f"sqlite:///{path}"), *metadata.tables)
 
 
 @pytest.mark.parametrize("bypass", BYPASSES)
@@ -230,7 +208,7 @@ def test_plain_sqlite3_with_the_pragma_off_is_refused(
 ) -> None:
     # Only the key's own child row refers to the parent, so the refusal is this key's.
     path = _sqlite_holding(migrated_url, key.child)
-    before = _snapshot(path)
+    before = snapshot(path)
     connection = sqlite3.connect(path, isolation_level=None)
     try:
         connection.execute("PRAGMA foreign_keys=OFF")
@@ -240,7 +218,7 @@ def test_plain_sqlite3_with_the_pragma_off_is_refused(
     finally:
         connection.close()
     assert f"FOREIGN KEY constraint failed: {key.describe()}" in str(refused.value)
-    assert _snapshot(path) == before
+    assert snapshot(path) == before
 
 
 def _cli(path: Path, sql: str) -> subprocess.CompletedProcess[str]:
@@ -256,11 +234,11 @@ def _cli(path: Path, sql: str) -> subprocess.CompletedProcess[str]:
 @pytest.mark.parametrize("backend_name", ["sqlite"])
 def test_the_sqlite3_cli_is_refused(migrated_url: URL, key: Key, bypass: str) -> None:
     path = _sqlite_holding(migrated_url, key.child)
-    before = _snapshot(path)
+    before = snapshot(path)
     result = _cli(path, "PRAGMA foreign_keys=OFF; " + key.bypass_statements()[bypass])
     assert result.returncode != 0
     assert f"FOREIGN KEY constraint failed: {key.describe()}" in result.stderr
-    assert _snapshot(path) == before
+    assert snapshot(path) == before
 
 
 # --- the guard triggers themselves ---------------------------------------------------------
@@ -322,9 +300,9 @@ def test_missing_guards_reports_a_stale_trigger_and_install_repairs_it(engine: E
         assert integrity.stray_guards(connection) == []
 
 
-def test_guards_are_sqlite_only(db: Engine) -> None:
-    with db.connect() as connection:
-        if db.dialect.name == "sqlite":
+def test_guards_are_sqlite_only(shared_engine: Engine) -> None:
+    with shared_engine.connect() as connection:
+        if shared_engine.dialect.name == "sqlite":
             assert integrity.present_guards(connection) == _expected_trigger_names()
         else:  # PostgreSQL enforces foreign keys for every client itself.
             assert integrity.install_guards(connection) == 0
@@ -374,7 +352,7 @@ def test_guards_survive_a_migration_that_rebuilds_tables(
     populated_sqlite: Path, tmp_path: Path
 ) -> None:
     url = f"sqlite:///{populated_sqlite}"
-    before = _snapshot(populated_sqlite)
+    before = snapshot(populated_sqlite)
     config = _future_config(url, tmp_path)
     command.upgrade(config, "head")
 
@@ -389,11 +367,12 @@ def test_guards_survive_a_migration_that_rebuilds_tables(
             assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
     finally:
         engine.dispose()
-    after = _snapshot(populated_sqlite)
+    after = snapshot(populated_sqlite)
     # The rebuilt tables gained a NULL column; every other value is as it was.
-    assert {t: [r[:-1] for r in after[t]] for t in ("stores", "store_clusters")} == {
-        t: before[t] for t in ("stores", "store_clusters")
-    }
+    gained = {"stores": "future_note", "store_clusters": "future_flag"}
+    for table, column in gained.items():
+        assert [row.pop(column) for row in after[table]] == [None] * len(before[table])
+    assert {t: after[t] for t in gained} == {t: before[t] for t in gained}
     assert {t: v for t, v in after.items() if t not in ("stores", "store_clusters")} == {
         t: v for t, v in before.items() if t not in ("stores", "store_clusters")
     }
@@ -407,7 +386,7 @@ def test_guards_survive_a_migration_that_rebuilds_tables(
         assert "FOREIGN KEY constraint failed" in refused.stderr
         assert _cli(populated_sqlite, "DELETE FROM store_clusters;").returncode != 0
     command.downgrade(config, "-1")
-    assert _snapshot(populated_sqlite) == before
+    assert snapshot(populated_sqlite) == before
 
 
 def _offline_sql(url: str, *args: str, downgrade: bool = False) -> str:
@@ -445,7 +424,7 @@ def test_guards_from_the_models_equal_guards_from_the_database(engine: Engine) -
     """Offline SQL builds guards from the models; online from the database: same SQL."""
     with engine.connect() as connection:
         from_models = integrity.guards_for(
-            integrity.metadata_foreign_keys(METADATA), connection.dialect
+            integrity.metadata_foreign_keys(metadata), connection.dialect
         )
         assert from_models == integrity.expected_guards(connection)
 

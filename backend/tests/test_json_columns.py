@@ -14,9 +14,9 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import StatementError
 from sqlalchemy.orm import Session
 
-from backend.app.models import Allocation, Category, Forecast, WorkflowLog
+from backend.app.models import Allocation, Category, Forecast, WorkflowLog, metadata
 from backend.app.schemas.payloads import PayloadError
-from backend.tests.schema_rows import METADATA, VALID_ROWS, row
+from backend.tests.support.rows import VALID_ROWS, valid_row
 
 JSON_COLUMNS = {
     ("forecasts", "weekly_demand_curve"),
@@ -38,7 +38,9 @@ NESTED = {
 
 
 def _forecast(**overrides: Any) -> Forecast:
-    return Forecast(**(row("forecasts", weekly_demand_curve=copy.deepcopy(CURVE)) | overrides))
+    return Forecast(
+        **(valid_row("forecasts", weekly_demand_curve=copy.deepcopy(CURVE)) | overrides)
+    )
 
 
 def _category() -> Category:
@@ -81,7 +83,7 @@ def test_json_is_jsonb_on_postgresql_and_json_on_sqlite(engine: Engine) -> None:
             assert isinstance(found["type"], sa.JSON), (table_name, column, found["type"])
     declared = {
         (t.name, c.name)
-        for t in METADATA.sorted_tables
+        for t in metadata.sorted_tables
         for c in t.columns
         if isinstance(c.type, sa.TypeDecorator) and isinstance(c.type.impl_instance, sa.JSON)
     }
@@ -102,7 +104,7 @@ def test_every_json_column_round_trips(stored: Engine) -> None:
 
 def test_a_null_json_column_is_sql_null(stored: Engine) -> None:
     with Session(stored) as session:
-        session.add(WorkflowLog(**row("workflow_logs", log_id="L2")))
+        session.add(WorkflowLog(**valid_row("workflow_logs", log_id="L2")))
         session.commit()
     with stored.connect() as connection:
         nulls = connection.execute(
@@ -362,7 +364,7 @@ MODEL_OF = {
 def _row_count(engine: Engine, table_name: str) -> int:
     with engine.connect() as connection:
         return connection.execute(
-            sa.select(sa.func.count()).select_from(METADATA.tables[table_name])
+            sa.select(sa.func.count()).select_from(metadata.tables[table_name])
         ).scalar_one()
 
 
@@ -373,9 +375,9 @@ def test_a_bad_payload_is_refused_naming_column_and_item(
     table_name, model = MODEL_OF[column]
     before = _row_count(stored, table_name)
     key = {"forecasts": "F9", "allocations": "A9", "workflow_logs": "L9"}[table_name]
-    pk = METADATA.tables[table_name].primary_key.columns.keys()[0]
+    pk = metadata.tables[table_name].primary_key.columns.keys()[0]
     with Session(stored) as session:
-        session.add(model(**row(table_name, **{pk: key, column: value})))
+        session.add(model(**valid_row(table_name, **{pk: key, column: value})))
         with pytest.raises(StatementError) as refused:
             session.commit()
     assert isinstance(refused.value.orig, PayloadError)
@@ -388,10 +390,11 @@ def test_core_inserts_are_validated_too(
     stored: Engine, column: str, value: Any, message: str
 ) -> None:
     table_name, _ = MODEL_OF[column]
-    pk = METADATA.tables[table_name].primary_key.columns.keys()[0]
+    pk = metadata.tables[table_name].primary_key.columns.keys()[0]
     with stored.connect() as connection, pytest.raises(StatementError) as refused:
         connection.execute(
-            sa.insert(METADATA.tables[table_name]), row(table_name, **{pk: "X9", column: value})
+            sa.insert(metadata.tables[table_name]),
+            valid_row(table_name, **{pk: "X9", column: value}),
         )
     assert message in str(refused.value)
 

@@ -19,24 +19,7 @@ from sqlalchemy.engine import URL
 
 from backend.app.database.db import Base, make_engine
 from backend.app.maintenance.schema_version import alembic_config as ffdb_alembic_config
-
-STORY_TABLES = {
-    "categories",
-    "store_clusters",
-    "stores",
-    "season_parameters",
-    "forecasts",
-    "forecast_cluster_distribution",
-    "allocations",
-    "markdowns",
-    "historical_sales",
-    "actual_sales",
-    "workflow_logs",
-}
-# Tables beyond the story's eleven, each for a reason the README gives.
-EXTENSION_TABLES = {
-    "store_extra_attributes",  # retailer store columns `stores` has no place for
-}
+from backend.tests.support.schema import EXTENSION_TABLES, STORY_TABLES
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ Runner = Callable[..., pytest.RunResult]
 
 CONFTEST = """
 import pytest
-from backend.tests.postgres_tally import PostgresTally
+from backend.tests.support.postgres_tally import PostgresTally
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "postgresql: on the PostgreSQL server")

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from backend.app.cli.main import main
 from backend.app.database.db import make_engine
 from backend.app.models import Forecast
-from backend.tests.test_queries_reads import _rounded, expected_variance
+from backend.tests.support.expected_reads import expected_variance, rounded
 
 DEMO_FORECAST = "FC-CAT-WD-SS25"
 
@@ -58,7 +58,7 @@ def test_variance_json_is_one_object_with_the_independent_answer(
             expected = expected_variance(session, forecast, 4)
     finally:
         engine.dispose()
-    assert _rounded(document) == _rounded(expected)
+    assert rounded(document) == rounded(expected)
 
 
 def test_variance_table_shows_weeks_cumulative_and_stores(

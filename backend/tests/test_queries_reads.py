@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session
 
@@ -31,6 +31,12 @@ from backend.app.models import (
     WorkflowLog,
 )
 from backend.app.schemas.read_models import StoreAttributes
+from backend.tests.support.expected_reads import (
+    all_rows,
+    expected_variance,
+    newest_row,
+    rounded,
+)
 
 
 @pytest.fixture
@@ -46,39 +52,14 @@ def db(reads_engine: Engine) -> Iterator[Session]:
         yield session
 
 
-def _all(session: Session, model: type[Any]) -> list[Any]:
-    return list(session.scalars(select(model)).all())
-
-
-def _newest(rows: list[Any], key: str) -> Any:
-    """The row with the latest created_at (None oldest), ties to the greatest key."""
-    floor = datetime.min.replace(tzinfo=UTC)
-    return max(rows, key=lambda row: (row.created_at or floor, getattr(row, key)))
-
-
-def _rounded(value: Any) -> Any:
-    """``value`` with every float rounded: the database and Python may differ in the last bit."""
-    if isinstance(value, float):
-        return round(value, 9)
-    if isinstance(value, dict):
-        return {key: _rounded(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_rounded(item) for item in value]
-    return value
-
-
-def _pct(numerator: float, denominator: float | None) -> float | None:
-    return None if not denominator else numerator / denominator
-
-
 # --- stores and clusters ------------------------------------------------------------------
 
 
 def test_clusters_with_store_counts_include_empty_clusters(db: Session) -> None:
-    counts = Counter(store.cluster_id for store in _all(db, Store))
+    counts = Counter(store.cluster_id for store in all_rows(db, Store))
     expected = [
         (cluster.cluster_id, cluster.cluster_name, cluster.fashion_tier, counts[cluster.cluster_id])
-        for cluster in sorted(_all(db, StoreCluster), key=lambda c: c.cluster_id)
+        for cluster in sorted(all_rows(db, StoreCluster), key=lambda c: c.cluster_id)
     ]
     got = [
         (row.cluster_id, row.cluster_name, row.fashion_tier, row.store_count)
@@ -89,9 +70,9 @@ def test_clusters_with_store_counts_include_empty_clusters(db: Session) -> None:
 
 
 def test_stores_of_each_cluster_with_attributes(db: Session) -> None:
-    stores = _all(db, Store)
+    stores = all_rows(db, Store)
     attributes = list(StoreAttributes.model_fields)
-    for cluster in _all(db, StoreCluster):
+    for cluster in all_rows(db, StoreCluster):
         expected = [
             {name: getattr(store, name) for name in attributes}
             for store in sorted(stores, key=lambda s: s.store_id)
@@ -111,10 +92,10 @@ def test_stores_of_an_unknown_cluster_is_an_error(db: Session) -> None:
 
 
 def test_weekly_history_for_all_stores_each_cluster_and_each_store(db: Session) -> None:
-    cluster_of = {store.store_id: store.cluster_id for store in _all(db, Store)}
+    cluster_of = {store.store_id: store.cluster_id for store in all_rows(db, Store)}
     # One pass over the rows: units per (category, scope, week) for the three scopes.
     totals: dict[tuple[str, str, str], dict[Any, int]] = defaultdict(lambda: defaultdict(int))
-    for sale in _all(db, HistoricalSales):
+    for sale in all_rows(db, HistoricalSales):
         for scope in (
             ("all", ""),
             ("cluster_id", cluster_of[sale.store_id]),
@@ -122,7 +103,7 @@ def test_weekly_history_for_all_stores_each_cluster_and_each_store(db: Session) 
         ):
             totals[(sale.category_id, *scope)][sale.week_start_date] += sale.units_sold
     scopes = [("all", "")]
-    scopes += [("cluster_id", cluster.cluster_id) for cluster in _all(db, StoreCluster)]
+    scopes += [("cluster_id", cluster.cluster_id) for cluster in all_rows(db, StoreCluster)]
     scopes += [("store_id", store_id) for store_id in sorted(cluster_of)]
     categories = sorted({key[0] for key in totals})
     assert categories
@@ -148,11 +129,11 @@ def test_weekly_history_refuses_unknown_keys_and_two_scopes(db: Session) -> None
 
 
 def test_latest_forecast_of_each_category_and_season(db: Session) -> None:
-    forecasts = _all(db, Forecast)
-    clusters = {cluster.cluster_id: cluster.cluster_name for cluster in _all(db, StoreCluster)}
-    shares = _all(db, ForecastClusterDistribution)
+    forecasts = all_rows(db, Forecast)
+    clusters = {cluster.cluster_id: cluster.cluster_name for cluster in all_rows(db, StoreCluster)}
+    shares = all_rows(db, ForecastClusterDistribution)
     for category_id, season in {(f.category_id, f.season) for f in forecasts}:
-        newest = _newest(
+        newest = newest_row(
             [f for f in forecasts if (f.category_id, f.season) == (category_id, season)],
             "forecast_id",
         )
@@ -182,8 +163,8 @@ def test_latest_forecast_of_each_category_and_season(db: Session) -> None:
 
 
 def test_each_allocation_with_its_store_split_and_attributes(db: Session) -> None:
-    stores = {store.store_id: store for store in _all(db, Store)}
-    allocations = _all(db, Allocation)
+    stores = {store.store_id: store for store in all_rows(db, Store)}
+    allocations = all_rows(db, Allocation)
     assert allocations
     for allocation in allocations:
         got = queries.allocation_with_stores(db, allocation.allocation_id)
@@ -213,77 +194,18 @@ def test_each_allocation_with_its_store_split_and_attributes(db: Session) -> Non
 # --- variance and sell-through ------------------------------------------------------------
 
 
-def expected_variance(
-    db: Session, forecast: Forecast, week: int, sales: list[ActualSales] | None = None
-) -> dict[str, Any]:
-    """``ffdb variance --format json``'s object, computed from the raw rows.
-
-    ``sales``: the forecast's actual_sales rows, if the caller has them already.
-    """
-    if sales is None:
-        sales = [s for s in _all(db, ActualSales) if s.forecast_id == forecast.forecast_id]
-    curve = {p["week_number"]: p["demand_units"] for p in forecast.weekly_demand_curve}
-    weeks = []
-    for number in range(1, week + 1):
-        planned = curve[number]
-        actual = sum(s.units_sold for s in sales if s.week_number == number)
-        weeks.append(
-            {
-                "week_number": number,
-                "forecast_units": planned,
-                "actual_units": actual,
-                "variance_units": actual - planned,
-                "variance_pct": _pct(actual - planned, planned),
-            }
-        )
-    planned_total = sum(w["forecast_units"] for w in weeks)
-    actual_total = sum(w["actual_units"] for w in weeks)
-    allocations = [a for a in _all(db, Allocation) if a.forecast_id == forecast.forecast_id]
-    initial: dict[str, int] = {}
-    if allocations:
-        initial = {
-            i["store_id"]: i["initial"]
-            for i in _newest(allocations, "allocation_id").store_allocations
-        }
-    sold: dict[str, int] = defaultdict(int)
-    for sale in sales:
-        if sale.week_number <= week:
-            sold[sale.store_id] += sale.units_sold
-    stores = [
-        {
-            "store_id": store_id,
-            "actual_units": sold.get(store_id, 0),
-            "allocated_units": initial.get(store_id),
-            "sell_through_pct": _pct(sold.get(store_id, 0), initial.get(store_id)),
-        }
-        for store_id in sorted(set(sold) | set(initial))
-    ]
-    return {
-        "forecast_id": forecast.forecast_id,
-        "week": week,
-        "weeks": weeks,
-        "cumulative": {
-            "forecast_units": planned_total,
-            "actual_units": actual_total,
-            "variance_units": actual_total - planned_total,
-            "variance_pct": _pct(actual_total - planned_total, planned_total),
-        },
-        "stores": stores,
-    }
-
-
 def test_variance_of_every_forecast_at_every_week(db: Session) -> None:
-    forecasts = _all(db, Forecast)
+    forecasts = all_rows(db, Forecast)
     assert forecasts
     sales_of: dict[str, list[ActualSales]] = defaultdict(list)
-    for sale in _all(db, ActualSales):
+    for sale in all_rows(db, ActualSales):
         sales_of[sale.forecast_id].append(sale)
     for forecast in forecasts:
         sales = sales_of[forecast.forecast_id]
         for week in range(1, forecast.forecast_horizon_weeks + 1):
             got = queries.forecast_variance(db, forecast.forecast_id, week).to_json_object()
             expected = expected_variance(db, forecast, week, sales)
-            assert _rounded(got) == _rounded(expected), (
+            assert rounded(got) == rounded(expected), (
                 forecast.forecast_id,
                 week,
             )
@@ -320,11 +242,13 @@ def test_variance_of_an_unknown_forecast_is_an_error(db: Session) -> None:
 
 
 def test_sell_through_to_date_of_every_allocated_forecast(db: Session) -> None:
-    allocations = _all(db, Allocation)
-    sales = _all(db, ActualSales)
-    forecasts = {f.forecast_id: f for f in _all(db, Forecast)}
+    allocations = all_rows(db, Allocation)
+    sales = all_rows(db, ActualSales)
+    forecasts = {f.forecast_id: f for f in all_rows(db, Forecast)}
     for forecast_id in sorted({a.forecast_id for a in allocations}):
-        newest = _newest([a for a in allocations if a.forecast_id == forecast_id], "allocation_id")
+        newest = newest_row(
+            [a for a in allocations if a.forecast_id == forecast_id], "allocation_id"
+        )
         allocated = newest.initial_allocation_total + newest.holdback_total
         for week in range(1, forecasts[forecast_id].forecast_horizon_weeks + 1):
             sold = sum(
@@ -350,7 +274,7 @@ def test_sell_through_needs_an_allocation_and_a_sane_target(db: Session) -> None
 
 
 def test_workflow_trail_of_every_workflow_in_order(db: Session) -> None:
-    logs = _all(db, WorkflowLog)
+    logs = all_rows(db, WorkflowLog)
     floor = datetime.min.replace(tzinfo=UTC)
     for workflow_id in sorted({log.workflow_id for log in logs}):
         mine = sorted(

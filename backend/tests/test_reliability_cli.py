@@ -20,13 +20,11 @@ from sqlalchemy.engine import URL
 from backend.app.database.db import make_engine, normalize_url, redacted
 from backend.app.maintenance.backup import read_backup
 from backend.app.maintenance.schema_version import alembic_config, head_revision
-from backend.tests.cli_support import execute_sql, fill, query_rows, run_ffdb
-from backend.tests.reliability_data import (
-    assert_kept,
-    chain,
-    populate_at_first_revision,
-    snapshot,
-)
+from backend.tests.support.backends import chain
+from backend.tests.support.cli import run_ffdb
+from backend.tests.support.samples import populate_at_first_revision, small_season
+from backend.tests.support.snapshot import assert_kept, snapshot
+from backend.tests.support.sql import execute_sql, query_rows
 
 REPO = Path(__file__).resolve().parents[2]
 BACKED_UP = re.compile(r"^Backed up (?P<url>\S+) to (?P<path>.+)$", re.MULTILINE)
@@ -42,15 +40,6 @@ def _sqlite_url(path: Path) -> URL:
     return normalize_url(f"sqlite:///{path}")
 
 
-def _snapshot(url: URL) -> dict[str, list[dict[str, object]]]:
-    engine = make_engine(url)
-    try:
-        with engine.connect() as connection:
-            return snapshot(connection)
-    finally:
-        engine.dispose()
-
-
 OLDER_REVISIONS = chain()[:-1]
 
 
@@ -61,7 +50,7 @@ def test_upgrade_backs_up_first_and_restore_brings_the_old_revision_back(
     url = _sqlite_url(tmp_path / "fashion_forecast.db")
     populate_at_first_revision(url)
     command.upgrade(alembic_config(url), revision)
-    before = _snapshot(url)
+    before = snapshot(url)
 
     upgraded = run_ffdb(capsys, "upgrade", "--database-url", url)
 
@@ -71,14 +60,14 @@ def test_upgrade_backs_up_first_and_restore_brings_the_old_revision_back(
     assert saved.name.startswith(f"fashion_forecast.db.backup-{revision}-")
     assert read_backup(saved) == revision
     assert f"is at {head_revision()} (head)" in upgraded.stdout
-    assert_kept(before, _snapshot(url), "after ffdb upgrade")
+    assert_kept(before, snapshot(url), "after ffdb upgrade")
 
     restored = run_ffdb(capsys, "restore", str(saved), "--database-url", url)
 
     assert restored.exit_code == 0, restored.output
     assert f"(revision {revision})" in restored.stdout
     assert "run `ffdb upgrade`" in restored.stdout
-    assert _snapshot(url) == before
+    assert snapshot(url) == before
     previous = re.search(r"What it held before is saved in (.+)$", restored.stdout, re.M)
     assert previous and read_backup(Path(previous[1])) == head_revision()
 
@@ -131,8 +120,8 @@ def test_upgrade_without_backup_when_asked(
 def test_ffdb_backup_then_restore_round_trip(
     migrated_url: URL, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    fill(migrated_url)
-    before = _snapshot(migrated_url)
+    small_season().write(migrated_url)
+    before = snapshot(migrated_url)
 
     made = run_ffdb(capsys, "backup", "--database-url", migrated_url)
     assert made.exit_code == 0, made.output
@@ -140,12 +129,12 @@ def test_ffdb_backup_then_restore_round_trip(
     assert redacted(migrated_url) in made.stdout
 
     execute_sql(migrated_url, "DELETE FROM workflow_logs", "UPDATE stores SET store_name = 'x'")
-    assert _snapshot(migrated_url) != before
+    assert snapshot(migrated_url) != before
 
     restored = run_ffdb(capsys, "restore", str(saved), "--database-url", migrated_url)
     assert restored.exit_code == 0, restored.output
     assert "run `ffdb upgrade`" not in restored.stdout  # the backup was at head
-    assert _snapshot(migrated_url) == before
+    assert snapshot(migrated_url) == before
     doctor = run_ffdb(capsys, "doctor", "--database-url", migrated_url)
     assert doctor.exit_code == 0, doctor.output
 
@@ -154,7 +143,7 @@ def test_ffdb_backup_then_restore_round_trip(
 def test_restore_refusals_are_one_line_and_change_nothing(
     migrated_url: URL, engine: Engine, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    fill(migrated_url)
+    small_season().write(migrated_url)
     saved = _backup_path(run_ffdb(capsys, "backup", "--database-url", migrated_url).stdout)
     execute_sql(migrated_url, "DELETE FROM workflow_logs")
     before = query_rows(migrated_url, "SELECT count(*) FROM workflow_logs")
@@ -195,7 +184,7 @@ def test_no_command_prints_or_logs_the_password(
 ) -> None:
     # The test server trusts local connections, so the password is carried but unused.
     url = migrated_url.set(password=PASSWORD)
-    fill(url)
+    small_season().write(url)
     caplog.set_level(logging.DEBUG)
     outputs = []
     for args in (

@@ -15,9 +15,9 @@ from sqlalchemy import Engine, select
 from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session
 
-from backend.app.database.db import session_scope
 from backend.app.models import ActualSales, WorkflowLog
-from backend.tests import reliability_workers as workers
+from backend.tests.support import workers
+from backend.tests.support.samples import writers_parents
 
 WRITERS = {"sqlite": 8, "postgresql": 16}
 # Generous: a writer that needs this long is stuck, and the test says so.
@@ -60,8 +60,7 @@ def test_concurrent_writers_lose_nothing_and_see_no_errors(
     backend_name: str, migrated_url: URL, engine: Engine
 ) -> None:
     writers = WRITERS[backend_name]
-    with session_scope(engine) as session:
-        workers.seed_parents(session, writers)
+    writers_parents(writers).write(engine)
 
     errors = _run_writers(migrated_url, writers)
 

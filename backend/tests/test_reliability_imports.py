@@ -19,7 +19,6 @@ import time
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -35,10 +34,10 @@ from sqlalchemy.orm import Session
 from backend.app.database.db import make_engine
 from backend.app.ingest.historical_sales import import_historical_sales
 from backend.app.ingest.problems import ImportRejected
-from backend.app.models import Category, HistoricalSales, Store, StoreCluster
-from backend.app.models.enums import FashionTier, LocationTier, Region, StoreFormat
-from backend.tests.cli_support import run_ffdb
-from backend.tests.reliability_data import snapshot
+from backend.app.models import HistoricalSales, Store
+from backend.tests.support.cli import run_ffdb
+from backend.tests.support.samples import import_parents
+from backend.tests.support.snapshot import snapshot
 
 FFDB = Path(sys.executable).with_name("ffdb")
 HEADER = ["week_start_date", "store_id", "category_id", "units_sold"]
@@ -46,38 +45,6 @@ FIRST_MONDAY = date(2018, 1, 1)
 assert FIRST_MONDAY.weekday() == 0
 
 Key = tuple[str, str, str]  # store_id, category_id, week_start_date (ISO)
-
-
-def seed(engine: Engine, stores: int, categories: int) -> None:
-    with Session(engine) as session, session.begin():
-        session.add(
-            StoreCluster(cluster_id="CL", cluster_name="All", fashion_tier=FashionTier.VALUE)
-        )
-        for number in range(categories):
-            session.add(
-                Category(
-                    category_id=f"CAT{number}",
-                    category_name=f"Category {number}",
-                    season_start_date=date(2026, 3, 2),
-                    season_end_date=date(2026, 5, 25),
-                    season_length_weeks=12,
-                )
-            )
-        session.flush()
-        for number in range(stores):
-            session.add(
-                Store(
-                    store_id=f"S{number:03d}",
-                    store_name=f"Store {number}",
-                    cluster_id="CL",
-                    store_size_sqft=5000,
-                    location_tier=LocationTier.B,
-                    median_income=50000,
-                    store_format=StoreFormat.MALL,
-                    region=Region.WEST,
-                    avg_weekly_sales_12mo=900.0,
-                )
-            )
 
 
 def write_weekly_file(path: Path, rows: dict[Key, int]) -> Path:
@@ -100,11 +67,6 @@ def stored_sales(engine: Engine) -> dict[Key, int]:
             )
         )
         return {(s, c, w.isoformat()): units for s, c, w, units in rows}
-
-
-def _all_rows(engine: Engine) -> dict[str, list[dict[str, Any]]]:
-    with engine.connect() as connection:
-        return snapshot(connection)
 
 
 # --- a crash mid-import -------------------------------------------------------------------
@@ -132,7 +94,7 @@ def _start_import(url: URL, path: Path) -> subprocess.Popen[bytes]:
 def test_an_import_killed_at_any_moment_leaves_the_database_as_it_was(
     migrated_url: URL, engine: Engine, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    seed(engine, STORES, CATEGORIES)
+    import_parents(STORES, CATEGORIES).write(engine)
     weeks = [(FIRST_MONDAY + timedelta(weeks=n)).isoformat() for n in range(WEEKS)]
     big = {
         (f"S{s:03d}", f"CAT{c}", week): (s * 7 + c * 3 + n) % 500
@@ -151,7 +113,7 @@ def test_an_import_killed_at_any_moment_leaves_the_database_as_it_was(
         migrated_url,
     )
     assert first.exit_code == 0, first.output
-    before = _all_rows(engine)
+    before = snapshot(engine)
     assert stored_sales(engine) == earlier
     path = write_weekly_file(tmp_path / "big.csv", big)
     expected_after = {**earlier, **big}
@@ -177,7 +139,7 @@ def test_an_import_killed_at_any_moment_leaves_the_database_as_it_was(
             kill_points.append(f"{delay:.2f}s: killed after the commit, import complete")
             completed = True
             break
-        assert _all_rows(engine) == before, f"a kill at {delay:.2f}s changed the database"
+        assert snapshot(engine) == before, f"a kill at {delay:.2f}s changed the database"
         kill_points.append(f"{delay:.2f}s: killed, database as before")
         delay *= DELAY_GROWTH
 
@@ -247,7 +209,7 @@ def _units(cell: str) -> int:
 def test_generated_rows_are_imported_exactly_or_refused_leaving_the_database_unchanged(
     engine: Engine, tmp_path: Path
 ) -> None:
-    seed(engine, IMPORT_STORES, IMPORT_CATEGORIES)
+    import_parents(IMPORT_STORES, IMPORT_CATEGORIES).write(engine)
     outcomes: list[str] = []
 
     @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -255,7 +217,7 @@ def test_generated_rows_are_imported_exactly_or_refused_leaving_the_database_unc
     def run(rows: list[tuple[str, str, str, str]]) -> None:
         path = tmp_path / "generated.csv"
         path.write_text(_csv(rows), encoding="utf-8")
-        before = _all_rows(engine)
+        before = snapshot(engine)
         expected = stored_sales(engine)
         try:
             import_historical_sales(engine, path)
@@ -264,7 +226,7 @@ def test_generated_rows_are_imported_exactly_or_refused_leaving_the_database_unc
             assert lines, "refused without saying why"
             for line in lines:
                 assert line.startswith(f"{path}:"), line
-            assert _all_rows(engine) == before
+            assert snapshot(engine) == before
             outcomes.append("refused")
             return
         for week, store_id, category_id, units in rows:
@@ -283,14 +245,14 @@ TOO_BIG_UNITS = ["2147483648", "1e20", "9" * 30, "9007199254740993.0"]
 def test_units_too_big_for_the_column_are_refused_as_a_problem(
     engine: Engine, tmp_path: Path, units: str
 ) -> None:
-    seed(engine, IMPORT_STORES, IMPORT_CATEGORIES)
+    import_parents(IMPORT_STORES, IMPORT_CATEGORIES).write(engine)
     path = tmp_path / "big.csv"
     path.write_text(_csv([(MONDAYS[0], "S000", "CAT0", units)]), encoding="utf-8")
-    before = _all_rows(engine)
+    before = snapshot(engine)
     with pytest.raises(ImportRejected) as rejected:
         import_historical_sales(engine, path)
     assert rejected.value.lines()[0].startswith(f"{path}:2: units_sold")
-    assert _all_rows(engine) == before
+    assert snapshot(engine) == before
 
 
 # --- exports a spreadsheet cannot run ------------------------------------------------------
@@ -312,7 +274,7 @@ DANGEROUS_NAMES = [
 def test_exported_cells_never_start_a_formula_and_read_back_unchanged(
     migrated_url: URL, engine: Engine, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    seed(engine, len(DANGEROUS_NAMES), 1)
+    import_parents(len(DANGEROUS_NAMES), 1).write(engine)
     with Session(engine) as session, session.begin():
         for number, name in enumerate(DANGEROUS_NAMES):
             session.get_one(Store, f"S{number:03d}").store_name = name

@@ -26,16 +26,11 @@ from backend.app.maintenance.schema_version import (
     current_revision,
     head_revision,
 )
-from backend.tests import reliability_workers as workers
-from backend.tests.cli_support import run_ffdb
-from backend.tests.reliability_data import (
-    FIRST_REVISION_ROWS,
-    Snapshot,
-    assert_kept,
-    chain,
-    populate_at_first_revision,
-    snapshot,
-)
+from backend.tests.support import workers
+from backend.tests.support.backends import chain
+from backend.tests.support.cli import run_ffdb
+from backend.tests.support.samples import first_revision, populate_at_first_revision
+from backend.tests.support.snapshot import assert_kept, snapshot
 
 
 def _engine(url: URL) -> Engine:
@@ -46,15 +41,6 @@ def _revision_of(url: URL) -> str | None:
     engine = _engine(url)
     try:
         return current_revision(engine)
-    finally:
-        engine.dispose()
-
-
-def _snapshot_of(url: URL) -> Snapshot:
-    engine = _engine(url)
-    try:
-        with engine.connect() as connection:
-            return snapshot(connection)
     finally:
         engine.dispose()
 
@@ -74,25 +60,23 @@ def _sqlite_health(url: URL) -> tuple[list[str], list[Any], list[str]]:
 def test_every_upgrade_and_downgrade_step_keeps_the_data(empty_database_url: URL) -> None:
     revisions = chain()
     original = populate_at_first_revision(empty_database_url)
-    assert sum(len(rows) for rows in original.values()) == sum(
-        len(rows) for rows in FIRST_REVISION_ROWS.values()
-    )
+    assert sum(len(rows) for rows in original.values()) == first_revision().count()
     config = alembic_config(empty_database_url)
     steps = 0
     for revision in revisions[1:]:
         command.upgrade(config, revision)
         steps += 1
         assert _revision_of(empty_database_url) == revision
-        assert_kept(original, _snapshot_of(empty_database_url), f"upgrade to {revision}")
+        assert_kept(original, snapshot(empty_database_url), f"upgrade to {revision}")
     # And back down to the first revision, step by step, then up to head again.
     for revision in reversed(revisions[:-1]):
         command.downgrade(config, revision)
         steps += 1
         assert _revision_of(empty_database_url) == revision
-        assert_kept(original, _snapshot_of(empty_database_url), f"downgrade to {revision}")
+        assert_kept(original, snapshot(empty_database_url), f"downgrade to {revision}")
     command.upgrade(config, "head")
     assert _revision_of(empty_database_url) == head_revision()
-    assert_kept(original, _snapshot_of(empty_database_url), "upgrade to head again")
+    assert_kept(original, snapshot(empty_database_url), "upgrade to head again")
     if empty_database_url.get_backend_name() == "sqlite":
         assert _sqlite_health(empty_database_url) == (["ok"], [], [])
     print(f"{len(revisions)} revision(s), {steps} step(s) checked, data kept")
@@ -111,7 +95,7 @@ import os
 import sqlalchemy as sa
 from alembic import op
 
-from backend.tests.reliability_workers import signal_and_wait
+from backend.tests.support.workers import signal_and_wait
 
 revision = "9000_test_crash"
 down_revision = "{down}"
@@ -167,7 +151,7 @@ def test_a_migration_killed_mid_way_leaves_the_old_revision_and_its_data(
     url = _sqlite_url(tmp_path, "crash.db")
     populate_at_first_revision(url)
     command.upgrade(alembic_config(url), "head")
-    before = _snapshot_of(url)
+    before = snapshot(url)
     marker = tmp_path / "mid-migration"
     monkeypatch.setenv("FFDB_TEST_MIGRATION_MARKER", str(marker))
 
@@ -191,14 +175,14 @@ def test_a_migration_killed_mid_way_leaves_the_old_revision_and_its_data(
     finally:
         engine.dispose()
     assert "crash_test_note" not in columns
-    assert _snapshot_of(url) == before
+    assert snapshot(url) == before
     assert _sqlite_health(url) == (["ok"], [], [])
 
     # Running the upgrade again completes it, on top of the intact data.
     monkeypatch.delenv("FFDB_TEST_MIGRATION_MARKER")
     workers.run_upgrade(url.render_as_string(hide_password=False), str(slow_chain), "head")
     assert _revision_of(url) == "9000_test_crash"
-    after = _snapshot_of(url)
+    after = snapshot(url)
     notes = {row["store_id"]: row["crash_test_note"] for row in after["stores"]}
     assert notes == {f"S{n:02d}": f"rebuilt S{n:02d}" for n in range(1, 4)}
     expected = dict(before)

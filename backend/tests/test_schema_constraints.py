@@ -7,7 +7,6 @@ added to a model without a case here fails ``test_every_*_has_a_case``.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -19,18 +18,9 @@ from sqlalchemy.exc import IntegrityError, StatementError
 from sqlalchemy.orm import Session
 
 from backend.app import models
-from backend.tests.conftest import BACKENDS
-from backend.tests.schema_rows import (
-    METADATA,
-    STORY_INDEXES,
-    VALID_ROWS,
-    foreign_keys,
-    insert_row,
-    module_database,
-    primary_key,
-    row,
-    seed,
-)
+from backend.app.models import metadata
+from backend.tests.support.rows import VALID_ROWS, SampleRows, insert_row, valid_row
+from backend.tests.support.schema import STORY_INDEXES, foreign_keys, primary_key
 
 
 def _above(value: float) -> float:
@@ -192,7 +182,7 @@ class EnumColumn:
 
 def enum_columns() -> list[EnumColumn]:
     found = []
-    for t in METADATA.sorted_tables:
+    for t in metadata.sorted_tables:
         for column in t.columns:
             if isinstance(column.type, sa.Enum):
                 found.append(
@@ -225,27 +215,20 @@ STORY_ENUM_VALUES = {
 def metadata_checks() -> set[str]:
     return {
         str(c.name)
-        for t in METADATA.sorted_tables
+        for t in metadata.sorted_tables
         for c in t.constraints
         if isinstance(c, CheckConstraint)
     }
 
 
-# --- a migrated database per backend, shared by this module's table-driven cases -------
+# --- the table-driven cases share one database at head per backend (``shared_engine``) --
 # Each case works inside a transaction it rolls back, so the cases cannot see each other.
-
-
-@pytest.fixture(scope="module", params=BACKENDS)
-def db(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Engine]:
-    yield from module_database(request, tmp_path_factory)
 
 
 def _error(engine: Engine, table_name: str, values: dict[str, Any]) -> str:
     """The database's refusal of ``values`` (after seeding the rows it needs), as text."""
     with engine.connect() as connection:
-        seed(connection, *[t for t in _parents(table_name)])
+        SampleRows().add_valid(*_parents(table_name)).write(connection)
         with pytest.raises(IntegrityError) as refused:
             insert_row(connection, table_name, values)
         connection.rollback()
@@ -254,13 +237,13 @@ def _error(engine: Engine, table_name: str, values: dict[str, Any]) -> str:
 
 def _accepts(engine: Engine, table_name: str, values: dict[str, Any]) -> None:
     with engine.connect() as connection:
-        seed(connection, *_parents(table_name))
+        SampleRows().add_valid(*_parents(table_name)).write(connection)
         insert_row(connection, table_name, values)
         connection.rollback()
 
 
 def _parents(table_name: str) -> list[str]:
-    return [fk.column.table.name for fk in METADATA.tables[table_name].foreign_keys]
+    return [fk.column.table.name for fk in metadata.tables[table_name].foreign_keys]
 
 
 # --- CHECK constraints -------------------------------------------------------------------
@@ -271,27 +254,31 @@ def test_every_check_has_a_case() -> None:
     assert metadata_checks() == covered
 
 
-def test_the_database_has_every_check_of_the_models(db: Engine) -> None:
-    inspector = inspect(db)
+def test_the_database_has_every_check_of_the_models(shared_engine: Engine) -> None:
+    inspector = inspect(shared_engine)
     in_database = {
         str(check["name"])
-        for name in METADATA.tables
+        for name in metadata.tables
         for check in inspector.get_check_constraints(name)
     }
     assert in_database == metadata_checks()
 
 
 @pytest.mark.parametrize("case", CHECK_CASES, ids=lambda case: case.id)
-def test_check_boundary_passes_and_one_step_past_is_refused(db: Engine, case: CheckCase) -> None:
-    _accepts(db, case.table, row(case.table, **case.ok))
-    message = _error(db, case.table, row(case.table, **case.bad))
+def test_check_boundary_passes_and_one_step_past_is_refused(
+    shared_engine: Engine, case: CheckCase
+) -> None:
+    _accepts(shared_engine, case.table, valid_row(case.table, **case.ok))
+    message = _error(shared_engine, case.table, valid_row(case.table, **case.bad))
     named = [name for name in (case.constraint, *case.also) if name in message]
     assert named, f"{case.constraint} not named in: {message}"
 
 
 @pytest.mark.parametrize(("table_name", "column"), NULL_PASSES)
-def test_null_passes_an_optional_checked_column(db: Engine, table_name: str, column: str) -> None:
-    _accepts(db, table_name, row(table_name, **{column: None}))
+def test_null_passes_an_optional_checked_column(
+    shared_engine: Engine, table_name: str, column: str
+) -> None:
+    _accepts(shared_engine, table_name, valid_row(table_name, **{column: None}))
 
 
 # --- enums -------------------------------------------------------------------------------
@@ -302,25 +289,25 @@ def test_every_enum_column_has_the_story_values() -> None:
 
 
 @pytest.mark.parametrize("enum", ENUM_COLUMNS, ids=lambda e: f"{e.table}.{e.column}")
-def test_enum_stores_the_exact_story_strings(db: Engine, enum: EnumColumn) -> None:
+def test_enum_stores_the_exact_story_strings(shared_engine: Engine, enum: EnumColumn) -> None:
     key = primary_key(enum.table)
-    with db.connect() as connection:
-        seed(connection, *_parents(enum.table))
+    with shared_engine.connect() as connection:
+        SampleRows().add_valid(*_parents(enum.table)).write(connection)
         for index, value in enumerate(enum.values):
             fields = {key: f"{VALID_ROWS[enum.table][key]}-{index}", enum.column: value}
-            insert_row(connection, enum.table, row(enum.table, **fields))
+            insert_row(connection, enum.table, valid_row(enum.table, **fields))
         stored = connection.execute(
-            sa.select(sa.cast(METADATA.tables[enum.table].c[enum.column], sa.String))
+            sa.select(sa.cast(metadata.tables[enum.table].c[enum.column], sa.String))
         ).scalars()
         assert sorted(stored) == sorted(enum.values)
         connection.rollback()
 
 
 @pytest.mark.parametrize("enum", ENUM_COLUMNS, ids=lambda e: f"{e.table}.{e.column}")
-def test_database_refuses_an_unknown_enum_value(db: Engine, enum: EnumColumn) -> None:
+def test_database_refuses_an_unknown_enum_value(shared_engine: Engine, enum: EnumColumn) -> None:
     near_miss = enum.values[-1].swapcase() if enum.values[-1].isalpha() else "biweekly"
     for unknown in ("unknown", near_miss, ""):
-        message = _error(db, enum.table, row(enum.table, **{enum.column: unknown}))
+        message = _error(shared_engine, enum.table, valid_row(enum.table, **{enum.column: unknown}))
         assert enum.constraint in message, message
 
 
@@ -332,7 +319,7 @@ MODEL_BY_TABLE = {
 @pytest.mark.parametrize("enum", ENUM_COLUMNS, ids=lambda e: f"{e.table}.{e.column}")
 def test_orm_refuses_an_unknown_enum_value_before_sql(session: Session, enum: EnumColumn) -> None:
     model = MODEL_BY_TABLE[enum.table]
-    session.add(model(**row(enum.table, **{enum.column: "unknown"})))
+    session.add(model(**valid_row(enum.table, **{enum.column: "unknown"})))
     with pytest.raises(StatementError) as refused:
         session.flush()
     assert isinstance(refused.value.orig, LookupError)
@@ -352,7 +339,7 @@ NATURAL_KEYS = {
 def test_the_natural_keys_are_the_only_unique_constraints() -> None:
     declared = {
         t.name: tuple(c.name for c in constraint.columns)
-        for t in METADATA.sorted_tables
+        for t in metadata.sorted_tables
         for constraint in t.constraints
         if isinstance(constraint, UniqueConstraint)
     }
@@ -360,17 +347,17 @@ def test_the_natural_keys_are_the_only_unique_constraints() -> None:
 
 
 @pytest.mark.parametrize("table_name", sorted(NATURAL_KEYS))
-def test_a_duplicate_natural_key_is_refused(db: Engine, table_name: str) -> None:
+def test_a_duplicate_natural_key_is_refused(shared_engine: Engine, table_name: str) -> None:
     key = primary_key(table_name)
-    with db.connect() as connection:
-        seed(connection, table_name)
-        duplicate = row(table_name, **{key: "another-id"})
+    with shared_engine.connect() as connection:
+        SampleRows().add_valid(table_name).write(connection)
+        duplicate = valid_row(table_name, **{key: "another-id"})
         with pytest.raises(IntegrityError) as refused:
             insert_row(connection, table_name, duplicate)
         connection.rollback()
     message = str(refused.value)
     columns = NATURAL_KEYS[table_name]
-    if db.dialect.name == "postgresql":
+    if shared_engine.dialect.name == "postgresql":
         assert f"uq_{table_name}_{'_'.join(columns)}" in message
     else:
         assert (
@@ -382,8 +369,8 @@ def test_a_duplicate_natural_key_is_refused(db: Engine, table_name: str) -> None
 # --- indexes and column order --------------------------------------------------------------
 
 
-def test_every_foreign_key_column_leads_an_index_or_unique_key(db: Engine) -> None:
-    inspector = inspect(db)
+def test_every_foreign_key_column_leads_an_index_or_unique_key(shared_engine: Engine) -> None:
+    inspector = inspect(shared_engine)
     unindexed = []
     for fk in foreign_keys():
         child = fk.parent.name
@@ -396,9 +383,9 @@ def test_every_foreign_key_column_leads_an_index_or_unique_key(db: Engine) -> No
     assert unindexed == []
 
 
-def test_the_story_indexes_exist(db: Engine) -> None:
-    inspector = inspect(db)
-    names = {ix["name"] for t in METADATA.tables for ix in inspector.get_indexes(t)}
+def test_the_story_indexes_exist(shared_engine: Engine) -> None:
+    inspector = inspect(shared_engine)
+    names = {ix["name"] for t in metadata.tables for ix in inspector.get_indexes(t)}
     assert names >= STORY_INDEXES
 
 
@@ -416,9 +403,9 @@ STORES_COLUMNS = [
 ]
 
 
-def test_stores_has_exactly_the_story_columns_in_order(db: Engine) -> None:
-    assert [c["name"] for c in inspect(db).get_columns("stores")] == STORES_COLUMNS
-    assert [c.name for c in METADATA.tables["stores"].columns] == STORES_COLUMNS
+def test_stores_has_exactly_the_story_columns_in_order(shared_engine: Engine) -> None:
+    assert [c["name"] for c in inspect(shared_engine).get_columns("stores")] == STORES_COLUMNS
+    assert [c.name for c in metadata.tables["stores"].columns] == STORES_COLUMNS
 
 
 # --- server defaults ---------------------------------------------------------------------
@@ -438,13 +425,13 @@ STORY_DEFAULTS: dict[tuple[str, str], Any] = {
 def test_every_server_default_has_a_case() -> None:
     defaulted = {
         (t.name, c.name)
-        for t in METADATA.sorted_tables
+        for t in metadata.sorted_tables
         for c in t.columns
         if c.server_default is not None and c.name != "created_at"
     }
     assert defaulted == set(STORY_DEFAULTS)
-    with_created_at = {t.name for t in METADATA.sorted_tables if "created_at" in t.c}
-    assert with_created_at == set(METADATA.tables)
+    with_created_at = {t.name for t in metadata.sorted_tables if "created_at" in t.c}
+    assert with_created_at == set(metadata.tables)
 
 
 # Raw SQL, as another client would write it: literals only, defaulted columns left out.
@@ -492,7 +479,7 @@ def test_raw_sql_inserts_get_the_story_defaults(engine: Engine) -> None:
 def test_orm_objects_get_the_same_defaults(session: Session) -> None:
     tables = {t for t, _ in STORY_DEFAULTS}
     objects = {}
-    for t in METADATA.sorted_tables:
+    for t in metadata.sorted_tables:
         if t.name in tables:
             omitted = {c for (table_name, c) in STORY_DEFAULTS if table_name == t.name}
             fields = {k: v for k, v in VALID_ROWS[t.name].items() if k not in omitted}

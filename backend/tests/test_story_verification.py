@@ -14,8 +14,7 @@ from pathlib import Path
 import pytest
 
 from backend.app.maintenance.schema_version import ALEMBIC_INI, head_revision
-from backend.tests.schema_rows import STORY_INDEXES
-from backend.tests.test_migrations import EXTENSION_TABLES, STORY_TABLES
+from backend.tests.support.schema import EXTENSION_TABLES, STORY_INDEXES, STORY_TABLES
 
 pytestmark = pytest.mark.skipif(shutil.which("sqlite3") is None, reason="no sqlite3 CLI")
 

@@ -6,7 +6,7 @@ a populated SQLite file. The round trip back to SQLite covers PostgreSQL -> SQLi
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -34,33 +34,18 @@ from backend.app.models import (
     StoreCluster,
     WorkflowLog,
 )
-from backend.tests.cli_support import Result, run_ffdb
-from backend.tests.conftest import migrate
-from backend.tests.populated import HISTORY_WEEKS, populate
-
-
-def snapshot(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of every table, all columns, as the models' types read them back."""
-    with engine.connect() as connection:
-        return {
-            table.name: [
-                tuple(row)
-                for row in connection.execute(select(table).order_by(*table.primary_key.columns))
-            ]
-            for table in tables_in_dependency_order()
-        }
+from backend.tests.support.backends import migrate
+from backend.tests.support.cli import Result, run_ffdb
+from backend.tests.support.databases import EVERY_TABLE, DatabaseCache
+from backend.tests.support.samples import HISTORY_WEEKS
+from backend.tests.support.snapshot import snapshot
 
 
 @pytest.fixture
-def source_url(tmp_path: Path) -> URL:
-    """A populated SQLite database at head."""
-    url = normalize_url(f"sqlite:///{tmp_path / 'source.db'}")
-    migrate(url)
-    engine = make_engine(url)
-    with Session(engine) as session:
-        populate(session)
-    engine.dispose()
-    return url
+def source_url(sqlite_cache: DatabaseCache, tmp_path: Path) -> Iterator[URL]:
+    """A SQLite database at head holding ``samples.every_table``."""
+    with sqlite_cache.copy(EVERY_TABLE, tmp_path / "source.db") as url:
+        yield url
 
 
 @pytest.fixture

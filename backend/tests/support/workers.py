@@ -1,88 +1,31 @@
 """Code the reliability tests run in child processes (spawned: importable by name).
 
-Kept out of the test modules so a spawned child imports only what it needs.
+Kept out of the test modules so a spawned child imports only what it needs. The parent
+rows the writers need are ``samples.writers_parents``.
 """
 
 from __future__ import annotations
 
 import os
 import time
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from multiprocessing.synchronize import Barrier, Event
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from sqlalchemy import Engine
-from sqlalchemy.orm import Session
 
 from backend.app.database.db import make_engine, session_scope
 from backend.app.maintenance.schema_version import alembic_config, script_directory
-from backend.app.models import (
-    ActualSales,
-    Category,
-    Forecast,
-    Store,
-    StoreCluster,
-    WorkflowLog,
-)
-from backend.app.models.enums import (
-    FashionTier,
-    LocationTier,
-    Region,
-    StoreFormat,
-    WorkflowStatus,
-)
+from backend.app.models import ActualSales, WorkflowLog
+from backend.app.models.enums import WorkflowStatus
 
 LOGS_PER_WRITER = 500
 SALES_PER_WRITER = 50
 LOGS_PER_TRANSACTION = 5
 STORES = 5  # 5 stores x 12 weeks = 60 (store, week) slots per forecast, 50 used
 WEEKS = 12
-
-
-def seed_parents(session: Session, writers: int) -> None:
-    """The parent rows actual_sales needs: a category, a cluster, stores, one forecast each."""
-    session.add(
-        Category(
-            category_id="CAT-R",
-            category_name="Reliability",
-            season_start_date=date(2026, 3, 2),
-            season_end_date=date(2026, 5, 25),
-            season_length_weeks=WEEKS,
-        )
-    )
-    session.add(StoreCluster(cluster_id="CL-R", cluster_name="All", fashion_tier=FashionTier.VALUE))
-    for number in range(STORES):
-        session.add(
-            Store(
-                store_id=f"S{number:02d}",
-                store_name=f"Store {number}",
-                cluster_id="CL-R",
-                store_size_sqft=5000,
-                location_tier=LocationTier.B,
-                median_income=60000,
-                store_format=StoreFormat.MALL,
-                region=Region.WEST,
-                avg_weekly_sales_12mo=1000.0,
-            )
-        )
-    session.flush()
-    for writer in range(writers):
-        session.add(
-            Forecast(
-                forecast_id=forecast_id(writer),
-                category_id="CAT-R",
-                season="Spring 2026",
-                forecast_horizon_weeks=WEEKS,
-                total_season_demand=1200,
-                weekly_demand_curve=[
-                    {"week_number": week, "demand_units": 100} for week in range(1, WEEKS + 1)
-                ],
-                peak_week=1,
-                models_used=["prophet", "arima"],
-            )
-        )
 
 
 def forecast_id(writer: int) -> str:

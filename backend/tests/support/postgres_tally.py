@@ -8,15 +8,11 @@ passed: SQLite alone proves nothing about the scale-out backend.
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
+from backend.tests.support.backends import in_ci
+
 MARKER = "postgresql"
-
-
-def in_ci() -> bool:
-    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
 class PostgresTally:

@@ -1,4 +1,4 @@
-"""``ffdb variance``: a forecast against actual sales through a week, as a table or JSON."""
+"""``ffdb variance`` and ``ffdb sell-through``: a forecast's reads, as a table or JSON."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session
 from backend.app.cli.app import app
 from backend.app.cli.common import CommandError, DatabaseUrl, console, open_engine
 from backend.app.database.db import DEFAULT_DATABASE_URL, read_only
-from backend.app.queries import ReadError, forecast_variance
+from backend.app.models.markdown import DEFAULT_TARGET_SELL_THROUGH
+from backend.app.queries import ReadError, forecast_variance, sell_through_to_date
 from backend.app.schemas.read_models import VarianceReport
 
 
@@ -50,26 +51,41 @@ def _pct(value: float | None) -> str:
     return "-" if value is None else f"{value:+.1%}"
 
 
+def _units(value: int | None, sign: str = "") -> str:
+    """Units, or ``-`` when there are none to show: missing is not zero."""
+    return "-" if value is None else f"{value:{sign},}"
+
+
 def _weeks_table(report: VarianceReport) -> Table:
-    table = Table(title=f"Forecast {report.forecast_id}: variance through week {report.week}")
+    table = Table(
+        title=f"Forecast {report.forecast_id}: variance through week {report.week}",
+        caption="-: no actual sales loaded; partial: some allocated stores have no row. "
+        "Cumulative covers the weeks with actuals only.",
+    )
     for header in ("Week", "Forecast units", "Actual units", "Variance units", "Variance %"):
         table.add_column(header, justify="right")
+    table.add_column("Stores reported", justify="right")
+    allocated = "" if report.stores_allocated is None else f" of {report.stores_allocated}"
     for week in report.weeks:
+        reported = "-" if week.actual_units is None else f"{week.stores_reported}{allocated}"
         table.add_row(
             str(week.week_number),
             f"{week.forecast_units:,}",
-            f"{week.actual_units:,}",
-            f"{week.variance_units:+,}",
+            _units(week.actual_units),
+            _units(week.variance_units, "+"),
             _pct(week.variance_pct),
+            reported + (" (partial)" if week.partial else ""),
             end_section=week is report.weeks[-1],
         )
     total = report.cumulative
+    partial = f", {total.weeks_partial} partial" if total.weeks_partial else ""
     table.add_row(
         "Cumulative",
         f"{total.forecast_units:,}",
         f"{total.actual_units:,}",
         f"{total.variance_units:+,}",
         _pct(total.variance_pct),
+        f"{total.weeks_reported} weeks{partial}",
         style="bold",
     )
     return table
@@ -77,14 +93,53 @@ def _weeks_table(report: VarianceReport) -> Table:
 
 def _stores_table(report: VarianceReport) -> Table:
     allocation = report.allocation_id or "none"
-    table = Table(
-        title=f"Stores through week {report.week} (allocation {allocation}, initial units)"
-    )
+    table = Table(title=f"Stores through week {report.week} (allocation {allocation})")
     table.add_column("Store")
-    for header in ("Units sold", "Allocated units", "Sell-through"):
+    for header in ("Units sold", "Units shipped", "Sell-through"):
         table.add_column(header, justify="right")
     for store in report.stores:
-        allocated = "-" if store.allocated_units is None else f"{store.allocated_units:,}"
         sell_through = "-" if store.sell_through_pct is None else f"{store.sell_through_pct:.1%}"
-        table.add_row(store.store_id, f"{store.actual_units:,}", allocated, sell_through)
+        table.add_row(
+            store.store_id, f"{store.units_sold:,}", _units(store.units_shipped), sell_through
+        )
     return table
+
+
+@app.command("sell-through")
+def sell_through_command(
+    forecast_id: Annotated[str, typer.Argument(help="The forecast to measure.")],
+    week: Annotated[int, typer.Option("--week", help="Through this season week (1..horizon).")],
+    target: Annotated[
+        float,
+        typer.Option("--target", min=0.0, max=1.0, help="Target sell-through, 0..1."),
+    ] = DEFAULT_TARGET_SELL_THROUGH,
+    output_format: Annotated[
+        OutputFormat,
+        typer.Option("--format", help="table for people, json (one object) for programs."),
+    ] = OutputFormat.TABLE,
+    database_url: DatabaseUrl = DEFAULT_DATABASE_URL,
+) -> None:
+    """Units sold in weeks 1..N / units shipped to the stores, against a target."""
+    with open_engine(database_url) as engine, Session(read_only(engine)) as session:
+        try:
+            measured = sell_through_to_date(session, forecast_id, week, target)
+        except ReadError as error:
+            raise CommandError(str(error)) from None
+    if output_format is OutputFormat.JSON:
+        typer.echo(json.dumps(measured.to_json_object()))
+        return
+    table = Table(
+        title=f"Forecast {forecast_id}: sell-through through week {week} "
+        f"(allocation {measured.allocation_id})"
+    )
+    for header in ("Units sold", "Units shipped", "Sell-through", "Target", "Gap"):
+        table.add_column(header, justify="right")
+    sell = measured.sell_through_pct
+    table.add_row(
+        f"{measured.units_sold:,}",
+        f"{measured.units_shipped:,}",
+        "-" if sell is None else f"{sell:.1%}",
+        f"{measured.target_sell_through_pct:.1%}",
+        _pct(measured.gap_pct),
+    )
+    console.print(table)

@@ -192,12 +192,13 @@ def populate(engine: Engine) -> None:
                         {"store_id": f"S{n}", "initial": 198, "holdback": 162} for n in range(1, 5)
                     ],
                 ),
+                # Sell-through through week 6: 120 units sold / 792 shipped to stores.
                 Markdown(
                     markdown_id="M1",
                     forecast_id="F1",
                     week_number=6,
-                    sell_through_pct=0.5,
-                    gap_pct=0.1,
+                    sell_through_pct=120 / 792,
+                    gap_pct=0.6 - 120 / 792,
                     recommended_markdown_pct=0.2,
                 ),
                 WorkflowLog(

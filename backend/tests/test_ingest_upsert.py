@@ -144,26 +144,26 @@ def test_replace_of_actuals_replaces_that_forecasts_week(
     assert weeks == {1: 2, 2: 50}
 
 
-def test_week_option_overrides_the_dates(
+def test_week_option_must_name_the_week_the_dates_fall_in(
     db: Engine, migrated_url: URL, shared_dir: Path, capsys
 ) -> None:
     source = shared_dir / FIXTURES / "normal_season" / "actuals_week_01.csv"
-    outcome = ffdb(
-        capsys,
-        migrated_url,
-        "import",
-        "actuals",
-        str(source),
-        "--forecast-id",
-        FORECAST_ID,
-        "--week",
-        "3",
-    )
+    before = snapshot(db)
+    args = ("import", "actuals", str(source), "--forecast-id", FORECAST_ID, "--week")
+    outcome = ffdb(capsys, migrated_url, *args, "3")
+    assert outcome.code != 0
+    assert (
+        f"{source}:2: date: in season week 1 (2025-02-17..2025-02-23), not in --week 3: "
+        "season week 3 (2025-03-03..2025-03-09) ('2025-02-17')"
+    ) in outcome.err
+    assert "350 problems; nothing was imported" in outcome.err
+    assert snapshot(db) == before
+    outcome = ffdb(capsys, migrated_url, *args, "1")
     assert outcome.code == 0, outcome.err
     with db.connect() as connection:
         assert connection.execute(
             text("SELECT DISTINCT week_number FROM actual_sales")
-        ).scalars().all() == [3]
+        ).scalars().all() == [1]
 
 
 def test_store_reimport_keeps_names_and_merges_or_replaces_extras(

@@ -222,29 +222,31 @@ def expected_variance(
     """
     if sales is None:
         sales = [s for s in _all(db, ActualSales) if s.forecast_id == forecast.forecast_id]
+    allocations = [a for a in _all(db, Allocation) if a.forecast_id == forecast.forecast_id]
+    shipped: dict[str, int] = defaultdict(int)
+    if allocations:
+        for item in _newest(allocations, "allocation_id").store_allocations:
+            shipped[item["store_id"]] += item["initial"]
     curve = {p["week_number"]: p["demand_units"] for p in forecast.weekly_demand_curve}
     weeks = []
     for number in range(1, week + 1):
         planned = curve[number]
-        actual = sum(s.units_sold for s in sales if s.week_number == number)
+        rows = [s for s in sales if s.week_number == number]
+        actual = sum(s.units_sold for s in rows) if rows else None
         weeks.append(
             {
                 "week_number": number,
                 "forecast_units": planned,
                 "actual_units": actual,
-                "variance_units": actual - planned,
-                "variance_pct": _pct(actual - planned, planned),
+                "variance_units": None if actual is None else actual - planned,
+                "variance_pct": None if actual is None else _pct(actual - planned, planned),
+                "stores_reported": len(rows),
+                "partial": bool(rows) and bool(set(shipped) - {s.store_id for s in rows}),
             }
         )
-    planned_total = sum(w["forecast_units"] for w in weeks)
-    actual_total = sum(w["actual_units"] for w in weeks)
-    allocations = [a for a in _all(db, Allocation) if a.forecast_id == forecast.forecast_id]
-    initial: dict[str, int] = {}
-    if allocations:
-        initial = {
-            i["store_id"]: i["initial"]
-            for i in _newest(allocations, "allocation_id").store_allocations
-        }
+    reported = [w for w in weeks if w["actual_units"] is not None]
+    planned_total = sum(w["forecast_units"] for w in reported)
+    actual_total = sum(w["actual_units"] for w in reported)
     sold: dict[str, int] = defaultdict(int)
     for sale in sales:
         if sale.week_number <= week:
@@ -252,17 +254,20 @@ def expected_variance(
     stores = [
         {
             "store_id": store_id,
-            "actual_units": sold.get(store_id, 0),
-            "allocated_units": initial.get(store_id),
-            "sell_through_pct": _pct(sold.get(store_id, 0), initial.get(store_id)),
+            "units_sold": sold.get(store_id, 0),
+            "units_shipped": shipped.get(store_id),
+            "sell_through_pct": _pct(sold.get(store_id, 0), shipped.get(store_id)),
         }
-        for store_id in sorted(set(sold) | set(initial))
+        for store_id in sorted(set(sold) | set(shipped))
     ]
     return {
         "forecast_id": forecast.forecast_id,
         "week": week,
+        "stores_allocated": len(shipped) if allocations else None,
         "weeks": weeks,
         "cumulative": {
+            "weeks_reported": len(reported),
+            "weeks_partial": sum(w["partial"] for w in reported),
             "forecast_units": planned_total,
             "actual_units": actual_total,
             "variance_units": actual_total - planned_total,
@@ -295,17 +300,20 @@ def test_variance_edge_cases(db: Session) -> None:
     assert report.weeks[1].forecast_units == 0 and report.weeks[1].variance_pct is None
     assert report.allocation_id == "EDGE_A_NEW"
     by_store = {store.store_id: store for store in report.stores}
-    # Sold without an allocation entry; allocated 0 units; allocated without sales.
-    assert by_store["EDGE_S4"].allocated_units is None
+    # Sold without an allocation entry; shipped 0 units; shipped without sales.
+    assert by_store["EDGE_S4"].units_shipped is None
     assert by_store["EDGE_S4"].sell_through_pct is None
-    assert by_store["EDGE_S3"].allocated_units == 0
+    assert by_store["EDGE_S3"].units_shipped == 0
     assert by_store["EDGE_S3"].sell_through_pct is None
-    assert by_store["EDGE_S1"].allocated_units == 40  # the newer allocation's initial
-    # A forecast without allocation or sales still has its weekly forecast.
+    assert by_store["EDGE_S1"].units_shipped == 40  # the newer allocation's initial
+    # A forecast without allocation or sales still has its weekly forecast, and no week
+    # of actuals: missing is not zero.
     bare = queries.forecast_variance(db, "EDGE_F1", 6)
-    assert bare.stores == [] and bare.allocation_id is None
-    assert bare.cumulative.actual_units == 0
-    assert bare.cumulative.forecast_units == sum(w.forecast_units for w in bare.weeks) == 190
+    assert bare.stores == [] and bare.allocation_id is None and bare.stores_allocated is None
+    assert all(w.actual_units is None and w.variance_pct is None for w in bare.weeks)
+    assert bare.cumulative.weeks_reported == 0 and bare.cumulative.actual_units == 0
+    assert bare.cumulative.forecast_units == 0 and bare.cumulative.variance_pct is None
+    assert sum(w.forecast_units for w in bare.weeks) == 190
 
 
 @pytest.mark.parametrize("week", [0, 7, -1])
@@ -325,7 +333,7 @@ def test_sell_through_to_date_of_every_allocated_forecast(db: Session) -> None:
     forecasts = {f.forecast_id: f for f in _all(db, Forecast)}
     for forecast_id in sorted({a.forecast_id for a in allocations}):
         newest = _newest([a for a in allocations if a.forecast_id == forecast_id], "allocation_id")
-        allocated = newest.initial_allocation_total + newest.holdback_total
+        shipped = sum(item["initial"] for item in newest.store_allocations)
         for week in range(1, forecasts[forecast_id].forecast_horizon_weeks + 1):
             sold = sum(
                 s.units_sold
@@ -334,9 +342,9 @@ def test_sell_through_to_date_of_every_allocated_forecast(db: Session) -> None:
             )
             got = queries.sell_through_to_date(db, forecast_id, week, target_sell_through_pct=0.55)
             assert got.allocation_id == newest.allocation_id
-            assert (got.units_sold, got.units_allocated) == (sold, allocated)
-            assert got.sell_through_pct == pytest.approx(sold / allocated)
-            assert got.gap_pct == pytest.approx(0.55 - sold / allocated)
+            assert (got.units_sold, got.units_shipped) == (sold, shipped)
+            assert got.sell_through_pct == pytest.approx(sold / shipped)
+            assert got.gap_pct == pytest.approx(0.55 - sold / shipped)
 
 
 def test_sell_through_needs_an_allocation_and_a_sane_target(db: Session) -> None:

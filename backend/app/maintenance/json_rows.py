@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import BigInteger, ColumnElement, String, cast, func, type_coerce
+from sqlalchemy import BigInteger, ColumnElement, String, case, cast, func, literal, type_coerce
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import QueryableAttribute
 from sqlalchemy.sql.selectable import TableValuedAlias
@@ -48,11 +48,20 @@ class JsonArrayRows:
 
 
 def json_array_rows(column: ColumnLike, dialect: str, name: str) -> JsonArrayRows:
-    """``column``'s JSON array as a FROM element called ``name``, one row per element."""
+    """``column``'s JSON array as a FROM element called ``name``, one row per element.
+
+    A value that is not an array (damage only a raw write can do; ``ffdb doctor``
+    reports it) reads as an empty array: PostgreSQL would raise, SQLite would iterate
+    an object's members.
+    """
     if dialect == "postgresql":
-        rows = func.jsonb_array_elements(column).table_valued("value", name=name)
+        array = case(
+            (func.jsonb_typeof(column) == "array", column), else_=cast(literal("[]"), JSONB)
+        )
+        rows = func.jsonb_array_elements(array).table_valued("value", name=name)
     elif dialect == "sqlite":
-        rows = func.json_each(column).table_valued("value", name=name)
+        array = case((func.json_type(column) == "array", column), else_=literal("[]"))
+        rows = func.json_each(array).table_valued("value", name=name)
     else:
         raise NotImplementedError(
             f"JSON reads support {', '.join(SUPPORTED_DIALECTS)}; this database is {dialect}"

@@ -136,7 +136,10 @@ def import_historical_sales(
             staged = csv_file.rows_read
             weekday = calendar.weekday
         else:
-            weekday = week_starts or history_weekday(connection) or DEFAULT_WEEKDAY
+            # No truth tests on weekdays: Monday is 0.
+            weekday = week_starts if week_starts is not None else history_weekday(connection)
+            if weekday is None:
+                weekday = DEFAULT_WEEKDAY
             categories = _CategoryResolver(connection)
             create_staging(connection, DAILY_STAGE, DAILY_COLUMNS)
             load_staging(

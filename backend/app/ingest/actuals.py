@@ -128,12 +128,13 @@ def import_actuals(
             require_rows(csv_file, log)
             _check(connection, log, DAILY_STAGE, ("store_id", "day"), "store and date")
             log.raise_if_any()
-            if not allow_partial:
-                _check_days(connection, log, season)
             staged = _sum_days(connection, forecast_id)
         result.rows_read = csv_file.rows_read
         log.raise_if_any()
+        # The file is readable: is it a complete week, and does it change loaded rows?
         if not allow_partial:
+            if layout.kind is FileKind.DAILY_ACTUALS:
+                _check_days(connection, log, season)
             _check_stores(connection, log, season)
         if not options.replace:
             _check_changes(connection, log)

@@ -59,13 +59,14 @@ def _units(value: int | None, sign: str = "") -> str:
 def _weeks_table(report: VarianceReport) -> Table:
     table = Table(
         title=f"Forecast {report.forecast_id}: variance through week {report.week}",
-        caption="-: no actual sales loaded; partial: some allocated stores have no row. "
-        "Cumulative covers the weeks with actuals only.",
+        caption="-: no actual sales loaded. Stores: reported/allocated; partial: some "
+        "allocated stores have no row. Cumulative covers the weeks with actuals only.",
     )
-    for header in ("Week", "Forecast units", "Actual units", "Variance units", "Variance %"):
+    table.add_column("Week", justify="right", no_wrap=True)
+    for header in ("Forecast units", "Actual units", "Variance units", "Variance %"):
         table.add_column(header, justify="right")
-    table.add_column("Stores reported", justify="right")
-    allocated = "" if report.stores_allocated is None else f" of {report.stores_allocated}"
+    table.add_column("Stores", justify="right", no_wrap=True)
+    allocated = "" if report.stores_allocated is None else f"/{report.stores_allocated}"
     for week in report.weeks:
         reported = "-" if week.actual_units is None else f"{week.stores_reported}{allocated}"
         table.add_row(
@@ -78,7 +79,7 @@ def _weeks_table(report: VarianceReport) -> Table:
             end_section=week is report.weeks[-1],
         )
     total = report.cumulative
-    partial = f", {total.weeks_partial} partial" if total.weeks_partial else ""
+    partial = f" ({total.weeks_partial} partial)" if total.weeks_partial else ""
     table.add_row(
         "Cumulative",
         f"{total.forecast_units:,}",

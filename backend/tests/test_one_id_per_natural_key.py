@@ -1,0 +1,192 @@
+"""Whichever path writes a row (import, write API, demo), its id is the same function of its
+natural key, and a second write of the key updates the row; on both backends."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, text
+from sqlalchemy.engine import URL
+from sqlalchemy.orm import Session
+
+from backend.app.database.db import make_engine
+from backend.app.domain import records
+from backend.app.domain.records import ActualSalesRow, HistoricalSalesRow
+from backend.app.maintenance.definitions import (
+    actual_sales_id,
+    cluster_id_for_tier,
+    distribution_id,
+    historical_sale_id,
+)
+from backend.app.schemas.enums import FashionTier
+from backend.tests.conftest import copy_database
+from backend.tests.ingest_support import ffdb, snapshot, write
+
+DATA = Path(__file__).parent / "data" / "meanings"
+WD = "FC-CAT-WD-SS25"
+
+
+@pytest.fixture
+def demo(reads_url: URL, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[URL]:
+    """A copy of the demo season (seed 42) that the test may change."""
+    url, drop = copy_database(reads_url, tmp_path, request)
+    yield url
+    drop()
+
+
+def _rows(url: URL, sql: str) -> list[tuple[object, ...]]:
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            return [tuple(row) for row in connection.execute(text(sql))]
+    finally:
+        engine.dispose()
+
+
+def test_the_demo_writes_every_id_from_its_natural_key(demo: URL) -> None:
+    actuals = _rows(
+        demo,
+        "SELECT actual_id, forecast_id, store_id, week_number FROM actual_sales "
+        "WHERE forecast_id LIKE 'FC-%'",
+    )
+    assert actuals and all(row[0] == actual_sales_id(*row[1:]) for row in actuals)  # type: ignore[arg-type]
+    history = _rows(
+        demo,
+        "SELECT sale_id, store_id, category_id, week_start_date FROM historical_sales "
+        "WHERE sale_id NOT LIKE 'EDGE%'",
+    )
+    assert history and all(
+        sale_id == historical_sale_id(store, category, str(week))  # type: ignore[arg-type]
+        for sale_id, store, category, week in history
+    )
+    shares = _rows(
+        demo,
+        "SELECT distribution_id, forecast_id, cluster_id FROM forecast_cluster_distribution "
+        "WHERE forecast_id LIKE 'FC-%'",
+    )
+    assert shares and all(row[0] == distribution_id(*row[1:]) for row in shares)  # type: ignore[arg-type]
+    clusters = _rows(
+        demo, "SELECT cluster_id, fashion_tier FROM store_clusters WHERE cluster_id LIKE 'CL-%'"
+    )
+    assert {cluster for cluster, _ in clusters} == {
+        cluster_id_for_tier(tier) for tier in FashionTier
+    }
+
+
+def test_imported_and_written_actuals_share_ids_and_update_in_place(
+    demo: URL, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    week_1 = dict(
+        _rows(
+            demo,
+            f"SELECT store_id, units_sold FROM actual_sales WHERE forecast_id = '{WD}' "
+            "AND week_number = 1",
+        )
+    )
+    same = write(
+        tmp_path / "week1.csv",
+        "store_id,week_number,units_sold\n"
+        + "".join(f"{store},1,{units}\n" for store, units in sorted(week_1.items())),
+    )
+    args = ("import", "actuals", str(same), "--forecast-id", WD)
+    outcome = ffdb(capsys, demo, *args)
+    assert outcome.code == 0, outcome.err
+    assert "0 inserted, 0 updated, 50 unchanged" in outcome.out
+    changed = write(tmp_path / "changed.csv", same.read_text().replace("S001,1,", "S001,1,9"))
+    assert ffdb(capsys, demo, "import", "actuals", str(changed), "--forecast-id", WD).code != 0
+    outcome = ffdb(
+        capsys, demo, "import", "actuals", str(changed), "--forecast-id", WD, "--replace"
+    )
+    assert "0 inserted, 1 updated, 49 unchanged" in outcome.out
+    assert _rows(
+        demo,
+        f"SELECT actual_id FROM actual_sales WHERE forecast_id = '{WD}' "
+        "AND store_id = 'S001' AND week_number = 1",
+    ) == [(actual_sales_id(WD, "S001", 1),)]
+
+    # The write API over an imported week: an update, not an IntegrityError.
+    engine = make_engine(demo)
+    try:
+        with Session(engine) as session:
+            records.record_actual_sales(session, WD, [ActualSalesRow("S001", 1, 5)])
+            session.commit()
+    finally:
+        engine.dispose()
+    assert _rows(
+        demo,
+        f"SELECT actual_id, units_sold FROM actual_sales WHERE forecast_id = '{WD}' "
+        "AND store_id = 'S001' AND week_number = 1",
+    ) == [(actual_sales_id(WD, "S001", 1), 5)]
+
+
+def test_imported_history_over_written_history_is_unchanged(
+    migrated_url: URL, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert ffdb(capsys, migrated_url, "import", "stores", str(DATA / "stores.csv")).code == 0
+    engine = make_engine(migrated_url)
+    try:
+        with Session(engine) as session:
+            records.upsert_category(
+                session,
+                category_id="womens_dresses",
+                category_name="Women's Dresses",
+                season_start_date=date(2025, 3, 1),
+                season_end_date=date(2025, 5, 23),
+                season_length_weeks=12,
+            )
+            records.record_historical_sales(
+                session,
+                [HistoricalSalesRow("S001", "womens_dresses", date(2024, 2, 4), 43)],
+            )
+            session.commit()
+        before = snapshot(engine)
+    finally:
+        engine.dispose()
+    file = write(
+        tmp_path / "w.csv",
+        "week_start_date,store_id,category_id,units_sold\n2024-02-04,S001,womens_dresses,43\n",
+    )
+    outcome = ffdb(capsys, migrated_url, "import", "historical-sales", str(file))
+    assert "0 inserted, 0 updated, 1 unchanged" in outcome.out
+    engine = make_engine(migrated_url)
+    try:
+        assert snapshot(engine) == before
+    finally:
+        engine.dispose()
+
+
+def test_the_importer_and_the_demo_use_one_cluster_per_tier(
+    demo: URL, migrated_url: URL, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Into the demo's database: its clusters are the importer's, none is created.
+    outcome = ffdb(capsys, demo, "import", "stores", str(DATA / "stores.csv"))
+    assert outcome.code == 0, outcome.err
+    assert "created" not in outcome.out
+    tiers = _rows(
+        demo,
+        "SELECT s.cluster_id, c.fashion_tier FROM stores s JOIN store_clusters c "
+        "USING (cluster_id) WHERE s.store_id IN ('S001', 'S002', 'S003')",
+    )
+    assert all(cluster == cluster_id_for_tier(tier) for cluster, tier in tiers)  # type: ignore[arg-type]
+    # A database an earlier importer gave CL_PREMIUM keeps using it for that tier.
+    engine: Engine = make_engine(migrated_url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO store_clusters (cluster_id, cluster_name, fashion_tier) "
+                    "VALUES ('CL_PREMIUM', 'Premium', 'PREMIUM')"
+                )
+            )
+    finally:
+        engine.dispose()
+    outcome = ffdb(capsys, migrated_url, "import", "stores", str(DATA / "stores.csv"))
+    assert "created cluster CL-MAINSTREAM, cluster CL-VALUE" in outcome.out
+    assert {row[0] for row in _rows(migrated_url, "SELECT cluster_id FROM store_clusters")} == {
+        "CL_PREMIUM",
+        "CL-MAINSTREAM",
+        "CL-VALUE",
+    }

@@ -14,10 +14,12 @@ from backend.app.maintenance.definitions import (
     KEY_MAX_LENGTH,
     Weekday,
     actual_sales_id,
+    actual_sales_ids,
     category_id_from_name,
     cluster_id_for_tier,
     distribution_id,
     historical_sale_id,
+    historical_sale_ids,
     natural_id,
     season_end,
     season_week,
@@ -105,6 +107,14 @@ def test_ids_are_collision_free_and_bounded_for_any_keys(
     assert len(set(ids.values())) == len(set(keys))
     assert all(len(value) <= KEY_MAX_LENGTH for value in ids.values())
     assert all(actual_sales_id(*key) == value for key, value in ids.items())  # stable
+
+
+@given(st.lists(st.tuples(key_part, key_part, key_part), min_size=1, max_size=20))
+def test_ids_made_for_many_rows_are_the_ids_of_each_row(keys: list[tuple[str, str, str]]) -> None:
+    many_actuals, many_history = actual_sales_ids(), historical_sale_ids()
+    for forecast, store, week in keys + keys:  # twice: the second time from the cache
+        assert many_actuals(forecast, store, week) == actual_sales_id(forecast, store, week)  # type: ignore[arg-type]
+        assert many_history(forecast, store, week) == historical_sale_id(forecast, store, week)
 
 
 def test_a_long_key_is_cut_and_ends_in_a_hash_of_all_of_it() -> None:

@@ -40,7 +40,7 @@ from backend.app.ingest.staging import StagedRow, create_staging, drop_staging, 
 from backend.app.ingest.transaction import import_transaction
 from backend.app.ingest.upsert import Move, delete_uncovered, upsert
 from backend.app.maintenance.definitions import (
-    actual_sales_id,
+    actual_sales_ids,
     allocated_stores_query,
     describe_week,
     latest_allocation_id,
@@ -182,6 +182,7 @@ def _weekly_rows(
     at = layout.positions
     i_store, i_week, i_units = at["store_id"], at["week_number"], at["units_sold"]
     last = season.last_week
+    actual_ids = actual_sales_ids()
 
     def season_week_number(text: str) -> int:
         number = whole_number(text, minimum=None)
@@ -198,7 +199,7 @@ def _weekly_rows(
         number = parsed(log, line, "week_number", fields[i_week], season_week_number)
         units = parsed(log, line, "units_sold", fields[i_units], _units)
         actual_id = (
-            actual_sales_id(season.forecast_id, store, number)
+            actual_ids(season.forecast_id, store, number)
             if store is not None and number is not None
             else None
         )
@@ -214,6 +215,7 @@ def _daily_rows(
     at = layout.positions
     i_day, i_store, i_units = at["date"], at["store_id"], at["quantity_sold"]
     days: dict[str, tuple[str, int]] = {}
+    actual_ids = actual_sales_ids()
     chosen_by: tuple[int, str] | None = None  # the line whose date chose the week
 
     def in_season(text: str) -> tuple[str, int]:
@@ -248,7 +250,7 @@ def _daily_rows(
         if day is None:
             yield line, None, None, None, store, units  # a bad field is staged as NULL
             continue
-        actual_id = None if store is None else actual_sales_id(season.forecast_id, store, day[1])
+        actual_id = None if store is None else actual_ids(season.forecast_id, store, day[1])
         yield line, actual_id, day[0], day[1], store, units
 
 

@@ -57,7 +57,7 @@ from backend.app.maintenance.definitions import (
     DEFAULT_WEEKDAY,
     Weekday,
     category_id_from_name,
-    historical_sale_id,
+    historical_sale_ids,
     history_weekday,
     season_end,
     week_start,
@@ -214,6 +214,7 @@ def _weekly_rows(
     )
     width = layout.width
     weeks: dict[str, tuple[str, Weekday]] = {}
+    sale_ids = historical_sale_ids()
     for line, fields in csv_file.rows():
         if len(fields) != width:
             width_problem(line, fields, width, log)
@@ -226,7 +227,12 @@ def _weekly_rows(
                 known = (day.isoformat(), weekday_of(day))
                 if len(weeks) < DATE_CACHE_LIMIT:
                     weeks[week_text] = known
-        week = known[0] if known is not None and calendar.check(line, *known) else None
+        if known is None:
+            week = None
+        elif known[1] == calendar.weekday or calendar.check(line, *known):
+            week = known[0]
+        else:
+            week = None
         units_text = fields[i_units]
         # Up to nine digits cannot exceed the INTEGER column: the cheap common case.
         if len(units_text) < 10 and units_text.isdigit() and units_text.isascii():
@@ -240,7 +246,7 @@ def _weekly_rows(
         if not category or category[0] in _NEEDS_CLEANING or category[-1] == " ":
             category = parsed(log, line, "category_id", fields[i_category], identifier)
         sale_id = (
-            historical_sale_id(store, category, week)
+            sale_ids(store, category, week)
             if store is not None and category is not None and week is not None
             else None
         )
@@ -301,6 +307,7 @@ def _daily_rows(
     i_revenue = at.get("revenue")
     width = layout.width
     days: dict[str, tuple[str, str]] = {}
+    sale_ids = historical_sale_ids()
     for line, fields in csv_file.rows():
         if width_problem(line, fields, width, log):
             continue
@@ -325,7 +332,7 @@ def _daily_rows(
             yield line, None, None, None, store, category_id, name, units
             continue
         sale_id = (
-            historical_sale_id(store, category_id, day[1])
+            sale_ids(store, category_id, day[1])
             if store is not None and category_id is not None
             else None
         )

@@ -168,20 +168,63 @@ def natural_id(kind: str, *parts: object) -> str:
     return _bounded(":".join((kind, *map(_part, parts))), "~")
 
 
+class NaturalIds:
+    """``natural_id(kind, first, second, last)`` for many rows: the same ids, made faster
+    because rows share parts (a store and category over many weeks): the escaped start
+    of each (first, second) and the escaped text of each last part are made once (up
+    to ``_KEPT`` of each)."""
+
+    _KEPT = 100_000
+
+    def __init__(self, kind: str) -> None:
+        self._kind = kind
+        self._starts: dict[tuple[object, object], str] = {}
+        self._lasts: dict[object, str] = {}
+
+    def __call__(self, first: object, second: object, last: object) -> str:
+        start = self._starts.get((first, second))
+        if start is None:
+            start = f"{self._kind}:{_part(first)}:{_part(second)}:"
+            if len(self._starts) < self._KEPT:
+                self._starts[first, second] = start
+        end = self._lasts.get(last)
+        if end is None:
+            end = _part(last)
+            if len(self._lasts) < self._KEPT:
+                self._lasts[last] = end
+        text = start + end
+        return text if len(text) <= KEY_MAX_LENGTH else _bounded(text, "~")
+
+
+ACTUAL_SALES_KIND = "AS"
+HISTORICAL_SALES_KIND = "HS"
+DISTRIBUTION_KIND = "FD"
+
+
 def actual_sales_id(forecast_id: str, store_id: str, week_number: int) -> str:
     """``AS:F_WD_2025:S001:3``: actual_sales' id from (forecast, store, week)."""
-    return natural_id("AS", forecast_id, store_id, week_number)
+    return natural_id(ACTUAL_SALES_KIND, forecast_id, store_id, week_number)
+
+
+def actual_sales_ids() -> NaturalIds:
+    """``actual_sales_id`` for a whole file's rows."""
+    return NaturalIds(ACTUAL_SALES_KIND)
 
 
 def historical_sale_id(store_id: str, category_id: str, week_start_date: date | str) -> str:
     """``HS:S001:womens_dresses:2025-02-17``: historical_sales' id from its natural key
     (the week as a date or its ISO text)."""
-    return natural_id("HS", store_id, category_id, week_start_date)
+    return natural_id(HISTORICAL_SALES_KIND, store_id, category_id, week_start_date)
+
+
+def historical_sale_ids() -> NaturalIds:
+    """``historical_sale_id`` for a whole file's rows."""
+    return NaturalIds(HISTORICAL_SALES_KIND)
 
 
 def distribution_id(forecast_id: str, cluster_id: str) -> str:
     """``FD:F_WD_2025:CL-PREMIUM``: a forecast cluster distribution row's id."""
-    return natural_id("FD", forecast_id, cluster_id)
+    return natural_id(DISTRIBUTION_KIND, forecast_id, cluster_id)
 
 
 def cluster_id_for_tier(tier: FashionTier | str) -> str:

@@ -79,6 +79,12 @@ def _weekly(*rows: tuple[date, str, str, int]) -> str:
     )
 
 
+def _load_nrf_history(capsys: pytest.CaptureFixture[str], url: URL) -> None:
+    """Sunday-start weeks for S001..S012, womens_dresses, from 2024-02-04."""
+    outcome = ffdb(capsys, url, "import", "historical-sales", str(DATA / "nrf_sunday_weeks.csv"))
+    assert outcome.code == 0, outcome.err
+
+
 # --- weekly files -------------------------------------------------------------------------
 
 
@@ -155,12 +161,7 @@ def test_week_starts_given_for_a_weekly_file_is_the_day_its_rows_must_start_on(
 def test_a_series_keeps_the_weekday_of_its_stored_weeks(
     db: Engine, migrated_url: URL, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert (
-        ffdb(
-            capsys, migrated_url, "import", "historical-sales", str(DATA / "nrf_sunday_weeks.csv")
-        ).code
-        == 0
-    )
+    _load_nrf_history(capsys, migrated_url)
     before = snapshot(db)
     monday = date(2024, 6, 24)
     clash = write(
@@ -221,12 +222,7 @@ def test_daily_weeks_default_to_the_stored_weekday_else_monday(
     assert {week for _, _, week in _history(db)} == {date(2024, 3, 4)}  # a Monday
     with db.begin() as connection:
         connection.execute(text("DELETE FROM historical_sales"))
-    assert (
-        ffdb(
-            capsys, migrated_url, "import", "historical-sales", str(DATA / "nrf_sunday_weeks.csv")
-        ).code
-        == 0
-    )
+    _load_nrf_history(capsys, migrated_url)
     second = write(tmp_path / "b.csv", _daily(date(2024, 7, 3), 3, ("S001",), "Men's Outerwear"))
     assert ffdb(capsys, migrated_url, "import", "historical-sales", str(second)).code == 0
     outerwear = [week for _, category, week in _history(db) if category == "mens_outerwear"]
@@ -236,12 +232,7 @@ def test_daily_weeks_default_to_the_stored_weekday_else_monday(
 def test_a_daily_file_for_a_series_on_another_weekday_is_refused_with_the_option_named(
     db: Engine, migrated_url: URL, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert (
-        ffdb(
-            capsys, migrated_url, "import", "historical-sales", str(DATA / "nrf_sunday_weeks.csv")
-        ).code
-        == 0
-    )
+    _load_nrf_history(capsys, migrated_url)
     file = write(tmp_path / "d.csv", _daily(date(2024, 7, 3), 3, ("S001",), "Women's Dresses"))
     outcome = ffdb(
         capsys, migrated_url, "import", "historical-sales", str(file), "--week-starts", "monday"
@@ -351,12 +342,7 @@ def test_the_season_options_go_together(
 def test_the_write_api_upserts_history_under_the_importers_ids_and_rule(
     db: Engine, migrated_url: URL, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert (
-        ffdb(
-            capsys, migrated_url, "import", "historical-sales", str(DATA / "nrf_sunday_weeks.csv")
-        ).code
-        == 0
-    )
+    _load_nrf_history(capsys, migrated_url)
     sunday = date(2024, 2, 4)
     with Session(db) as session:
         # A week the importer loaded: updated in place, same id (no IntegrityError).
@@ -399,12 +385,7 @@ def test_the_write_api_upserts_history_under_the_importers_ids_and_rule(
 def test_doctor_reports_a_series_whose_weeks_start_on_two_weekdays(
     db: Engine, migrated_url: URL, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert (
-        ffdb(
-            capsys, migrated_url, "import", "historical-sales", str(DATA / "nrf_sunday_weeks.csv")
-        ).code
-        == 0
-    )
+    _load_nrf_history(capsys, migrated_url)
     assert ffdb(capsys, migrated_url, "doctor", "--json").code == 0
     with db.begin() as connection:  # what a client writing SQL around ffdb could do
         connection.execute(

@@ -22,6 +22,7 @@ from backend.app.maintenance.definitions import (
     historical_sale_id,
 )
 from backend.app.schemas.enums import FashionTier
+from backend.tests.cli_support import query_rows
 from backend.tests.conftest import copy_database
 from backend.tests.ingest_support import ffdb, snapshot, write
 
@@ -37,23 +38,14 @@ def demo(reads_url: URL, tmp_path: Path, request: pytest.FixtureRequest) -> Iter
     drop()
 
 
-def _rows(url: URL, sql: str) -> list[tuple[object, ...]]:
-    engine = make_engine(url)
-    try:
-        with engine.connect() as connection:
-            return [tuple(row) for row in connection.execute(text(sql))]
-    finally:
-        engine.dispose()
-
-
 def test_the_demo_writes_every_id_from_its_natural_key(demo: URL) -> None:
-    actuals = _rows(
+    actuals = query_rows(
         demo,
         "SELECT actual_id, forecast_id, store_id, week_number FROM actual_sales "
         "WHERE forecast_id LIKE 'FC-%'",
     )
     assert actuals and all(row[0] == actual_sales_id(*row[1:]) for row in actuals)  # type: ignore[arg-type]
-    history = _rows(
+    history = query_rows(
         demo,
         "SELECT sale_id, store_id, category_id, week_start_date FROM historical_sales "
         "WHERE sale_id NOT LIKE 'EDGE%'",
@@ -62,13 +54,13 @@ def test_the_demo_writes_every_id_from_its_natural_key(demo: URL) -> None:
         sale_id == historical_sale_id(store, category, str(week))  # type: ignore[arg-type]
         for sale_id, store, category, week in history
     )
-    shares = _rows(
+    shares = query_rows(
         demo,
         "SELECT distribution_id, forecast_id, cluster_id FROM forecast_cluster_distribution "
         "WHERE forecast_id LIKE 'FC-%'",
     )
     assert shares and all(row[0] == distribution_id(*row[1:]) for row in shares)  # type: ignore[arg-type]
-    clusters = _rows(
+    clusters = query_rows(
         demo, "SELECT cluster_id, fashion_tier FROM store_clusters WHERE cluster_id LIKE 'CL-%'"
     )
     assert {cluster for cluster, _ in clusters} == {
@@ -80,7 +72,7 @@ def test_imported_and_written_actuals_share_ids_and_update_in_place(
     demo: URL, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     week_1 = dict(
-        _rows(
+        query_rows(
             demo,
             f"SELECT store_id, units_sold FROM actual_sales WHERE forecast_id = '{WD}' "
             "AND week_number = 1",
@@ -101,7 +93,7 @@ def test_imported_and_written_actuals_share_ids_and_update_in_place(
         capsys, demo, "import", "actuals", str(changed), "--forecast-id", WD, "--replace"
     )
     assert "0 inserted, 1 updated, 49 unchanged" in outcome.out
-    assert _rows(
+    assert query_rows(
         demo,
         f"SELECT actual_id FROM actual_sales WHERE forecast_id = '{WD}' "
         "AND store_id = 'S001' AND week_number = 1",
@@ -115,7 +107,7 @@ def test_imported_and_written_actuals_share_ids_and_update_in_place(
             session.commit()
     finally:
         engine.dispose()
-    assert _rows(
+    assert query_rows(
         demo,
         f"SELECT actual_id, units_sold FROM actual_sales WHERE forecast_id = '{WD}' "
         "AND store_id = 'S001' AND week_number = 1",
@@ -165,7 +157,7 @@ def test_the_importer_and_the_demo_use_one_cluster_per_tier(
     outcome = ffdb(capsys, demo, "import", "stores", str(DATA / "stores.csv"))
     assert outcome.code == 0, outcome.err
     assert "created" not in outcome.out
-    tiers = _rows(
+    tiers = query_rows(
         demo,
         "SELECT s.cluster_id, c.fashion_tier FROM stores s JOIN store_clusters c "
         "USING (cluster_id) WHERE s.store_id IN ('S001', 'S002', 'S003')",
@@ -185,7 +177,9 @@ def test_the_importer_and_the_demo_use_one_cluster_per_tier(
         engine.dispose()
     outcome = ffdb(capsys, migrated_url, "import", "stores", str(DATA / "stores.csv"))
     assert "created cluster CL-MAINSTREAM, cluster CL-VALUE" in outcome.out
-    assert {row[0] for row in _rows(migrated_url, "SELECT cluster_id FROM store_clusters")} == {
+    assert {
+        row[0] for row in query_rows(migrated_url, "SELECT cluster_id FROM store_clusters")
+    } == {
         "CL_PREMIUM",
         "CL-MAINSTREAM",
         "CL-VALUE",

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import enum
 import json
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, TypeVar
 
 import typer
 from rich.table import Table
@@ -15,7 +16,7 @@ from backend.app.cli.common import CommandError, DatabaseUrl, console, open_engi
 from backend.app.database.db import DEFAULT_DATABASE_URL, read_only
 from backend.app.models.markdown import DEFAULT_TARGET_SELL_THROUGH
 from backend.app.queries import ReadError, forecast_variance, sell_through_to_date
-from backend.app.schemas.read_models import VarianceReport
+from backend.app.schemas.read_models import CommandOutput, VarianceReport
 
 
 class OutputFormat(enum.StrEnum):
@@ -23,24 +24,40 @@ class OutputFormat(enum.StrEnum):
     JSON = "json"
 
 
+ForecastId = Annotated[str, typer.Argument(help="The forecast to measure.")]
+Week = Annotated[int, typer.Option("--week", help="Through this season week (1..horizon).")]
+Format = Annotated[
+    OutputFormat,
+    typer.Option("--format", help="table for people, json (one object) for programs."),
+]
+Output = TypeVar("Output", bound=CommandOutput)
+
+
+def _read(database_url: str, read: Callable[[Session], Output], output_format: str) -> Output:
+    """Run ``read`` on a read-only session; a ``ReadError`` is the command's one-line error.
+    Prints the result as one JSON object when asked to (the caller prints tables)."""
+    with open_engine(database_url) as engine, Session(read_only(engine)) as session:
+        try:
+            result = read(session)
+        except ReadError as error:
+            raise CommandError(str(error)) from None
+    if output_format == OutputFormat.JSON:
+        typer.echo(json.dumps(result.to_json_object()))
+    return result
+
+
 @app.command("variance")
 def variance_command(
-    forecast_id: Annotated[str, typer.Argument(help="The forecast to measure.")],
-    week: Annotated[int, typer.Option("--week", help="Through this season week (1..horizon).")],
-    output_format: Annotated[
-        OutputFormat,
-        typer.Option("--format", help="table for people, json (one object) for programs."),
-    ] = OutputFormat.TABLE,
+    forecast_id: ForecastId,
+    week: Week,
+    output_format: Format = OutputFormat.TABLE,
     database_url: DatabaseUrl = DEFAULT_DATABASE_URL,
 ) -> None:
     """Forecast against actual units per week, cumulative, and sell-through per store."""
-    with open_engine(database_url) as engine, Session(read_only(engine)) as session:
-        try:
-            report = forecast_variance(session, forecast_id, week)
-        except ReadError as error:
-            raise CommandError(str(error)) from None
+    report = _read(
+        database_url, lambda session: forecast_variance(session, forecast_id, week), output_format
+    )
     if output_format is OutputFormat.JSON:
-        typer.echo(json.dumps(report.to_json_object()))
         return
     console.print(_weeks_table(report))
     if report.stores:
@@ -108,26 +125,22 @@ def _stores_table(report: VarianceReport) -> Table:
 
 @app.command("sell-through")
 def sell_through_command(
-    forecast_id: Annotated[str, typer.Argument(help="The forecast to measure.")],
-    week: Annotated[int, typer.Option("--week", help="Through this season week (1..horizon).")],
+    forecast_id: ForecastId,
+    week: Week,
     target: Annotated[
         float,
         typer.Option("--target", min=0.0, max=1.0, help="Target sell-through, 0..1."),
     ] = DEFAULT_TARGET_SELL_THROUGH,
-    output_format: Annotated[
-        OutputFormat,
-        typer.Option("--format", help="table for people, json (one object) for programs."),
-    ] = OutputFormat.TABLE,
+    output_format: Format = OutputFormat.TABLE,
     database_url: DatabaseUrl = DEFAULT_DATABASE_URL,
 ) -> None:
     """Units sold in weeks 1..N / units shipped to the stores, against a target."""
-    with open_engine(database_url) as engine, Session(read_only(engine)) as session:
-        try:
-            measured = sell_through_to_date(session, forecast_id, week, target)
-        except ReadError as error:
-            raise CommandError(str(error)) from None
+    measured = _read(
+        database_url,
+        lambda session: sell_through_to_date(session, forecast_id, week, target),
+        output_format,
+    )
     if output_format is OutputFormat.JSON:
-        typer.echo(json.dumps(measured.to_json_object()))
         return
     table = Table(
         title=f"Forecast {forecast_id}: sell-through through week {week} "

@@ -11,9 +11,12 @@
   ``distribution_id``, ``cluster_id_for_tier``); ids made from names
   (``category_id_from_name``) are stable and collision-free for any Unicode name.
   No id is longer than ``KEY_MAX_LENGTH`` characters.
-- **Sell-through**: units sold to date / units shipped to the stores (the latest
-  allocation's ``initial`` units); ``gap = target - sell-through``
-  (``sell_through``, ``sell_through_ratio``, ``sell_through_gap``).
+- **Sell-through**: units sold to date / units shipped to the stores, ``gap = target -
+  sell-through`` (``sell_through``, ``sell_through_ratio``, ``sell_through_gap``).
+  Units shipped are the ``initial`` units of the forecast's latest allocation
+  (``latest_allocation_id``: newest ``created_at``, ties to the greater id;
+  ``allocated_stores_query``); the holdback stays in the DC, and the schema records no
+  replenishment from it, so none is added.
 
 Why this module sits in ``maintenance``: the importers (``ingest``), the reads
 (``queries``), the write API and doctor's rules (``domain``) are sibling layers that

@@ -47,7 +47,9 @@ DryRun = Annotated[
 Replace = Annotated[
     bool,
     typer.Option(
-        "--replace", help="Also delete stored rows in the range the file covers that it lacks."
+        "--replace",
+        help="Also delete stored rows in the range the file covers that it lacks "
+        "(actuals: and change values already loaded).",
     ),
 ]
 MaxProblems = Annotated[
@@ -139,12 +141,15 @@ def import_historical_sales_command(
         typer.Option(
             "--season-start",
             formats=["%Y-%m-%d"],
+            metavar="YYYY-MM-DD",
             help="First day of the season of categories this file creates (with --season-weeks).",
         ),
     ] = None,
     season_weeks: Annotated[
         int | None,
-        typer.Option("--season-weeks", min=1, help="Weeks of that season (with --season-start)."),
+        typer.Option(
+            "--season-weeks", min=1, metavar="N", help="Weeks of that season (with --season-start)."
+        ),
     ] = None,
     database_url: DatabaseUrl = DEFAULT_DATABASE_URL,
     dry_run: DryRun = False,

@@ -243,36 +243,46 @@ def variance_through_orm(engine: Engine) -> dict[str, Any]:
         ).all()
         planned = {p["week_number"]: p["demand_units"] for p in forecast.weekly_demand_curve}
         by_week: dict[int, int] = defaultdict(int)
+        stores_of_week: dict[int, set[str]] = defaultdict(set)
         by_store: dict[str, int] = defaultdict(int)
         for sale in sales:
             by_week[sale.week_number] += sale.units_sold
+            stores_of_week[sale.week_number].add(sale.store_id)
             by_store[sale.store_id] += sale.units_sold
-        initial = (
-            {i["store_id"]: i["initial"] for i in allocation.store_allocations}
-            if allocation
-            else {}
-        )
+        shipped: dict[str, int] = defaultdict(int)
+        for item in allocation.store_allocations if allocation else []:
+            shipped[item["store_id"]] += item["initial"]
 
         def pct(numerator: float, denominator: float | None) -> float | None:
             return numerator / denominator if denominator else None
 
-        weeks = [
-            {
-                "week_number": w,
-                "forecast_units": planned[w],
-                "actual_units": by_week[w],
-                "variance_units": by_week[w] - planned[w],
-                "variance_pct": pct(by_week[w] - planned[w], planned[w]),
-            }
-            for w in range(1, WEEKS + 1)
-        ]
-        f_total = sum(planned[w] for w in range(1, WEEKS + 1))
-        a_total = sum(by_week.values())
+        weeks = []
+        for w in range(1, WEEKS + 1):
+            actual = by_week[w] if w in stores_of_week else None
+            weeks.append(
+                {
+                    "week_number": w,
+                    "forecast_units": planned[w],
+                    "actual_units": actual,
+                    "variance_units": None if actual is None else actual - planned[w],
+                    "variance_pct": None
+                    if actual is None
+                    else pct(actual - planned[w], planned[w]),
+                    "stores_reported": len(stores_of_week[w]),
+                    "partial": actual is not None and bool(set(shipped) - stores_of_week[w]),
+                }
+            )
+        reported = [w for w in weeks if w["actual_units"] is not None]
+        f_total = sum(w["forecast_units"] for w in reported)
+        a_total = sum(w["actual_units"] for w in reported)
         return {
             "forecast_id": MEASURED,
             "week": WEEKS,
+            "stores_allocated": len(shipped) if allocation else None,
             "weeks": weeks,
             "cumulative": {
+                "weeks_reported": len(reported),
+                "weeks_partial": sum(w["partial"] for w in reported),
                 "forecast_units": f_total,
                 "actual_units": a_total,
                 "variance_units": a_total - f_total,
@@ -281,11 +291,11 @@ def variance_through_orm(engine: Engine) -> dict[str, Any]:
             "stores": [
                 {
                     "store_id": s,
-                    "actual_units": by_store.get(s, 0),
-                    "allocated_units": initial.get(s),
-                    "sell_through_pct": pct(by_store.get(s, 0), initial.get(s)),
+                    "units_sold": by_store.get(s, 0),
+                    "units_shipped": shipped.get(s),
+                    "sell_through_pct": pct(by_store.get(s, 0), shipped.get(s)),
                 }
-                for s in sorted(set(by_store) | set(initial))
+                for s in sorted(set(by_store) | set(shipped))
             ],
         }
 

@@ -4,12 +4,11 @@ rule and the values, and nothing is written."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine, func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from backend.app.domain import records
@@ -116,12 +115,12 @@ def test_valid_records_are_stored_and_read_back(master: Engine) -> None:
         written = records.record_actual_sales(
             session, "F1", [ActualSalesRow("S1", 1, 40), ActualSalesRow("S2", 1, 35)]
         )
+        # Sell-through measured from the rows: 75 sold through week 2 / 700 shipped.
         markdown = records.record_markdown(
             session,
             markdown_id="M1",
             forecast_id="F1",
             week_number=2,
-            sell_through_pct=0.45,
             recommended_markdown_pct=0.3,
         )
         records.log_workflow_step(
@@ -135,7 +134,8 @@ def test_valid_records_are_stored_and_read_back(master: Engine) -> None:
             output_data={"forecast_id": "F1"},
             duration_seconds=1.5,
         )
-        assert markdown.gap_pct == pytest.approx(0.15)
+        assert markdown.sell_through_pct == 75 / 700
+        assert markdown.gap_pct == pytest.approx(0.6 - 75 / 700)
         session.commit()
     assert written == 2
     with Session(master) as session:
@@ -297,6 +297,8 @@ REFUSALS: list[tuple[str, Refusal, str]] = [
         "markdown_gap",
         lambda s: (
             _forecast(s),
+            _allocation(s),
+            records.record_actual_sales(s, "F1", [ActualSalesRow("S1", 1, 315)]),
             records.record_markdown(
                 s,
                 markdown_id="M1",
@@ -310,6 +312,35 @@ REFUSALS: list[tuple[str, Refusal, str]] = [
         ),
         r"markdown M1: gap_pct is 0\.2 but target_sell_through_pct - sell_through_pct is "
         r"0\.6 - 0\.45 = 0\.1499\d* \(tolerance 1e-09\) \(rule markdown_gap\)",
+    ),
+    (
+        "markdown_sell_through",
+        lambda s: (
+            _forecast(s),
+            _allocation(s),
+            records.record_actual_sales(s, "F1", [ActualSalesRow("S1", 1, 280)]),
+            records.record_markdown(
+                s,
+                markdown_id="M1",
+                forecast_id="F1",
+                week_number=2,
+                sell_through_pct=0.45,
+                recommended_markdown_pct=0.3,
+            ),
+        ),
+        r"markdown M1: sell_through_pct is 0\.45 but units sold through week 2 / units shipped "
+        r"to stores is 280 / 700 = 0\.4 \(tolerance 0\.0001\) \(rule markdown_sell_through\)",
+    ),
+    (
+        "markdown_sell_through",
+        lambda s: (
+            _forecast(s),
+            records.record_markdown(
+                s, markdown_id="M1", forecast_id="F1", week_number=2, recommended_markdown_pct=0.1
+            ),
+        ),
+        r"markdown M1: forecast F1 has shipped no units to stores \(no allocation\), so its "
+        r"sell-through through week 2 is undefined \(rule markdown_sell_through\)",
     ),
     (
         "actual_sales_week",
@@ -351,6 +382,9 @@ def test_a_broken_rule_is_refused_and_nothing_is_written(
     counts = {model.__tablename__: _count(master, model) for model in tables}
     if rule.startswith(("forecast_", "distribution_")):
         assert counts == dict.fromkeys(counts, 0)
+    elif rule.startswith("markdown_"):
+        # The forecast (and allocation and sales) written before the markdown are there.
+        assert counts["forecasts"] == 1 and counts["markdowns"] == 0
     else:
         # Only the valid forecast written before the refused record is there.
         assert counts["forecasts"] == 1
@@ -374,15 +408,15 @@ def test_references_are_named_before_the_database_refuses_them(master: Engine) -
 
 def test_a_failed_bulk_history_write_leaves_nothing(master: Engine) -> None:
     rows = [
-        HistoricalSalesRow("S1", "WD", date(2024, 1, 1 + day), 10)
-        for day in range(records.BULK_BATCH_ROWS // 1000)
+        HistoricalSalesRow("S1", "WD", date(2024, 1, 1) + timedelta(weeks=week), 10)
+        for week in range(records.BULK_BATCH_ROWS // 1000)
     ]
     with Session(master) as session:
         assert records.record_historical_sales(session, rows) == len(rows)
         bad = [HistoricalSalesRow("S2", "WD", date(2024, 2, 5), 3)] * (
             records.BULK_BATCH_ROWS + 1
         ) + [HistoricalSalesRow("S77", "WD", date(2024, 2, 5), 3)]
-        with pytest.raises(IntegrityError, match=r"UNIQUE|unique|duplicate"):
+        with pytest.raises(ValueError, match="S2/WD/2024-02-05: given more than once in one call"):
             records.record_historical_sales(session, bad)
         with pytest.raises(ValueError, match="store S77 does not exist"):
             records.record_historical_sales(
@@ -405,6 +439,7 @@ def test_shapes_and_ranges_are_refused_before_the_database_sees_them(master: Eng
                 ],
             )
         _forecast(session)
+        _allocation(session)
         with pytest.raises(ValueError, match=r"markdown M1: week_number 5 is outside .* 1\.\.4"):
             records.record_markdown(
                 session,
@@ -420,7 +455,6 @@ def test_shapes_and_ranges_are_refused_before_the_database_sees_them(master: Eng
                 markdown_id="M1",
                 forecast_id="F1",
                 week_number=2,
-                sell_through_pct=0.5,
                 recommended_markdown_pct=0.5,
             )
         assert not session.new

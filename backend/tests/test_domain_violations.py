@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from datetime import date
 from typing import Any
 
 from sqlalchemy import Connection, Engine, text
 
 from backend.app.demo.sample_season import generate_sample_season
 from backend.app.domain.violations import find_rule_violations
+from backend.app.maintenance.definitions import distribution_id
 from backend.app.schemas.problems import Problem
 
 WD, MO, AC = "FC-CAT-WD-SS25", "FC-CAT-MO-SS25", "FC-CAT-AC-SS25"
@@ -100,12 +102,12 @@ def _seed_violations(engine: Engine) -> None:
         execute(
             "UPDATE forecast_cluster_distribution SET allocation_percentage = "
             "allocation_percentage + 0.01 WHERE distribution_id = :id",
-            id=f"{WD}-CL-VALUE",
+            id=distribution_id(WD, "CL-VALUE"),
         )
         execute(
             "UPDATE forecast_cluster_distribution SET total_units = total_units - 5 "
             "WHERE distribution_id = :id",
-            id=f"{MO}-CL-PREMIUM",
+            id=distribution_id(MO, "CL-PREMIUM"),
         )
         # allocation_store_unknown (dresses) and allocation_store_repeated (outerwear).
         items = _store_allocations(connection, "AL-CAT-WD-SS25")
@@ -133,6 +135,19 @@ def _seed_violations(engine: Engine) -> None:
             "UPDATE markdowns SET gap_pct = gap_pct + 0.01 WHERE markdown_id = :id",
             id="MD-CAT-WD-SS25-W06",
         )
+        # markdown_sell_through: outerwear's markdown claims a point more sell-through than
+        # its sales and shipments give (its gap moved with it, so markdown_gap holds).
+        execute(
+            "UPDATE markdowns SET sell_through_pct = sell_through_pct + 0.01, "
+            "gap_pct = gap_pct - 0.01 WHERE markdown_id = :id",
+            id="MD-CAT-MO-SS25-W06",
+        )
+        # history_week_calendar: a Tuesday week in S001's Monday-week dresses history.
+        execute(
+            "INSERT INTO historical_sales (sale_id, store_id, category_id, week_start_date, "
+            "units_sold) VALUES ('tuesday', 'S001', 'CAT-WD', :day, 5)",
+            day=date(2024, 6, 4),
+        )
         # actual_sales_week: a 4-week forecast (consistent in itself) with a week-5 sale.
         execute(
             "INSERT INTO forecasts (forecast_id, category_id, season, forecast_horizon_weeks, "
@@ -147,7 +162,7 @@ def _seed_violations(engine: Engine) -> None:
         execute(
             "INSERT INTO forecast_cluster_distribution (distribution_id, forecast_id, "
             "cluster_id, allocation_percentage, total_units) "
-            "VALUES ('FC-SHORT-CL-VALUE', 'FC-SHORT', 'CL-VALUE', 1.0, 10)"
+            "VALUES ('FD:FC-SHORT:CL-VALUE', 'FC-SHORT', 'CL-VALUE', 1.0, 10)"
         )
         execute(
             "INSERT INTO actual_sales (actual_id, store_id, forecast_id, week_number, "
@@ -180,6 +195,8 @@ def test_every_seeded_violation_is_found_with_table_and_key(engine: Engine) -> N
         ("allocation_initial_total", "allocations", "AL-CAT-AC-SS25"),
         ("allocation_holdback_total", "allocations", "AL-CAT-AC-SS25"),
         ("markdown_gap", "markdowns", "MD-CAT-WD-SS25-W06"),
+        ("markdown_sell_through", "markdowns", "MD-CAT-MO-SS25-W06"),
+        ("history_week_calendar", "historical_sales", "store S001 category CAT-WD"),
         ("actual_sales_week", "actual_sales", "forecast FC-SHORT store S001 week 5"),
         ("actual_sales_store", "actual_sales", f"forecast {WD} store S999 week 7"),
     }
@@ -191,6 +208,15 @@ def test_every_seeded_violation_is_found_with_table_and_key(engine: Engine) -> N
     assert "is 1 but the curve's maximum" in details[f"forecast_peak_week {WD}"]
     assert details["actual_sales_week forecast FC-SHORT store S001 week 5"] == (
         "week 5 is outside the forecast's horizon 1..4 (forecast_horizon_weeks)"
+    )
+    assert details["history_week_calendar store S001 category CAT-WD"] == (
+        "weeks start on Monday (156 week(s) from 2022-02-21) and Tuesday (1 week(s) from "
+        "2024-06-04): a series' weeks all start on one weekday"
+    )
+    assert details["markdown_sell_through MD-CAT-MO-SS25-W06"].startswith("sell_through_pct is ")
+    assert (
+        "units sold through week 6 / units shipped to stores is"
+        in (details["markdown_sell_through MD-CAT-MO-SS25-W06"])
     )
     assert all(isinstance(problem, Problem) for problem in problems)
 

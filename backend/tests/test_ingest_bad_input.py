@@ -84,7 +84,10 @@ CASES = {
     "unknown category": Case(
         HISTORICAL,
         WEEKLY + GOOD + "2025-02-24,S002,mens_shoes,5\n",
-        ("3: category_id: unknown category ('mens_shoes')",),
+        (
+            "3: category_id: unknown category (to create new categories give their season: "
+            "--season-start YYYY-MM-DD --season-weeks N) ('mens_shoes')",
+        ),
     ),
     "unknown enum spelling": Case(
         STORES,
@@ -120,8 +123,8 @@ CASES = {
         ACTUALS,
         DAILY_ACTUALS + "2025-02-17,S001,30\n2025-02-24,S002,40\n2025-02-18,S003,50\n",
         (
-            "3: date: season week 2, but line 2 (2025-02-17) is in week 1: an actuals file holds "
-            "one week ('2025-02-24')",
+            "3: date: in season week 2 (2025-02-24..2025-03-02), but line 2 (2025-02-17) is in "
+            "season week 1 (2025-02-17..2025-02-23): an actuals file holds one week ('2025-02-24')",
         ),
     ),
     "duplicate keys": Case(
@@ -171,7 +174,8 @@ CASES = {
         (
             "3: store_id: unknown store ('S999')",
             "3: units_sold: not a number, expected a whole number ('x')",
-            "4: week_start_date: not a Monday (Tuesday): weeks start on Monday ('2025-02-25')",
+            "4: week_start_date: a week starting on Tuesday, but line 2 (2025-02-17) starts this "
+            "file's weeks on Monday: a file's weeks all start on one day ('2025-02-25')",
         ),
     ),
 }

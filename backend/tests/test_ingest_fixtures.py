@@ -80,9 +80,9 @@ def test_store_file_imports_and_round_trips(
         assert stored.region == row["region"].upper()
         assert stored.fashion_tier == row["fashion_tier"].upper()
     assert {tuple(c) for c in clusters} <= {
-        ("CL_PREMIUM", "Premium", "PREMIUM"),
-        ("CL_MAINSTREAM", "Mainstream", "MAINSTREAM"),
-        ("CL_VALUE", "Value", "VALUE"),
+        ("CL-PREMIUM", "Premium", "PREMIUM"),
+        ("CL-MAINSTREAM", "Mainstream", "MAINSTREAM"),
+        ("CL-VALUE", "Value", "VALUE"),
     }
 
     exported = tmp_path / "stores.csv"
@@ -170,7 +170,10 @@ def test_historical_sales_round_trip(
                 writer.writerow(
                     [row["date"], row["store_id"], "Women's Dresses", row["quantity_sold"], "1.5"]
                 )
-    result = run_ffdb(capsys, "import", "historical-sales", daily, "--database-url", migrated_url)
+    season = ("--season-start", "2025-02-17", "--season-weeks", "12")
+    result = run_ffdb(
+        capsys, "import", "historical-sales", daily, *season, "--database-url", migrated_url
+    )
     assert result.exit_code == 0, result.stderr
     assert f"{2 * stores} inserted" in result.stdout
     assert "category womens_dresses" in result.stdout
@@ -182,7 +185,7 @@ def test_historical_sales_round_trip(
             )
         ).one()
     assert (
-        str(category[1]) == "2025-02-17" and str(category[2]) == "2025-03-02" and category[3] == 2
+        str(category[1]) == "2025-02-17" and str(category[2]) == "2025-05-11" and category[3] == 12
     )
     assert category[0] == "Women's Dresses"
 

@@ -172,25 +172,26 @@ def test_replace_of_actuals_replaces_that_forecasts_week(
     assert weeks == {1: 2, 2: REPO_EXPORTS.stores}
 
 
-def test_week_option_overrides_the_dates(db: Engine, migrated_url: URL, capsys) -> None:
+def test_week_option_must_name_the_week_the_dates_fall_in(
+    db: Engine, migrated_url: URL, capsys
+) -> None:
     source = REPO_EXPORTS.actuals_week(1)
-    outcome = run_ffdb(
-        capsys,
-        "import",
-        "actuals",
-        str(source),
-        "--forecast-id",
-        FORECAST_ID,
-        "--week",
-        "3",
-        "--database-url",
-        migrated_url,
-    )
+    before = snapshot(db)
+    args = ("import", "actuals", str(source), "--forecast-id", FORECAST_ID, "--week")
+    outcome = run_ffdb(capsys, *args, "3", "--database-url", migrated_url)
+    assert outcome.exit_code != 0
+    assert (
+        f"{source}:2: date: in season week 1 (2025-02-17..2025-02-23), not in --week 3: "
+        "season week 3 (2025-03-03..2025-03-09) ('2025-02-17')"
+    ) in outcome.stderr
+    assert f"{7 * REPO_EXPORTS.stores} problems; nothing was imported" in outcome.stderr
+    assert snapshot(db) == before
+    outcome = run_ffdb(capsys, *args, "1", "--database-url", migrated_url)
     assert outcome.exit_code == 0, outcome.stderr
     with db.connect() as connection:
         assert connection.execute(
             text("SELECT DISTINCT week_number FROM actual_sales")
-        ).scalars().all() == [3]
+        ).scalars().all() == [1]
 
 
 def test_store_reimport_keeps_names_and_merges_or_replaces_extras(

@@ -35,9 +35,26 @@ def test_variance_json_is_one_object_with_the_independent_answer(
     out = capsys.readouterr().out
     assert code == 0
     document = json.loads(out)  # the whole of stdout is one JSON document
-    assert list(document) == ["forecast_id", "week", "weeks", "cumulative", "stores"]
+    assert list(document) == [
+        "forecast_id",
+        "week",
+        "stores_allocated",
+        "weeks",
+        "cumulative",
+        "stores",
+    ]
     assert list(document["weeks"][0]) == [
         "week_number",
+        "forecast_units",
+        "actual_units",
+        "variance_units",
+        "variance_pct",
+        "stores_reported",
+        "partial",
+    ]
+    assert list(document["cumulative"]) == [
+        "weeks_reported",
+        "weeks_partial",
         "forecast_units",
         "actual_units",
         "variance_units",
@@ -45,8 +62,8 @@ def test_variance_json_is_one_object_with_the_independent_answer(
     ]
     assert list(document["stores"][0]) == [
         "store_id",
-        "actual_units",
-        "allocated_units",
+        "units_sold",
+        "units_shipped",
         "sell_through_pct",
     ]
     engine = make_engine(reads_url)
@@ -71,7 +88,8 @@ def test_variance_table_shows_weeks_cumulative_and_stores(
     assert "Cumulative" in out
     # Week 2 forecasts 0 units: its percentage is shown as '-', not a division error.
     week_two = next(line for line in out.splitlines() if line.strip("│ ").startswith("2 "))
-    assert week_two.rstrip("│ ").endswith("-")
+    cells = [cell.strip() for cell in week_two.strip("│ ").split("│")]
+    assert cells[0] == "2" and cells[4] == "-"
     for store_id in ("EDGE_S1", "EDGE_S2", "EDGE_S3", "EDGE_S4"):
         assert store_id in out
 

@@ -217,17 +217,20 @@ def test_variance_edge_cases(db: Session) -> None:
     assert report.weeks[1].forecast_units == 0 and report.weeks[1].variance_pct is None
     assert report.allocation_id == "EDGE_A_NEW"
     by_store = {store.store_id: store for store in report.stores}
-    # Sold without an allocation entry; allocated 0 units; allocated without sales.
-    assert by_store["EDGE_S4"].allocated_units is None
+    # Sold without an allocation entry; shipped 0 units; shipped without sales.
+    assert by_store["EDGE_S4"].units_shipped is None
     assert by_store["EDGE_S4"].sell_through_pct is None
-    assert by_store["EDGE_S3"].allocated_units == 0
+    assert by_store["EDGE_S3"].units_shipped == 0
     assert by_store["EDGE_S3"].sell_through_pct is None
-    assert by_store["EDGE_S1"].allocated_units == 40  # the newer allocation's initial
-    # A forecast without allocation or sales still has its weekly forecast.
+    assert by_store["EDGE_S1"].units_shipped == 40  # the newer allocation's initial
+    # A forecast without allocation or sales still has its weekly forecast, and no week
+    # of actuals: missing is not zero.
     bare = queries.forecast_variance(db, "EDGE_F1", 6)
-    assert bare.stores == [] and bare.allocation_id is None
-    assert bare.cumulative.actual_units == 0
-    assert bare.cumulative.forecast_units == sum(w.forecast_units for w in bare.weeks) == 190
+    assert bare.stores == [] and bare.allocation_id is None and bare.stores_allocated is None
+    assert all(w.actual_units is None and w.variance_pct is None for w in bare.weeks)
+    assert bare.cumulative.weeks_reported == 0 and bare.cumulative.actual_units == 0
+    assert bare.cumulative.forecast_units == 0 and bare.cumulative.variance_pct is None
+    assert sum(w.forecast_units for w in bare.weeks) == 190
 
 
 @pytest.mark.parametrize("week", [0, 7, -1])
@@ -249,7 +252,7 @@ def test_sell_through_to_date_of_every_allocated_forecast(db: Session) -> None:
         newest = newest_row(
             [a for a in allocations if a.forecast_id == forecast_id], "allocation_id"
         )
-        allocated = newest.initial_allocation_total + newest.holdback_total
+        shipped = sum(item["initial"] for item in newest.store_allocations)
         for week in range(1, forecasts[forecast_id].forecast_horizon_weeks + 1):
             sold = sum(
                 s.units_sold
@@ -258,9 +261,9 @@ def test_sell_through_to_date_of_every_allocated_forecast(db: Session) -> None:
             )
             got = queries.sell_through_to_date(db, forecast_id, week, target_sell_through_pct=0.55)
             assert got.allocation_id == newest.allocation_id
-            assert (got.units_sold, got.units_allocated) == (sold, allocated)
-            assert got.sell_through_pct == pytest.approx(sold / allocated)
-            assert got.gap_pct == pytest.approx(0.55 - sold / allocated)
+            assert (got.units_sold, got.units_shipped) == (sold, shipped)
+            assert got.sell_through_pct == pytest.approx(sold / shipped)
+            assert got.gap_pct == pytest.approx(0.55 - sold / shipped)
 
 
 def test_sell_through_needs_an_allocation_and_a_sane_target(db: Session) -> None:

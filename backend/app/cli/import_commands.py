@@ -7,11 +7,13 @@ or the problems, one ``FILE:LINE: column: what is wrong (value)`` per line.
 
 from __future__ import annotations
 
+import enum
 import os
 import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -24,10 +26,12 @@ from backend.app.database.db import DEFAULT_DATABASE_URL
 from backend.app.database.retry import retry_transient
 from backend.app.ingest.actuals import UnknownForecast, import_actuals
 from backend.app.ingest.export import ExportError, export_table
-from backend.app.ingest.historical_sales import import_historical_sales
+from backend.app.ingest.historical_sales import NewSeason, import_historical_sales
+from backend.app.ingest.options import ImportOptions
 from backend.app.ingest.outcome import ImportResult
 from backend.app.ingest.problems import DEFAULT_PROBLEM_LIMIT, ImportRejected
 from backend.app.ingest.reader import ProgressCallback
+from backend.app.maintenance.definitions import WEEKDAY_NAMES, Weekday
 
 import_app = typer.Typer(
     name="import",
@@ -43,7 +47,9 @@ DryRun = Annotated[
 Replace = Annotated[
     bool,
     typer.Option(
-        "--replace", help="Also delete stored rows in the range the file covers that it lacks."
+        "--replace",
+        help="Also delete stored rows in the range the file covers that it lacks "
+        "(actuals: and change values already loaded).",
     ),
 ]
 MaxProblems = Annotated[
@@ -95,6 +101,10 @@ def _run(path: Path, load: Callable[[ProgressCallback | None], ImportResult]) ->
     console.print(result.summary(), markup=False, highlight=False, soft_wrap=True)
 
 
+def _options(dry_run: bool, replace: bool, max_problems: int) -> ImportOptions:
+    return ImportOptions(dry_run=dry_run, replace=replace, limit=max_problems)
+
+
 @import_app.command("stores")
 def import_stores_command(
     file: CsvPath,
@@ -106,40 +116,66 @@ def import_stores_command(
     """Stores from the 13-column store-attributes export (extra columns are kept)."""
     from backend.app.ingest.stores import import_stores
 
+    options = _options(dry_run, replace, max_problems)
     with open_engine(database_url) as engine:
-        _run(
-            file,
-            lambda progress: import_stores(
-                engine,
-                file,
-                dry_run=dry_run,
-                replace=replace,
-                progress=progress,
-                limit=max_problems,
-            ),
-        )
+        _run(file, lambda progress: import_stores(engine, file, options.with_progress(progress)))
+
+
+WeekdayName = enum.StrEnum("WeekdayName", [(name, name) for name in WEEKDAY_NAMES])  # type: ignore[misc]
 
 
 @import_app.command("historical-sales")
 def import_historical_sales_command(
     file: CsvPath,
+    week_starts: Annotated[
+        WeekdayName | None,
+        typer.Option(
+            "--week-starts",
+            help="The weekday a daily file's rows are summed into weeks from (and a weekly "
+            "file's weeks must start on) [default: that of the stored history, else monday].",
+            show_default=False,
+        ),
+    ] = None,
+    season_start: Annotated[
+        datetime | None,
+        typer.Option(
+            "--season-start",
+            formats=["%Y-%m-%d"],
+            metavar="YYYY-MM-DD",
+            help="First day of the season of categories this file creates (with --season-weeks).",
+        ),
+    ] = None,
+    season_weeks: Annotated[
+        int | None,
+        typer.Option(
+            "--season-weeks", min=1, metavar="N", help="Weeks of that season (with --season-start)."
+        ),
+    ] = None,
     database_url: DatabaseUrl = DEFAULT_DATABASE_URL,
     dry_run: DryRun = False,
     replace: Replace = False,
     max_problems: MaxProblems = DEFAULT_PROBLEM_LIMIT,
 ) -> None:
     """Weekly rows (week_start_date,store_id,category_id,units_sold) or a daily export
-    (date,store_id,category,quantity_sold[,revenue]) summed into Monday weeks."""
+    (date,store_id,category,quantity_sold[,revenue]) summed into weeks."""
+    if (season_start is None) != (season_weeks is None):
+        raise CommandError("give --season-start and --season-weeks together")
+    season = (
+        NewSeason(season_start.date(), season_weeks)
+        if season_start is not None and season_weeks is not None
+        else None
+    )
+    weekday = None if week_starts is None else Weekday.parse(week_starts.value)
+    options = _options(dry_run, replace, max_problems)
     with open_engine(database_url) as engine:
         _run(
             file,
             lambda progress: import_historical_sales(
                 engine,
                 file,
-                dry_run=dry_run,
-                replace=replace,
-                progress=progress,
-                limit=max_problems,
+                options.with_progress(progress),
+                week_starts=weekday,
+                season=season,
             ),
         )
 
@@ -153,9 +189,20 @@ def import_actuals_command(
     week: Annotated[
         int | None,
         typer.Option(
-            "--week", min=1, max=12, help="Season week of a daily file [default: from its dates]."
+            "--week",
+            min=1,
+            max=12,
+            help="The season week the file holds: its dates must fall in it "
+            "[default: the week of its first date].",
         ),
     ] = None,
+    allow_partial: Annotated[
+        bool,
+        typer.Option(
+            "--allow-partial",
+            help="Load a week that lacks days of a store or stores of the allocation.",
+        ),
+    ] = False,
     database_url: DatabaseUrl = DEFAULT_DATABASE_URL,
     dry_run: DryRun = False,
     replace: Replace = False,
@@ -163,6 +210,7 @@ def import_actuals_command(
 ) -> None:
     """A week of daily actuals (date,store_id,quantity_sold) or weekly rows
     (store_id,week_number,units_sold) against a forecast."""
+    options = _options(dry_run, replace, max_problems)
     with open_engine(database_url) as engine:
         _run(
             file,
@@ -170,11 +218,9 @@ def import_actuals_command(
                 engine,
                 file,
                 forecast_id,
+                options.with_progress(progress),
                 week=week,
-                dry_run=dry_run,
-                replace=replace,
-                progress=progress,
-                limit=max_problems,
+                allow_partial=allow_partial,
             ),
         )
 

@@ -36,7 +36,9 @@ from backend.app.database.base import Base
 from backend.app.database.db import session_scope
 from backend.app.domain import records
 from backend.app.domain.records import ActualSalesRow, ClusterShare, HistoricalSalesRow
-from backend.app.domain.rules import curve_from_units, markdown_gap
+from backend.app.domain.rules import curve_from_units
+from backend.app.maintenance import definitions
+from backend.app.maintenance.definitions import cluster_id_for_tier
 from backend.app.models.enums import (
     Archetype,
     ExtractionConfidence,
@@ -107,7 +109,7 @@ class _ClusterSpec:
 
 CLUSTERS = (
     _ClusterSpec(
-        "CL-PREMIUM",
+        cluster_id_for_tier(FashionTier.PREMIUM),
         "Premium Urban",
         FashionTier.PREMIUM,
         12,
@@ -119,7 +121,7 @@ CLUSTERS = (
         (850, 1_150),
     ),
     _ClusterSpec(
-        "CL-MAINSTREAM",
+        cluster_id_for_tier(FashionTier.MAINSTREAM),
         "Mainstream Suburban",
         FashionTier.MAINSTREAM,
         23,
@@ -131,7 +133,7 @@ CLUSTERS = (
         (550, 850),
     ),
     _ClusterSpec(
-        "CL-VALUE",
+        cluster_id_for_tier(FashionTier.VALUE),
         "Value Outlets",
         FashionTier.VALUE,
         15,
@@ -466,12 +468,16 @@ class _Generator:
             for store in stores
         ]
 
-    def _markdown(self, category: _CategorySpec, forecast_id: str, sold: int, shipped: int) -> None:
-        """Sell-through at the checkpoint = units sold in weeks 1..N / units shipped to stores
-        (the allocation's initial total); gap = target - sell-through; markdown =
-        min(max(gap, 0) x elasticity, 40%); expected demand lift = markdown x elasticity."""
-        sell_through = min(1.0, sold / shipped)
-        gap = markdown_gap(TARGET_SELL_THROUGH, sell_through)
+    def _markdown(self, category: _CategorySpec, forecast_id: str) -> None:
+        """Sell-through at the checkpoint by the one definition
+        (``definitions.sell_through``: units sold in weeks 1..N / units shipped to the
+        stores); gap = target - sell-through; markdown = min(max(gap, 0) x elasticity,
+        40%); expected demand lift = markdown x elasticity."""
+        measured = definitions.sell_through(
+            self.session, forecast_id, CHECKPOINT_WEEK, TARGET_SELL_THROUGH
+        )
+        sell_through, gap = measured.sell_through_pct, measured.gap_pct
+        assert sell_through is not None and gap is not None  # the allocation shipped units
         markdown = recommended_markdown(gap)
         markdown_id = f"MD-{category.category_id}-SS25-W{CHECKPOINT_WEEK:02d}"
         if markdown > 0:
@@ -514,8 +520,8 @@ class _Generator:
             },
             {
                 "markdown_id": markdown_id,
-                "units_sold": sold,
-                "units_shipped": shipped,
+                "units_sold": measured.units_sold,
+                "units_shipped": measured.units_shipped,
                 "sell_through_pct": round(sell_through, 4),
                 "gap_pct": round(gap, 4),
                 "recommended_markdown_pct": markdown,
@@ -653,7 +659,7 @@ class _Generator:
             {"rows": written, "units_sold": sold},
             (0.1, 0.8),
         )
-        self._markdown(category, forecast_id, sold, initial_total)
+        self._markdown(category, forecast_id)
         summary["markdown_ids"][category.category_id] = (
             f"MD-{category.category_id}-SS25-W{CHECKPOINT_WEEK:02d}"
         )

@@ -7,7 +7,10 @@ session, so nothing is written; committing is the caller's unit of work
 (``session_scope``).
 
 Master data (clusters, stores, categories, season parameters) is upserted on its
-primary key; actual sales are upserted on their natural key (forecast, store, week).
+primary key; actual and historical sales are upserted on their natural keys (forecast,
+store, week) and (store, category, week), with the ids ``definitions`` derives from
+those keys, exactly as ``ffdb import`` does: whichever path writes a row, its id is the
+same and a second write of the same key updates it.
 """
 
 from __future__ import annotations
@@ -18,13 +21,21 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, TypeVar
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Table, func, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from backend.app.database.base import Base
 from backend.app.domain import rules
 from backend.app.domain.rules import ClusterShare, DomainRuleError, RuleViolation
+from backend.app.maintenance import definitions
+from backend.app.maintenance.definitions import (
+    Weekday,
+    actual_sales_id,
+    distribution_id,
+    historical_sale_id,
+    weekday_of,
+)
 from backend.app.models import (
     ActualSales,
     Allocation,
@@ -98,7 +109,6 @@ class HistoricalSalesRow:
     category_id: str
     week_start_date: date
     units_sold: int
-    sale_id: str | None = None
 
 
 def _shape_or_rule(
@@ -366,7 +376,7 @@ def record_forecast(
     session.add(forecast)
     session.add_all(
         ForecastClusterDistribution(
-            distribution_id=f"{forecast_id}-{share.cluster_id}",
+            distribution_id=distribution_id(forecast_id, share.cluster_id),
             forecast_id=forecast_id,
             cluster_id=share.cluster_id,
             allocation_percentage=share.allocation_percentage,
@@ -448,8 +458,8 @@ def record_markdown(
     markdown_id: str,
     forecast_id: str,
     week_number: int,
-    sell_through_pct: float,
     recommended_markdown_pct: float,
+    sell_through_pct: float | None = None,
     target_sell_through_pct: float = DEFAULT_TARGET_SELL_THROUGH,
     gap_pct: float | None = None,
     elasticity_coefficient: float = DEFAULT_ELASTICITY,
@@ -457,16 +467,28 @@ def record_markdown(
     status: MarkdownStatus = MarkdownStatus.PENDING,
     reasoning: str | None = None,
 ) -> Markdown:
-    """A markdown decision; ``gap_pct`` is computed when omitted and checked when given."""
-    if gap_pct is None:
-        gap_pct = rules.markdown_gap(target_sell_through_pct, sell_through_pct)
-    rules.check_markdown(markdown_id, sell_through_pct, target_sell_through_pct, gap_pct)
+    """A markdown decision at ``week_number``.
+
+    ``sell_through_pct`` is the forecast's sell-through through that week by the one
+    definition (``definitions.sell_through``: units sold / units shipped to the
+    stores): measured from the stored rows when omitted, checked against them when
+    given (rule ``markdown_sell_through``). ``gap_pct`` is computed when omitted and
+    checked when given (rule ``markdown_gap``).
+    """
     forecast = _forecast_or_error(session, "markdowns", markdown_id, forecast_id)
     if not 1 <= week_number <= forecast.forecast_horizon_weeks:
         raise ValueError(
             f"markdown {markdown_id}: week_number {week_number} is outside forecast "
             f"{forecast_id}'s horizon 1..{forecast.forecast_horizon_weeks}"
         )
+    measured = definitions.sell_through(session, forecast_id, week_number, target_sell_through_pct)
+    rules.check_markdown_sell_through(markdown_id, sell_through_pct, measured)
+    if sell_through_pct is None:
+        sell_through_pct = measured.sell_through_pct
+        assert sell_through_pct is not None  # the rule refuses an undefined sell-through
+    if gap_pct is None:
+        gap_pct = definitions.sell_through_gap(target_sell_through_pct, sell_through_pct)
+    rules.check_markdown(markdown_id, sell_through_pct, target_sell_through_pct, gap_pct)
     for name, value, upper in (
         ("sell_through_pct", sell_through_pct, 1.0),
         ("target_sell_through_pct", target_sell_through_pct, 1.0),
@@ -493,11 +515,6 @@ def record_markdown(
 
 
 # --- sales ----------------------------------------------------------------------------
-
-
-def actual_sales_id(forecast_id: str, store_id: str, week_number: int) -> str:
-    """The primary key the write API gives an actual_sales row: its natural key."""
-    return f"{forecast_id}-{store_id}-W{week_number:02d}"
 
 
 def _batches(
@@ -569,37 +586,41 @@ def record_actual_sales(session: Session, forecast_id: str, rows: Iterable[Actua
     return len(values)
 
 
-def historical_sale_id(store_id: str, category_id: str, week_start_date: date) -> str:
-    return f"{store_id}-{category_id}-{week_start_date.isoformat()}"
-
-
 def record_historical_sales(session: Session, rows: Iterable[HistoricalSalesRow]) -> int:
-    """Bulk insert weekly history (Core executemany in batches); returns the row count.
+    """Upsert weekly history on (store, category, week) in batches; returns the row count.
 
-    Stores and categories are checked before each batch; a failure leaves the caller's
-    transaction to roll back, so nothing of the call survives.
+    The importer's rules, checked before each batch is written: stores and categories
+    exist; units are not negative; a key appears at most once per batch; one call's
+    weeks all start on one weekday, and a (store, category) pair that already has
+    history keeps the weekday its weeks start on. A failure leaves the caller's
+    transaction to roll back (a savepoint takes back the call's earlier batches).
     """
     table = HistoricalSales.__table__
     assert isinstance(table, Table)
-    statement = insert(table)
+    statement = _upsert_statement(
+        session, table, ("store_id", "category_id", "week_start_date"), ("units_sold",)
+    )
     known_stores: set[str] = set()
     known_categories: set[str] = set()
+    checked_pairs: set[tuple[str, str]] = set()
+    first: HistoricalSalesRow | None = None  # the row whose weekday the call's weeks keep
     written = 0
-    batch: list[dict[str, Any]] = []
+    batch: dict[tuple[str, str, date], dict[str, Any]] = {}
 
     def flush_batch() -> None:
         nonlocal written
         if not batch:
             return
-        stores = {row["store_id"] for row in batch} - known_stores
+        rows = list(batch.values())
+        stores = {row["store_id"] for row in rows} - known_stores
         known_stores.update(_existing_store_ids(session, stores))
-        categories = {row["category_id"] for row in batch} - known_categories
+        categories = {row["category_id"] for row in rows} - known_categories
         known_categories.update(
             session.scalars(
                 select(Category.category_id).where(Category.category_id.in_(sorted(categories)))
             )
         )
-        for row in batch:
+        for row in rows:
             if row["store_id"] not in known_stores:
                 raise ValueError(
                     f"historical sales {row['sale_id']}: store {row['store_id']} does not exist"
@@ -609,26 +630,36 @@ def record_historical_sales(session: Session, rows: Iterable[HistoricalSalesRow]
                     f"historical sales {row['sale_id']}: "
                     f"category {row['category_id']} does not exist"
                 )
-        session.execute(statement, batch)
-        written += len(batch)
+        assert first is not None
+        _check_stored_weekdays(session, {key[:2] for key in batch} - checked_pairs, first)
+        checked_pairs.update(key[:2] for key in batch)
+        session.execute(statement, rows)
+        written += len(rows)
         batch.clear()
 
     def append(row: HistoricalSalesRow) -> None:
+        nonlocal first
+        name = f"historical sales {row.store_id}/{row.category_id}/{row.week_start_date}"
         if row.units_sold < 0:
+            raise ValueError(f"{name}: units_sold {row.units_sold} is negative")
+        if first is None:
+            first = row
+        elif weekday_of(row.week_start_date) != weekday_of(first.week_start_date):
             raise ValueError(
-                f"historical sales {row.store_id}/{row.category_id}/{row.week_start_date}: "
-                f"units_sold {row.units_sold} is negative"
+                f"{name}: a week starting on {weekday_of(row.week_start_date).label}, but "
+                f"{first.week_start_date} starts this call's weeks on "
+                f"{weekday_of(first.week_start_date).label}: one call's weeks all start on one day"
             )
-        batch.append(
-            {
-                "sale_id": row.sale_id
-                or historical_sale_id(row.store_id, row.category_id, row.week_start_date),
-                "store_id": row.store_id,
-                "category_id": row.category_id,
-                "week_start_date": row.week_start_date,
-                "units_sold": row.units_sold,
-            }
-        )
+        key = (row.store_id, row.category_id, row.week_start_date)
+        if key in batch:
+            raise ValueError(f"{name}: given more than once in one call")
+        batch[key] = {
+            "sale_id": historical_sale_id(*key),
+            "store_id": row.store_id,
+            "category_id": row.category_id,
+            "week_start_date": row.week_start_date,
+            "units_sold": row.units_sold,
+        }
         if len(batch) >= BULK_BATCH_ROWS:
             flush_batch()
 
@@ -638,6 +669,32 @@ def record_historical_sales(session: Session, rows: Iterable[HistoricalSalesRow]
             append(row)
         flush_batch()
     return written
+
+
+def _check_stored_weekdays(
+    session: Session, pairs: set[tuple[str, str]], first: HistoricalSalesRow
+) -> None:
+    """Pairs that already have history must keep the weekday their weeks start on."""
+    weekday: Weekday = weekday_of(first.week_start_date)
+    pending = sorted(pairs)
+    for start in range(0, len(pending), 500):
+        chunk = pending[start : start + 500]
+        stored = session.execute(
+            select(
+                HistoricalSales.store_id,
+                HistoricalSales.category_id,
+                func.min(HistoricalSales.week_start_date),
+            )
+            .where(tuple_(HistoricalSales.store_id, HistoricalSales.category_id).in_(chunk))
+            .group_by(HistoricalSales.store_id, HistoricalSales.category_id)
+        ).all()
+        for store_id, category_id, first_week in stored:
+            if weekday_of(first_week) != weekday:
+                raise ValueError(
+                    f"historical sales {store_id}/{category_id}: its stored weeks start on "
+                    f"{weekday_of(first_week).label} (from {first_week}), these on "
+                    f"{weekday.label}: a (store, category) series keeps one weekday"
+                )
 
 
 # --- workflow logs --------------------------------------------------------------------

@@ -1,5 +1,7 @@
 """The domain rules of the records the agents write: pure functions, no I/O.
 
+(Sell-through is measured by ``definitions.sell_through``; the rule here compares.)
+
 Each ``*_violations`` function returns every way one record breaks a rule, as
 ``RuleViolation``s whose message names the record, the rule and the values; each
 ``check_*`` function raises the first of them as a ``DomainRuleError``. The write API
@@ -22,6 +24,12 @@ Rules (the names appear in every message):
   sum to initial_allocation_total and their ``holdback`` sum to holdback_total.
 - ``markdown_gap``: gap_pct equals target_sell_through_pct - sell_through_pct within
   ``GAP_TOLERANCE``.
+- ``markdown_sell_through``: sell_through_pct is the forecast's sell-through through
+  the markdown's week (``definitions.sell_through``: units sold / units shipped to the
+  stores) within ``SELL_THROUGH_TOLERANCE``; a forecast that shipped nothing has none.
+- ``history_week_calendar``: the weeks of one (store, category) series of
+  historical_sales all start on one weekday (any weekday), so no two weeks overlap; the
+  importer and the write API refuse a batch that breaks it.
 - ``actual_sales_week``: actual sales exist only for weeks 1..forecast_horizon_weeks
   of their forecast (``actual_sales_store``: and only for existing stores).
 """
@@ -31,10 +39,14 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
+
+from backend.app.maintenance.definitions import SellThrough, Weekday, sell_through_gap
 
 PERCENTAGE_TOLERANCE = 1e-6
 GAP_TOLERANCE = 1e-9
+SELL_THROUGH_TOLERANCE = 1e-4
 
 FORECAST_CURVE_WEEKS = "forecast_curve_weeks"
 FORECAST_CURVE_TOTAL = "forecast_curve_total"
@@ -46,6 +58,8 @@ ALLOCATION_STORE_REPEATED = "allocation_store_repeated"
 ALLOCATION_INITIAL_TOTAL = "allocation_initial_total"
 ALLOCATION_HOLDBACK_TOTAL = "allocation_holdback_total"
 MARKDOWN_GAP = "markdown_gap"
+MARKDOWN_SELL_THROUGH = "markdown_sell_through"
+HISTORY_WEEK_CALENDAR = "history_week_calendar"
 ACTUAL_SALES_WEEK = "actual_sales_week"
 ACTUAL_SALES_STORE = "actual_sales_store"
 
@@ -60,6 +74,8 @@ ALL_RULES = (
     ALLOCATION_INITIAL_TOTAL,
     ALLOCATION_HOLDBACK_TOTAL,
     MARKDOWN_GAP,
+    MARKDOWN_SELL_THROUGH,
+    HISTORY_WEEK_CALENDAR,
     ACTUAL_SALES_WEEK,
     ACTUAL_SALES_STORE,
 )
@@ -85,6 +101,7 @@ _RECORD_NOUN = {
     "allocations": "allocation",
     "markdowns": "markdown",
     "actual_sales": "actual sales",
+    "historical_sales": "historical sales of",
 }
 
 
@@ -312,15 +329,10 @@ def check_allocation(
 # --- markdowns ------------------------------------------------------------------------
 
 
-def markdown_gap(target_sell_through_pct: float, sell_through_pct: float) -> float:
-    """The gap a markdown closes: how far sell-through is below its target."""
-    return target_sell_through_pct - sell_through_pct
-
-
 def markdown_violations(
     markdown_id: str, sell_through_pct: float, target_sell_through_pct: float, gap_pct: float
 ) -> list[RuleViolation]:
-    expected = markdown_gap(target_sell_through_pct, sell_through_pct)
+    expected = sell_through_gap(target_sell_through_pct, sell_through_pct)
     if abs(gap_pct - expected) <= GAP_TOLERANCE:
         return []
     return [
@@ -341,6 +353,64 @@ def check_markdown(
     _raise_first(
         markdown_violations(markdown_id, sell_through_pct, target_sell_through_pct, gap_pct)
     )
+
+
+def markdown_sell_through_violations(
+    markdown_id: str, sell_through_pct: float | None, measured: SellThrough
+) -> list[RuleViolation]:
+    """``sell_through_pct`` (None: to be measured) against the one definition's value."""
+    pct = measured.sell_through_pct
+    if pct is None:
+        detail = (
+            f"forecast {measured.forecast_id} has shipped no units to stores (no allocation), "
+            f"so its sell-through through week {measured.week} is undefined"
+        )
+    elif sell_through_pct is not None and abs(sell_through_pct - pct) > SELL_THROUGH_TOLERANCE:
+        detail = (
+            f"sell_through_pct is {sell_through_pct!r} but units sold through week "
+            f"{measured.week} / units shipped to stores is {measured.units_sold} / "
+            f"{measured.units_shipped} = {pct!r} (tolerance {SELL_THROUGH_TOLERANCE:g})"
+        )
+    else:
+        return []
+    return [RuleViolation(MARKDOWN_SELL_THROUGH, "markdowns", markdown_id, detail)]
+
+
+def check_markdown_sell_through(
+    markdown_id: str, sell_through_pct: float | None, measured: SellThrough
+) -> None:
+    _raise_first(markdown_sell_through_violations(markdown_id, sell_through_pct, measured))
+
+
+# --- historical sales ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WeekdayUse:
+    """How many weeks of a series start on ``weekday``, and the first of them."""
+
+    weekday: Weekday
+    weeks: int
+    first: date
+
+
+def history_calendar_violations(
+    store_id: str, category_id: str, uses: Sequence[WeekdayUse]
+) -> list[RuleViolation]:
+    if len(uses) <= 1:
+        return []
+    shown = " and ".join(
+        f"{use.weekday.label} ({use.weeks} week(s) from {use.first})"
+        for use in sorted(uses, key=lambda use: (-use.weeks, use.first))
+    )
+    return [
+        RuleViolation(
+            HISTORY_WEEK_CALENDAR,
+            "historical_sales",
+            f"store {store_id} category {category_id}",
+            f"weeks start on {shown}: a series' weeks all start on one weekday",
+        )
+    ]
 
 
 # --- actual sales ---------------------------------------------------------------------

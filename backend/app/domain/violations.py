@@ -12,6 +12,7 @@ flat whatever the table sizes; only the problems found are kept.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import date
 from typing import Any
 
 from sqlalchemy import (
@@ -19,12 +20,15 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Float,
+    Integer,
     String,
     and_,
     case,
     cast,
+    exists,
     func,
     literal,
+    literal_column,
     or_,
     select,
     true,
@@ -33,11 +37,13 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.sql.selectable import TableValuedAlias
 
 from backend.app.domain import rules
+from backend.app.maintenance import definitions
 from backend.app.models import (
     ActualSales,
     Allocation,
     Forecast,
     ForecastClusterDistribution,
+    HistoricalSales,
     Markdown,
     Store,
 )
@@ -368,6 +374,61 @@ def _actual_sales_problems(connection: Connection) -> Iterator[Problem]:
         )
 
 
+def _markdown_sell_through_problems(connection: Connection) -> Iterator[Problem]:
+    """Each stored markdown against the forecast's sell-through through its week, by the
+    one definition (one indexed statement per markdown: markdowns are few)."""
+    query = select(
+        Markdown.markdown_id,
+        Markdown.forecast_id,
+        Markdown.week_number,
+        Markdown.sell_through_pct,
+        Markdown.target_sell_through_pct,
+    ).order_by(Markdown.markdown_id)
+    for markdown_id, forecast_id, week, pct, target in connection.execute(query).all():
+        measured = definitions.sell_through(connection, forecast_id, week, target)
+        for violation in rules.markdown_sell_through_violations(markdown_id, pct, measured):
+            yield _problem(violation)
+
+
+def _history_calendar_problems(connection: Connection) -> Iterator[Problem]:
+    """(store, category) series whose weeks start on more than one weekday."""
+    weekday: ColumnElement[int] = literal_column(
+        definitions.weekday_sql(connection.dialect.name, "historical_sales.week_start_date"),
+        Integer,
+    )
+    uses = (
+        select(
+            HistoricalSales.store_id,
+            HistoricalSales.category_id,
+            weekday.label("weekday"),
+            func.count().label("weeks"),
+            func.min(HistoricalSales.week_start_date).label("first"),
+        )
+        .group_by(HistoricalSales.store_id, HistoricalSales.category_id, weekday)
+        .cte("uses")
+    )
+    other = uses.alias("other")
+    mixed = (
+        select(uses)
+        .where(
+            exists().where(
+                other.c.store_id == uses.c.store_id,
+                other.c.category_id == uses.c.category_id,
+                other.c.weekday != uses.c.weekday,
+            )
+        )
+        .order_by(uses.c.store_id, uses.c.category_id, uses.c.weekday)
+    )
+    series: dict[tuple[str, str], list[rules.WeekdayUse]] = {}
+    for store_id, category_id, day, weeks, first in connection.execute(mixed):
+        first_day = first if isinstance(first, date) else date.fromisoformat(str(first))
+        use = rules.WeekdayUse(definitions.Weekday(int(day)), int(weeks), first_day)
+        series.setdefault((store_id, category_id), []).append(use)
+    for (store_id, category_id), found in series.items():
+        for violation in rules.history_calendar_violations(store_id, category_id, found):
+            yield _problem(violation)
+
+
 def find_rule_violations(
     connection: Connection, *, batch_rows: int = STREAM_BATCH_ROWS
 ) -> list[Problem]:
@@ -380,5 +441,7 @@ def find_rule_violations(
     found.extend(_distribution_problems(connection))
     found.extend(_allocation_problems(connection))
     found.extend(_markdown_problems(connection))
+    found.extend(_markdown_sell_through_problems(connection))
+    found.extend(_history_calendar_problems(connection))
     found.extend(_actual_sales_problems(connection))
     return found

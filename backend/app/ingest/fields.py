@@ -9,10 +9,15 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
+from typing import TypeVar
 
 from backend.app.ingest.normalize import unneutralize
+from backend.app.ingest.problems import ProblemLog
+
+T = TypeVar("T")
 
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _DECIMAL = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
@@ -27,6 +32,18 @@ _MAX_PLAIN_DIGITS = 18  # int() of at most this many digits is cheap and bounded
 
 class FieldError(ValueError):
     """Why a value does not fit its column."""
+
+
+def parsed(
+    log: ProblemLog, line: int, column: str, raw: str, parse: Callable[[str], T]
+) -> T | None:
+    """``parse(raw)``, or None with the refusal added to ``log`` as ``line``'s problem in
+    ``column``: how every importer reads a field."""
+    try:
+        return parse(raw)
+    except FieldError as error:
+        log.add(line, column, str(error), raw)
+        return None
 
 
 def whole_number(

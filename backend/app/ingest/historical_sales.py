@@ -2,15 +2,23 @@
 
 Rows are parsed in Python (cheap, cached per distinct date) and streamed into a
 staging table; everything that needs the database (unknown stores and categories,
-duplicate keys) is one query each over the staging table; the move into
-``historical_sales`` is one ``INSERT ... SELECT ... ON CONFLICT`` on the natural key
-(store, category, week), with a deterministic ``sale_id`` of
-``HS:{store_id}:{category_id}:{week_start_date}`` so a re-import updates in place.
+duplicate keys, the stored weeks' weekday) is one query each over the staging table;
+the move into ``historical_sales`` is one ``INSERT ... SELECT`` on the natural key
+(store, category, week), each row with the id ``definitions.historical_sale_id``
+gives it (``HS:{store_id}:{category_id}:{week_start_date}``), so a re-import updates
+in place and the write API writes the same ids.
 
-Daily files name categories (``Women's Dresses``); a category missing from the
-database is created with id ``womens_dresses`` and a season covering the weeks the
-file has for it: it starts on the first Monday, runs as many weeks as the file
-spans (at least one) and ends the Sunday after the last week.
+Week calendars (``definitions``): weekly rows may start on any weekday, the same one
+throughout a file (and ``--week-starts``'s if given): a row on another weekday is a
+problem naming its line. Daily rows are summed into weeks that start on
+``--week-starts`` (default: the weekday the stored history uses, else Monday). Either
+way a (store, category) pair that already has history keeps its weekday.
+
+New categories: a category the database lacks (a name in a daily file, an id in a
+weekly one) is created only with the season the user gives (``NewSeason``:
+``--season-start YYYY-MM-DD --season-weeks N``); without it the import is refused,
+naming the unknown categories and those options. Ids from names:
+``definitions.category_id_from_name``.
 
 ``--replace``: for every (store, category) pair in the file, rows between the file's
 first and last week that the file does not contain are deleted.
@@ -18,8 +26,10 @@ first and last week that the file does not contain are deleted.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
-from datetime import date, timedelta
+from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import cast
 
@@ -27,22 +37,40 @@ from sqlalchemy import Connection, Engine, Table, insert, text
 from sqlalchemy.exc import IntegrityError
 
 from backend.app.ingest import checks
-from backend.app.ingest.fields import FieldError, identifier, iso_date, real_number, whole_number
+from backend.app.ingest.fields import (
+    identifier,
+    iso_date,
+    parsed,
+    real_number,
+    whole_number,
+)
 from backend.app.ingest.formats import FileKind, Layout
-from backend.app.ingest.normalize import category_id_from_name
+from backend.app.ingest.options import DEFAULT_OPTIONS, ImportOptions
 from backend.app.ingest.outcome import ImportResult
-from backend.app.ingest.problems import DEFAULT_PROBLEM_LIMIT, ProblemLog
-from backend.app.ingest.reader import CsvFile, ProgressCallback
+from backend.app.ingest.problems import Problem, ProblemLog
+from backend.app.ingest.reader import CsvFile
 from backend.app.ingest.source import DATE_CACHE_LIMIT, open_export, require_rows, width_problem
 from backend.app.ingest.staging import StagedRow, create_staging, drop_staging, load_staging
 from backend.app.ingest.transaction import as_date, import_transaction
 from backend.app.ingest.upsert import Move, delete_uncovered, upsert
+from backend.app.maintenance.definitions import (
+    DEFAULT_WEEKDAY,
+    Weekday,
+    category_id_from_name,
+    historical_sale_ids,
+    history_weekday,
+    season_end,
+    week_start,
+    weekday_of,
+    weekday_sql,
+)
 from backend.app.models.category import Category
 
 WEEKLY_STAGE = "ffdb_stage_sales"
 DAILY_STAGE = "ffdb_stage_daily_sales"
 WEEKLY_COLUMNS = (
     ("line", "int"),
+    ("sale_id", "text"),
     ("week_start_date", "text"),
     ("store_id", "text"),
     ("category_id", "text"),
@@ -50,6 +78,7 @@ WEEKLY_COLUMNS = (
 )
 DAILY_COLUMNS = (
     ("line", "int"),
+    ("sale_id", "text"),
     ("day", "text"),
     ("week_start_date", "text"),
     ("store_id", "text"),
@@ -57,51 +86,81 @@ DAILY_COLUMNS = (
     ("category", "text"),
     ("units_sold", "int"),
 )
+SEASON_OPTIONS = "--season-start YYYY-MM-DD --season-weeks N"
+
+
+@dataclass(frozen=True)
+class NewSeason:
+    """The season new categories get: ``weeks`` weeks from ``start`` (any weekday)."""
+
+    start: date
+    weeks: int
+
+    def __post_init__(self) -> None:
+        if self.weeks < 1:
+            raise ValueError(f"--season-weeks {self.weeks}: a season has at least 1 week")
 
 
 def import_historical_sales(
     engine: Engine,
     path: Path,
+    options: ImportOptions = DEFAULT_OPTIONS,
     *,
-    dry_run: bool = False,
-    replace: bool = False,
-    progress: ProgressCallback | None = None,
-    limit: int = DEFAULT_PROBLEM_LIMIT,
+    week_starts: Weekday | None = None,
+    season: NewSeason | None = None,
 ) -> ImportResult:
-    log = ProblemLog(str(path), limit)
+    log = options.problem_log(path)
     accepted = (FileKind.WEEKLY_SALES, FileKind.DAILY_SALES)
     with (
-        open_export(path, accepted, log, progress) as (csv_file, layout),
-        import_transaction(engine, dry_run=dry_run) as connection,
+        open_export(path, accepted, log, options.progress) as (csv_file, layout),
+        import_transaction(engine, dry_run=options.dry_run) as connection,
     ):
-        result = ImportResult(str(path), layout.kind, "historical_sales", dry_run=dry_run)
+        result = ImportResult(str(path), layout.kind, "historical_sales", dry_run=options.dry_run)
         if layout.kind is FileKind.WEEKLY_SALES:
             create_staging(connection, WEEKLY_STAGE, WEEKLY_COLUMNS)
+            calendar = _FileCalendar(log, week_starts)
             load_staging(
-                connection, WEEKLY_STAGE, WEEKLY_COLUMNS, _weekly_rows(csv_file, layout, log)
+                connection,
+                WEEKLY_STAGE,
+                WEEKLY_COLUMNS,
+                _weekly_rows(csv_file, layout, log, calendar),
             )
             require_rows(csv_file, log)
+            if season is not None:
+                result.created += _create_categories(
+                    connection, _unknown_category_ids(connection), season
+                )
             if log:
                 # Report the database's objections to the other rows as well.
                 _check_weekly(connection, log)
             staged = csv_file.rows_read
+            weekday = calendar.weekday
         else:
+            # No truth tests on weekdays: Monday is 0.
+            weekday = week_starts if week_starts is not None else history_weekday(connection)
+            if weekday is None:
+                weekday = DEFAULT_WEEKDAY
             categories = _CategoryResolver(connection)
             create_staging(connection, DAILY_STAGE, DAILY_COLUMNS)
             load_staging(
                 connection,
                 DAILY_STAGE,
                 DAILY_COLUMNS,
-                _daily_rows(csv_file, layout, log, categories),
+                _daily_rows(csv_file, layout, log, categories, weekday),
             )
             require_rows(csv_file, log)
-            result.created += _create_categories(connection, categories)
+            result.created += _new_categories(connection, log, categories, season)
             _check_daily(connection, log)
             log.raise_if_any()
             staged = _sum_days_into_weeks(connection)
         result.rows_read = csv_file.rows_read
         log.raise_if_any()
-        _move_or_explain(connection, log, result, staged, replace=replace)
+        if weekday is not None:
+            _check_stored_weekdays(
+                connection, log, weekday, daily=layout.kind is FileKind.DAILY_SALES
+            )
+            log.raise_if_any()
+        _move_or_explain(connection, log, result, staged, replace=options.replace)
         drop_staging(connection, WEEKLY_STAGE)
         drop_staging(connection, DAILY_STAGE)
     return result
@@ -110,11 +169,42 @@ def import_historical_sales(
 # --- Parsing rows -------------------------------------------------------------------------
 
 
-def _monday(day: date) -> date:
-    return day - timedelta(days=day.weekday())
+class _FileCalendar:
+    """The weekday a weekly file's weeks start on: ``--week-starts``, else its first row's.
+
+    A row starting a week on any other day is a problem naming its line.
+    """
+
+    def __init__(self, log: ProblemLog, week_starts: Weekday | None) -> None:
+        self.log = log
+        self.weekday = week_starts
+        self.first: tuple[int, str] | None = None  # the line that chose the weekday
+
+    def check(self, line: int, week: str, weekday: Weekday) -> bool:
+        if self.weekday is None:
+            self.weekday, self.first = weekday, (line, week)
+            return True
+        if weekday == self.weekday:
+            return True
+        if self.first is None:
+            why = f"--week-starts is {self.weekday.name.lower()}"
+        else:
+            first_line, first_week = self.first
+            why = (
+                f"line {first_line} ({first_week}) starts this file's weeks on {self.weekday.label}"
+            )
+        self.log.add(
+            line,
+            "week_start_date",
+            f"a week starting on {weekday.label}, but {why}: a file's weeks all start on one day",
+            week,
+        )
+        return False
 
 
-def _weekly_rows(csv_file: CsvFile, layout: Layout, log: ProblemLog) -> Iterator[StagedRow]:
+def _weekly_rows(
+    csv_file: CsvFile, layout: Layout, log: ProblemLog, calendar: _FileCalendar
+) -> Iterator[StagedRow]:
     at = layout.positions
     i_week, i_store, i_category, i_units = (
         at["week_start_date"],
@@ -123,51 +213,54 @@ def _weekly_rows(csv_file: CsvFile, layout: Layout, log: ProblemLog) -> Iterator
         at["units_sold"],
     )
     width = layout.width
-    weeks: dict[str, str] = {}
+    weeks: dict[str, tuple[str, Weekday]] = {}
+    sale_ids = historical_sale_ids()
     for line, fields in csv_file.rows():
         if len(fields) != width:
             width_problem(line, fields, width, log)
             continue
         week_text = fields[i_week]
-        week = weeks.get(week_text)
-        if week is None:
-            try:
-                day = iso_date(week_text)
-                if day.weekday() != 0:
-                    raise FieldError(f"not a Monday ({day:%A}): weeks start on Monday")
-                week = day.isoformat()
+        known = weeks.get(week_text)
+        if known is None:
+            day = parsed(log, line, "week_start_date", week_text, iso_date)
+            if day is not None:
+                known = (day.isoformat(), weekday_of(day))
                 if len(weeks) < DATE_CACHE_LIMIT:
-                    weeks[week_text] = week
-            except FieldError as error:
-                log.add(line, "week_start_date", str(error), week_text)
-                week = None
+                    weeks[week_text] = known
+        if known is None:
+            week = None
+        elif known[1] == calendar.weekday or calendar.check(line, *known):
+            week = known[0]
+        else:
+            week = None
         units_text = fields[i_units]
         # Up to nine digits cannot exceed the INTEGER column: the cheap common case.
         if len(units_text) < 10 and units_text.isdigit() and units_text.isascii():
-            units = int(units_text)
+            units: int | None = int(units_text)
         else:
-            try:
-                units = whole_number(units_text, what="units")
-            except FieldError as error:
-                log.add(line, "units_sold", str(error), units_text)
-                units = None
+            units = parsed(log, line, "units_sold", units_text, _units)
         store: str | None = fields[i_store]
         if not store or store[0] in _NEEDS_CLEANING or store[-1] == " ":
-            try:
-                store = identifier(fields[i_store])
-            except FieldError as error:
-                log.add(line, "store_id", str(error), fields[i_store])
-                store = None
+            store = parsed(log, line, "store_id", fields[i_store], identifier)
         category: str | None = fields[i_category]
         if not category or category[0] in _NEEDS_CLEANING or category[-1] == " ":
-            try:
-                category = identifier(fields[i_category])
-            except FieldError as error:
-                log.add(line, "category_id", str(error), fields[i_category])
-                category = None
+            category = parsed(log, line, "category_id", fields[i_category], identifier)
+        sale_id = (
+            sale_ids(store, category, week)
+            if store is not None and category is not None and week is not None
+            else None
+        )
         # Rows with a bad field are staged too (as NULL) so the set-based checks still
         # report the row's other problems; nothing is moved when there are problems.
-        yield line, week, store, category, units
+        yield line, sale_id, week, store, category, units
+
+
+def _units(text: str) -> int:
+    return whole_number(text, what="units")
+
+
+def _quantity(text: str) -> int:
+    return whole_number(text, what="quantity")
 
 
 # Leading characters that send an id through the slower cleaning path.
@@ -183,26 +276,26 @@ class _CategoryResolver:
         self.ids = {str(row[0]) for row in rows}
         self._by_name = {str(row[1]).strip().lower(): str(row[0]) for row in rows}
         self.resolved: dict[str, str] = {}
-        self.new: dict[str, str] = {}  # id -> name as first written in the file
+        # id -> (name as first written in the file, its line)
+        self.new: dict[str, tuple[str, int]] = {}
 
-    def __call__(self, name: str) -> str:
-        known = self.resolved.get(name)
-        if known is not None:
-            return known
+    def __call__(self, name: str, *, line: int) -> str:
         clean = identifier(name)
         category_id = self._by_name.get(clean.lower())
         if category_id is None:
             category_id = category_id_from_name(clean)
-            if not category_id:
-                raise FieldError("no letters or digits to make a category id from")
             if category_id not in self.ids:
-                self.new.setdefault(category_id, clean)
+                self.new.setdefault(category_id, (clean, line))
         self.resolved[name] = category_id
         return category_id
 
 
 def _daily_rows(
-    csv_file: CsvFile, layout: Layout, log: ProblemLog, categories: _CategoryResolver
+    csv_file: CsvFile,
+    layout: Layout,
+    log: ProblemLog,
+    categories: _CategoryResolver,
+    weekday: Weekday,
 ) -> Iterator[StagedRow]:
     at = layout.positions
     i_day, i_store, i_category, i_units = (
@@ -214,47 +307,96 @@ def _daily_rows(
     i_revenue = at.get("revenue")
     width = layout.width
     days: dict[str, tuple[str, str]] = {}
+    sale_ids = historical_sale_ids()
     for line, fields in csv_file.rows():
         if width_problem(line, fields, width, log):
             continue
         day_text = fields[i_day]
         day = days.get(day_text)
         if day is None:
-            try:
-                parsed = iso_date(day_text)
-                day = (parsed.isoformat(), _monday(parsed).isoformat())
+            parsed_day = parsed(log, line, "date", day_text, iso_date)
+            if parsed_day is not None:
+                day = (parsed_day.isoformat(), week_start(parsed_day, weekday).isoformat())
                 if len(days) < DATE_CACHE_LIMIT:
                     days[day_text] = day
-            except FieldError as error:
-                log.add(line, "date", str(error), day_text)
-                day = None
-        units_text = fields[i_units]
-        try:
-            units = whole_number(units_text, what="quantity")
-        except FieldError as error:
-            log.add(line, "quantity_sold", str(error), units_text)
-            units = None
+        units = parsed(log, line, "quantity_sold", fields[i_units], _quantity)
         if i_revenue is not None and fields[i_revenue].strip():
             # Validated, not stored: historical_sales holds units only.
-            try:
-                real_number(fields[i_revenue])
-            except FieldError as error:
-                log.add(line, "revenue", str(error), fields[i_revenue])
-        try:
-            store = identifier(fields[i_store])
-        except FieldError as error:
-            log.add(line, "store_id", str(error), fields[i_store])
-            store = None
+            parsed(log, line, "revenue", fields[i_revenue], real_number)
+        store = parsed(log, line, "store_id", fields[i_store], identifier)
         name = fields[i_category]
-        try:
-            category_id = categories(name)
-        except FieldError as error:
-            log.add(line, "category", str(error), name)
-            category_id = None
+        category_id = categories.resolved.get(name) or parsed(
+            log, line, "category", name, functools.partial(categories, line=line)
+        )
         if day is None:
-            yield line, None, None, store, category_id, name, units
-        else:
-            yield line, day[0], day[1], store, category_id, name, units
+            yield line, None, None, None, store, category_id, name, units
+            continue
+        sale_id = (
+            sale_ids(store, category_id, day[1])
+            if store is not None and category_id is not None
+            else None
+        )
+        yield line, sale_id, day[0], day[1], store, category_id, name, units
+
+
+# --- Categories ---------------------------------------------------------------------------
+
+
+def _unknown_category_ids(connection: Connection) -> dict[str, tuple[str, int]]:
+    """Category ids of a weekly file the database lacks -> (the id as name, first line)."""
+    rows = connection.execute(
+        text(
+            f"SELECT category_id, MIN(line) FROM {WEEKLY_STAGE} s "  # noqa: S608
+            "WHERE category_id IS NOT NULL AND NOT EXISTS "
+            "(SELECT 1 FROM categories c WHERE c.category_id = s.category_id) "
+            "GROUP BY category_id"
+        )
+    ).all()
+    return {str(category_id): (str(category_id), int(line)) for category_id, line in rows}
+
+
+def _new_categories(
+    connection: Connection,
+    log: ProblemLog,
+    categories: _CategoryResolver,
+    season: NewSeason | None,
+) -> list[str]:
+    """Create the categories a daily file names but the database lacks, with ``season``;
+    without a season each is a problem on the line that first names it."""
+    if not categories.new:
+        return []
+    if season is not None:
+        return _create_categories(connection, categories.new, season)
+    for category_id, (name, line) in categories.new.items():
+        log.add(
+            line,
+            "category",
+            f"unknown category (its id would be {category_id!r}): give its season with "
+            f"{SEASON_OPTIONS} to create the new categories",
+            name,
+        )
+    return []
+
+
+def _create_categories(
+    connection: Connection, new: dict[str, tuple[str, int]], season: NewSeason
+) -> list[str]:
+    created = []
+    end = season_end(season.start, season.weeks)
+    for category_id, (name, _line) in sorted(new.items()):
+        connection.execute(
+            insert(cast(Table, Category.__table__)).values(
+                category_id=category_id,
+                category_name=name,
+                season_start_date=season.start,
+                season_end_date=end,
+                season_length_weeks=season.weeks,
+            )
+        )
+        created.append(
+            f"category {category_id} ({name!r}, {season.weeks} weeks from {season.start})"
+        )
+    return created
 
 
 # --- Set-based checks and moves ------------------------------------------------------------
@@ -265,7 +407,13 @@ def _check_weekly(connection: Connection, log: ProblemLog) -> None:
         connection, log, WEEKLY_STAGE, "store_id", "stores", "store_id", "store"
     )
     checks.unknown_references(
-        connection, log, WEEKLY_STAGE, "category_id", "categories", "category_id", "category"
+        connection,
+        log,
+        WEEKLY_STAGE,
+        "category_id",
+        "categories",
+        "category_id",
+        f"category (to create new categories give their season: {SEASON_OPTIONS})",
     )
     _check_weekly_duplicates(connection, log)
 
@@ -287,41 +435,52 @@ def _check_daily(connection: Connection, log: ProblemLog) -> None:
         checks.duplicate_keys(connection, log, DAILY_STAGE, key, shown, "store, category and date")
 
 
-def _create_categories(connection: Connection, categories: _CategoryResolver) -> list[str]:
-    """Create the categories the file names but the database lacks; their season spans
-    the weeks the file has for them."""
-    if not categories.new:
-        return []
-    spans = connection.execute(
+def _check_stored_weekdays(
+    connection: Connection, log: ProblemLog, weekday: Weekday, *, daily: bool
+) -> None:
+    """A (store, category) pair that has history keeps the weekday its weeks start on:
+    the staged pairs whose stored first week starts on another day, at their first line."""
+    stored = connection.execute(text("SELECT EXISTS (SELECT 1 FROM historical_sales)")).scalar()
+    if not stored:
+        return
+    first_week = (
+        "(SELECT MIN(h.week_start_date) FROM historical_sales h "
+        "WHERE h.store_id = p.store_id AND h.category_id = p.category_id)"
+    )
+    dialect = connection.dialect.name
+    rows = connection.execute(
         text(
-            f"SELECT category_id, MIN(week_start_date), MAX(week_start_date) "  # noqa: S608
-            f"FROM {DAILY_STAGE} WHERE week_start_date IS NOT NULL GROUP BY category_id"
-        )
+            f"SELECT line, store_id, category_id, first_week, COUNT(*) OVER () FROM ("  # noqa: S608
+            f"SELECT p.line, p.store_id, p.category_id, {first_week} AS first_week FROM "
+            f"(SELECT MIN(line) AS line, store_id, category_id FROM {WEEKLY_STAGE} "
+            "GROUP BY store_id, category_id) p) f "
+            f"WHERE first_week IS NOT NULL AND {weekday_sql(dialect, 'first_week')} <> :weekday "
+            "ORDER BY line LIMIT :limit"
+        ),
+        {"weekday": int(weekday), "limit": log.limit},
     ).all()
-    created = []
-    for category_id, first, last in sorted(spans):
-        name = categories.new.get(category_id)
-        if name is None:
-            continue
-        start, end_week = date.fromisoformat(first), date.fromisoformat(last)
-        weeks = (end_week - start).days // 7 + 1
-        connection.execute(
-            insert(cast(Table, Category.__table__)).values(
-                category_id=category_id,
-                category_name=name,
-                season_start_date=start,
-                season_end_date=start + timedelta(days=7 * weeks - 1),
-                season_length_weeks=weeks,
+    if not rows:
+        return
+    hint = " (choose the day with --week-starts)" if daily else ""
+    found = []
+    for line, store_id, category_id, first, _total in rows:
+        first_day = first if isinstance(first, date) else date.fromisoformat(str(first))
+        found.append(
+            Problem(
+                int(line),
+                "week_start_date",
+                f"store {store_id} category {category_id} has weeks starting on "
+                f"{weekday_of(first_day).label} (from {first_day}), this file's start on "
+                f"{weekday.label}{hint}: a series keeps one weekday",
             )
         )
-        created.append(f"category {category_id} ({name!r}, {weeks} weeks from {start})")
-    return created
+    log.add_counted(found, int(rows[0][4]))
 
 
 SALES_MOVE = Move(
     table="historical_sales",
     id_column="sale_id",
-    id_expression="'HS:' || s.store_id || ':' || s.category_id || ':' || s.week_start_date",
+    id_expression="s.sale_id",
     key=("store_id", "category_id", "week_start_date"),
     value="units_sold",
     date_columns=frozenset({"week_start_date"}),
@@ -383,12 +542,14 @@ def _move(
 
 
 def _sum_days_into_weeks(connection: Connection) -> int:
-    """Stage one row per (store, category, Monday week); returns how many."""
+    """Stage one row per (store, category, week); returns how many. The rows of a week
+    share its id (a function of the same key), so MIN picks it."""
     create_staging(connection, WEEKLY_STAGE, WEEKLY_COLUMNS)
     return connection.execute(
         text(
-            f"INSERT INTO {WEEKLY_STAGE} (line, week_start_date, store_id, category_id, "  # noqa: S608
-            "units_sold) SELECT MIN(line), week_start_date, store_id, category_id, "
-            f"SUM(units_sold) FROM {DAILY_STAGE} GROUP BY store_id, category_id, week_start_date"
+            f"INSERT INTO {WEEKLY_STAGE} (line, sale_id, week_start_date, store_id, "  # noqa: S608
+            "category_id, units_sold) SELECT MIN(line), MIN(sale_id), week_start_date, "
+            f"store_id, category_id, SUM(units_sold) FROM {DAILY_STAGE} "
+            "GROUP BY store_id, category_id, week_start_date"
         )
     ).rowcount

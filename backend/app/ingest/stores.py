@@ -7,8 +7,9 @@ plain upserts (no staging needed). Per row: the id (and ``store_name``, or ``Sto
 ``SHOPPING_CENTER``), and the fashion tier, which picks the store's cluster:
 
 - a store already in a cluster of that tier stays there;
-- else the tier's cluster ``CL_<TIER>`` (``CL_PREMIUM``), else the first existing
-  cluster of that tier, else ``CL_<TIER>`` is created (name ``Premium``).
+- else the tier's cluster ``CL-<TIER>`` (``CL-PREMIUM``: the id the demo uses too,
+  ``definitions.cluster_id_for_tier``), else the first existing cluster of that tier,
+  else ``CL-<TIER>`` is created (name ``Premium``).
 
 Columns ``stores`` has no place for (foot_traffic, competitor_density,
 online_penetration, population_density, mall_location, and any other) go to
@@ -18,26 +19,23 @@ the text given. A re-import merges into the stored object; ``--replace`` replace
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
 from sqlalchemy import Connection, Engine, Table, insert, select, update
 
-from backend.app.ingest.fields import (
-    FieldError,
-    boolean,
-    identifier,
-    real_number,
-    whole_number,
-)
+from backend.app.ingest.fields import boolean, identifier, parsed, real_number, whole_number
 from backend.app.ingest.formats import STORE_EXTRA_COLUMNS, FileKind, Layout
 from backend.app.ingest.normalize import EnumSpellings, display_name, unneutralize
+from backend.app.ingest.options import DEFAULT_OPTIONS, ImportOptions
 from backend.app.ingest.outcome import ImportResult
-from backend.app.ingest.problems import DEFAULT_PROBLEM_LIMIT, ProblemLog
-from backend.app.ingest.reader import CsvFile, ProgressCallback
+from backend.app.ingest.problems import ProblemLog
+from backend.app.ingest.reader import CsvFile
 from backend.app.ingest.source import open_export, require_rows, width_problem
 from backend.app.ingest.transaction import import_transaction
+from backend.app.maintenance.definitions import cluster_id_for_tier
 from backend.app.models.enums import FashionTier, LocationTier, Region, StoreFormat
 from backend.app.models.store import Store
 from backend.app.models.store_cluster import StoreCluster
@@ -80,6 +78,13 @@ EXTRA_PARSERS = {
     "mall_location": boolean,
 }
 assert set(EXTRA_PARSERS) == set(STORE_EXTRA_COLUMNS)
+COLUMN_PARSERS: dict[str, Callable[[str], Any]] = {
+    "store_id": identifier,
+    "store_name": identifier,
+    "avg_weekly_sales_12mo": real_number,
+    "store_size_sqft": lambda text: whole_number(text, minimum=1, what="size"),
+    "median_income": lambda text: whole_number(text, what="income"),
+}
 
 
 @dataclass
@@ -98,24 +103,18 @@ class StoreRow:
 
 
 def import_stores(
-    engine: Engine,
-    path: Path,
-    *,
-    dry_run: bool = False,
-    replace: bool = False,
-    progress: ProgressCallback | None = None,
-    limit: int = DEFAULT_PROBLEM_LIMIT,
+    engine: Engine, path: Path, options: ImportOptions = DEFAULT_OPTIONS
 ) -> ImportResult:
-    log = ProblemLog(str(path), limit)
-    with open_export(path, (FileKind.STORES,), log, progress) as (csv_file, layout):
+    log = options.problem_log(path)
+    with open_export(path, (FileKind.STORES,), log, options.progress) as (csv_file, layout):
         rows = _parse(csv_file, layout, log)
         require_rows(csv_file, log)
         log.raise_if_any()
-        result = ImportResult(str(path), layout.kind, "stores", dry_run=dry_run)
+        result = ImportResult(str(path), layout.kind, "stores", dry_run=options.dry_run)
         result.rows_read = csv_file.rows_read
-    with import_transaction(engine, dry_run=dry_run) as connection:
+    with import_transaction(engine, dry_run=options.dry_run) as connection:
         clusters = _ClusterChooser(connection, result)
-        _write(connection, rows, clusters, result, path.name, replace=replace)
+        _write(connection, rows, clusters, result, path.name, replace=options.replace)
     return result
 
 
@@ -130,26 +129,11 @@ def _parse(csv_file: CsvFile, layout: Layout, log: ProblemLog) -> list[StoreRow]
         if width_problem(line, fields, layout.width, log):
             continue
         values: dict[str, Any] = {}
-
-        def field(
-            column: str,
-            parse: Any,
-            fields: list[str] = fields,
-            line: int = line,
-            values: dict[str, Any] = values,
-        ) -> None:
-            raw = fields[at[column]]
-            try:
-                values[column] = parse(raw)
-            except FieldError as error:
-                log.add(line, column, str(error), raw)
-
-        field("store_id", identifier)
-        if "store_name" in at:
-            field("store_name", identifier)
-        field("avg_weekly_sales_12mo", real_number)
-        field("store_size_sqft", lambda t: whole_number(t, minimum=1, what="size"))
-        field("median_income", lambda t: whole_number(t, what="income"))
+        for column, parse in COLUMN_PARSERS.items():
+            if column in at:
+                value = parsed(log, line, column, fields[at[column]], parse)
+                if value is not None:
+                    values[column] = value
         for column, spellings in ENUMS.items():
             raw = fields[at[column]]
             value = spellings(raw)
@@ -162,14 +146,13 @@ def _parse(csv_file: CsvFile, layout: Layout, log: ProblemLog) -> list[StoreRow]
         extras: dict[str, Any] = {}
         for column, index in extra_columns:
             raw = fields[index]
-            parse = EXTRA_PARSERS.get(column)
-            if parse is None:
+            parse_extra = EXTRA_PARSERS.get(column)
+            if parse_extra is None:
                 extras[column] = unneutralize(raw)
             elif raw.strip():
-                try:
-                    extras[column] = parse(raw)
-                except FieldError as error:
-                    log.add(line, column, str(error), raw)
+                value = parsed(log, line, column, raw, parse_extra)
+                if value is not None:
+                    extras[column] = value
         store_id = values.get("store_id")
         if store_id is not None:
             if store_id in seen:
@@ -202,18 +185,16 @@ class _ClusterChooser:
         for cluster_id, tier in self.tier_of.items():
             self.by_tier.setdefault(tier, cluster_id)
         for tier in FashionTier:
-            if (
-                f"CL_{tier.value}" in self.tier_of
-                and self.tier_of[f"CL_{tier.value}"] == tier.value
-            ):
-                self.by_tier[tier.value] = f"CL_{tier.value}"
+            canonical = cluster_id_for_tier(tier)
+            if self.tier_of.get(canonical) == tier.value:
+                self.by_tier[tier.value] = canonical
 
     def for_store(self, tier: str, current: str | None) -> str:
         if current is not None and self.tier_of.get(current) == tier:
             return current
         cluster_id = self.by_tier.get(tier)
         if cluster_id is None:
-            cluster_id = f"CL_{tier}"
+            cluster_id = cluster_id_for_tier(tier)
             self.connection.execute(
                 insert(cast(Table, StoreCluster.__table__)).values(
                     cluster_id=cluster_id,

@@ -2,28 +2,20 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BindParameter, Select, and_, select, true
+from sqlalchemy import and_, select, true
 from sqlalchemy.orm import Session
 
+from backend.app.maintenance import definitions
+from backend.app.maintenance.json_rows import json_array_rows
 from backend.app.models import Allocation, Store
 from backend.app.queries.errors import NotFound
-from backend.app.queries.json_rows import json_array_rows
-from backend.app.queries.sql import dialect_of, newest_first
+from backend.app.queries.sql import dialect_of
 from backend.app.schemas.read_models import AllocatedStore, AllocationWithStores
 
 
 def latest_allocation_id(session: Session, forecast_id: str) -> str | None:
     """The forecast's newest allocation (by created_at, then allocation_id), if any."""
-    return session.scalar(latest_allocation_id_query(forecast_id).limit(1))
-
-
-def latest_allocation_id_query(forecast_id: str | BindParameter[str]) -> Select[str]:
-    """The forecast's allocation ids, newest first (a subquery for the other reads)."""
-    return (
-        select(Allocation.allocation_id)
-        .where(Allocation.forecast_id == forecast_id)
-        .order_by(*newest_first(Allocation.created_at, Allocation.allocation_id))
-    )
+    return definitions.latest_allocation_id(session, forecast_id)
 
 
 def allocation_with_stores(session: Session, allocation_id: str) -> AllocationWithStores:

@@ -4,25 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import BigInteger, ColumnElement, Float, UnaryExpression, case, cast, func, null
-from sqlalchemy.orm import QueryableAttribute, Session
+from sqlalchemy import BigInteger, ColumnElement, UnaryExpression, cast, func
+from sqlalchemy.orm import Session
 
-# A Core column expression or an ORM attribute such as ``Forecast.created_at``.
-ColumnLike = ColumnElement[Any] | QueryableAttribute[Any]
+from backend.app.maintenance.json_rows import ColumnLike
 
 
 def dialect_of(session: Session) -> str:
     return session.get_bind().dialect.name
-
-
-def ratio_or_null(
-    numerator: ColumnElement[Any], denominator: ColumnElement[Any]
-) -> ColumnElement[float | None]:
-    """numerator / denominator as a float, NULL when the denominator is 0 or NULL."""
-    return case(
-        (func.coalesce(denominator, 0) == 0, null()),
-        else_=cast(numerator, Float) / cast(denominator, Float),
-    )
 
 
 def total(column: ColumnLike) -> ColumnElement[int]:

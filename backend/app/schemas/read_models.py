@@ -31,6 +31,16 @@ class ReadModel(BaseModel):
         return cls.model_validate({**values, **computed})
 
 
+class CommandOutput(ReadModel):
+    """A read a command prints as one JSON object: ``JSON_KEYS``, in that order."""
+
+    JSON_KEYS: ClassVar[tuple[str, ...]] = ()
+
+    def to_json_object(self) -> dict[str, object]:
+        dumped = self.model_dump(mode="json", include=set(self.JSON_KEYS))
+        return {key: dumped[key] for key in self.JSON_KEYS}
+
+
 # --- stores and clusters ------------------------------------------------------------------
 
 
@@ -133,14 +143,24 @@ class AllocationWithStores(ReadModel):
 
 
 class WeekVariance(ReadModel):
+    """One season week. Missing is not zero: a week without any actual sales has
+    ``actual_units``, ``variance_units`` and ``variance_pct`` None; ``partial`` says that
+    some stores of the allocation have no row that week."""
+
     week_number: int
     forecast_units: int
-    actual_units: int
-    variance_units: int
+    actual_units: int | None
+    variance_units: int | None
     variance_pct: float | None
+    stores_reported: int
+    partial: bool
 
 
 class CumulativeVariance(ReadModel):
+    """Totals over the ``weeks_reported`` weeks that have actual sales (partial ones too)."""
+
+    weeks_reported: int
+    weeks_partial: int
     forecast_units: int
     actual_units: int
     variance_units: int
@@ -148,44 +168,60 @@ class CumulativeVariance(ReadModel):
 
 
 class StoreSellThrough(ReadModel):
-    """Units a store sold through the week against its ``initial`` allocation (if any)."""
+    """Units a store sold through the week against the units shipped to it (if any)."""
 
     store_id: str
-    actual_units: int
-    allocated_units: int | None
+    units_sold: int
+    units_shipped: int | None
     sell_through_pct: float | None
 
 
-class VarianceReport(ReadModel):
+class VarianceReport(CommandOutput):
     forecast_id: str
     week: int
     # The latest allocation of the forecast the store figures are measured against.
     allocation_id: str | None
+    # Stores the allocation ships to: a week with fewer of them reporting is partial.
+    stores_allocated: int | None
     weeks: list[WeekVariance]
     cumulative: CumulativeVariance
     stores: list[StoreSellThrough]
 
     # The keys of ``ffdb variance --format json``, in order.
-    JSON_KEYS: ClassVar[tuple[str, ...]] = ("forecast_id", "week", "weeks", "cumulative", "stores")
+    JSON_KEYS: ClassVar[tuple[str, ...]] = (
+        "forecast_id",
+        "week",
+        "stores_allocated",
+        "weeks",
+        "cumulative",
+        "stores",
+    )
 
-    def to_json_object(self) -> dict[str, object]:
-        dumped = self.model_dump(mode="json", include=set(self.JSON_KEYS))
-        return {key: dumped[key] for key in self.JSON_KEYS}
 
-
-class SellThroughToDate(ReadModel):
-    """The input of a markdown decision at ``week``: how much of the allocation has sold."""
+class SellThroughToDate(CommandOutput):
+    """The input of a markdown decision at ``week``: units sold in weeks 1..week over the
+    units shipped to the stores (``backend.app.maintenance.definitions.sell_through``)."""
 
     forecast_id: str
     week: int
     allocation_id: str
     units_sold: int
-    # initial_allocation_total + holdback_total of the allocation: all stock of the season.
-    units_allocated: int
+    units_shipped: int
     sell_through_pct: float | None
     target_sell_through_pct: float
     # target - sell-through, as a markdown row records it; positive means behind target.
     gap_pct: float | None
+
+    # The keys of ``ffdb sell-through --format json``, in order.
+    JSON_KEYS: ClassVar[tuple[str, ...]] = (
+        "forecast_id",
+        "week",
+        "units_sold",
+        "units_shipped",
+        "sell_through_pct",
+        "target_sell_through_pct",
+        "gap_pct",
+    )
 
 
 # --- workflow logs ------------------------------------------------------------------------

@@ -50,29 +50,31 @@ def expected_variance(
     """
     if sales is None:
         sales = [s for s in all_rows(db, ActualSales) if s.forecast_id == forecast.forecast_id]
+    allocations = [a for a in all_rows(db, Allocation) if a.forecast_id == forecast.forecast_id]
+    shipped: dict[str, int] = defaultdict(int)
+    if allocations:
+        for item in newest_row(allocations, "allocation_id").store_allocations:
+            shipped[item["store_id"]] += item["initial"]
     curve = {p["week_number"]: p["demand_units"] for p in forecast.weekly_demand_curve}
     weeks = []
     for number in range(1, week + 1):
         planned = curve[number]
-        actual = sum(s.units_sold for s in sales if s.week_number == number)
+        rows = [s for s in sales if s.week_number == number]
+        actual = sum(s.units_sold for s in rows) if rows else None
         weeks.append(
             {
                 "week_number": number,
                 "forecast_units": planned,
                 "actual_units": actual,
-                "variance_units": actual - planned,
-                "variance_pct": pct(actual - planned, planned),
+                "variance_units": None if actual is None else actual - planned,
+                "variance_pct": None if actual is None else pct(actual - planned, planned),
+                "stores_reported": len(rows),
+                "partial": bool(rows) and bool(set(shipped) - {s.store_id for s in rows}),
             }
         )
-    planned_total = sum(w["forecast_units"] for w in weeks)
-    actual_total = sum(w["actual_units"] for w in weeks)
-    allocations = [a for a in all_rows(db, Allocation) if a.forecast_id == forecast.forecast_id]
-    initial: dict[str, int] = {}
-    if allocations:
-        initial = {
-            i["store_id"]: i["initial"]
-            for i in newest_row(allocations, "allocation_id").store_allocations
-        }
+    reported = [w for w in weeks if w["actual_units"] is not None]
+    planned_total = sum(w["forecast_units"] for w in reported)
+    actual_total = sum(w["actual_units"] for w in reported)
     sold: dict[str, int] = defaultdict(int)
     for sale in sales:
         if sale.week_number <= week:
@@ -80,17 +82,20 @@ def expected_variance(
     stores = [
         {
             "store_id": store_id,
-            "actual_units": sold.get(store_id, 0),
-            "allocated_units": initial.get(store_id),
-            "sell_through_pct": pct(sold.get(store_id, 0), initial.get(store_id)),
+            "units_sold": sold.get(store_id, 0),
+            "units_shipped": shipped.get(store_id),
+            "sell_through_pct": pct(sold.get(store_id, 0), shipped.get(store_id)),
         }
-        for store_id in sorted(set(sold) | set(initial))
+        for store_id in sorted(set(sold) | set(shipped))
     ]
     return {
         "forecast_id": forecast.forecast_id,
         "week": week,
+        "stores_allocated": len(shipped) if allocations else None,
         "weeks": weeks,
         "cumulative": {
+            "weeks_reported": len(reported),
+            "weeks_partial": sum(w["partial"] for w in reported),
             "forecast_units": planned_total,
             "actual_units": actual_total,
             "variance_units": actual_total - planned_total,

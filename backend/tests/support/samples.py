@@ -319,8 +319,9 @@ def small_season() -> SampleRows:
         markdown_id="M1",
         forecast_id="F1",
         week_number=6,
-        sell_through_pct=0.5,
-        gap_pct=0.1,
+        # Sell-through through week 6: 120 units sold / 792 shipped to stores.
+        sell_through_pct=120 / 792,
+        gap_pct=0.6 - 120 / 792,
         recommended_markdown_pct=0.2,
     )
     rows.add(

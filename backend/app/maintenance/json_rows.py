@@ -6,6 +6,9 @@ always allows it; PostgreSQL treats functions in FROM as implicitly LATERAL), so
 ``select_from(table).join(elements.rows, true())`` expands each row's array. The
 element fields are read with ``json_extract`` / ``->>`` and cast to SQL types here, so
 callers write one statement for both backends.
+
+It sits in ``maintenance`` because the shared definitions (``definitions.py``: the
+stores an allocation ships to) and the reads both expand allocation splits.
 """
 
 from __future__ import annotations
@@ -13,14 +16,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import BigInteger, ColumnElement, String, cast, func, type_coerce
+from sqlalchemy import BigInteger, ColumnElement, String, case, cast, func, literal, type_coerce
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import QueryableAttribute
 from sqlalchemy.sql.selectable import TableValuedAlias
 
-from backend.app.queries.errors import ReadError
-from backend.app.queries.sql import ColumnLike
-
 SUPPORTED_DIALECTS = ("sqlite", "postgresql")
+# A Core column expression or an ORM attribute such as ``Allocation.store_allocations``.
+ColumnLike = ColumnElement[Any] | QueryableAttribute[Any]
 
 
 @dataclass(frozen=True)
@@ -45,13 +48,22 @@ class JsonArrayRows:
 
 
 def json_array_rows(column: ColumnLike, dialect: str, name: str) -> JsonArrayRows:
-    """``column``'s JSON array as a FROM element called ``name``, one row per element."""
+    """``column``'s JSON array as a FROM element called ``name``, one row per element.
+
+    A value that is not an array (damage only a raw write can do; ``ffdb doctor``
+    reports it) reads as an empty array: PostgreSQL would raise, SQLite would iterate
+    an object's members.
+    """
     if dialect == "postgresql":
-        rows = func.jsonb_array_elements(column).table_valued("value", name=name)
+        array = case(
+            (func.jsonb_typeof(column) == "array", column), else_=cast(literal("[]"), JSONB)
+        )
+        rows = func.jsonb_array_elements(array).table_valued("value", name=name)
     elif dialect == "sqlite":
-        rows = func.json_each(column).table_valued("value", name=name)
+        array = case((func.json_type(column) == "array", column), else_=literal("[]"))
+        rows = func.json_each(array).table_valued("value", name=name)
     else:
-        raise ReadError(
+        raise NotImplementedError(
             f"JSON reads support {', '.join(SUPPORTED_DIALECTS)}; this database is {dialect}"
         )
     return JsonArrayRows(rows=rows, dialect=dialect)

@@ -4,17 +4,32 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from sqlalchemy import Engine
 
-from backend.app.database.db import DEFAULT_DATABASE_URL, make_engine, normalize_url, sqlite_file
-from backend.app.maintenance.schema_version import require_current
+from backend.app.database.defaults import DEFAULT_DATABASE_URL
 
-console = Console()
-error_console = Console(stderr=True)
+if TYPE_CHECKING:
+    from rich.console import Console
+    from sqlalchemy import Engine
+
+
+if TYPE_CHECKING:
+    console: Console
+    error_console: Console
+
+
+def __getattr__(name: str) -> Any:
+    # ``console`` (stdout) and ``error_console`` (stderr) are made on first import by a
+    # command module, so ``ffdb --help`` and ``--version`` never load rich.
+    if name in ("console", "error_console"):
+        from rich.console import Console
+
+        made = Console(stderr=name == "error_console")
+        globals()[name] = made
+        return made
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class CommandError(Exception):
@@ -39,6 +54,8 @@ DatabaseUrl = Annotated[
 
 def require_existing_sqlite(url: str) -> None:
     """Refuse a SQLite path with no file: connecting would create an empty database."""
+    from backend.app.database.db import sqlite_file
+
     path = sqlite_file(url)
     if path is not None and not path.exists():
         raise CommandError(f"no database at {path}: run `ffdb upgrade` to create it", exit_code=1)
@@ -53,6 +70,9 @@ def open_engine(
     A SQLite file that does not exist is refused too (unless ``must_exist=False``), so
     a mistyped path is reported instead of silently becoming a new, empty database.
     """
+    from backend.app.database.db import make_engine, normalize_url
+    from backend.app.maintenance.schema_version import require_current
+
     if must_exist if must_exist is not None else require_schema:
         require_existing_sqlite(url)
     engine = make_engine(normalize_url(url))

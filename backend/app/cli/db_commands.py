@@ -9,11 +9,9 @@ from __future__ import annotations
 import dataclasses
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-from rich.table import Table
 
 from backend.app.cli.app import app
 from backend.app.cli.common import (
@@ -25,14 +23,15 @@ from backend.app.cli.common import (
     require_existing_sqlite,
 )
 from backend.app.database.db import DEFAULT_DATABASE_URL, read_only, redacted
-from backend.app.domain import doctor as doctor_checks
-from backend.app.maintenance import erd as erd_module
-from backend.app.maintenance import health, migrate
-from backend.app.maintenance import schema_doc as schema_doc_module
-from backend.app.maintenance import stats as stats_module
-from backend.app.maintenance.backup import BackupError, backup_before_upgrade
 from backend.app.maintenance.schema_version import current_revision, head_revision
-from backend.app.schemas.problems import Problem
+
+# What only some commands need is imported inside them: `ffdb current` should not pay
+# for the doctor's rules, the migration machinery or the diagram renderer.
+if TYPE_CHECKING:
+    from rich.progress import Progress
+    from rich.table import Table
+
+    from backend.app.schemas.problems import Problem
 
 RevisionArgument = Annotated[
     str,
@@ -47,6 +46,8 @@ def _say(message: str) -> None:
 
 def _progress() -> Progress:
     """A progress bar on stderr, so stdout stays the command's result."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -84,6 +85,9 @@ def upgrade(
 
     Example: ffdb upgrade --database-url postgresql+psycopg://user@host/db
     """
+    from backend.app.maintenance import migrate
+    from backend.app.maintenance.backup import BackupError, backup_before_upgrade
+
     if backup:
         try:
             saved = backup_before_upgrade(database_url, revision)
@@ -102,6 +106,8 @@ def downgrade(revision: RevisionArgument, database_url: DatabaseUrl = DEFAULT_DA
 
     Example: ffdb downgrade base
     """
+    from backend.app.maintenance import migrate
+
     require_existing_sqlite(database_url)
     with error_console.status(f"Migrating {redacted(database_url)} down to {revision}..."):
         reached = migrate.downgrade(database_url, revision)
@@ -125,6 +131,10 @@ def history(database_url: DatabaseUrl = DEFAULT_DATABASE_URL) -> None:
 
     Example: ffdb history
     """
+    from rich.table import Table
+
+    from backend.app.maintenance import migrate
+
     revision = None
     try:
         require_existing_sqlite(database_url)
@@ -151,6 +161,8 @@ def check(database_url: DatabaseUrl = DEFAULT_DATABASE_URL) -> None:
 
     Example: ffdb check && echo ready
     """
+    from backend.app.maintenance import migrate
+
     with open_engine(database_url, require_schema=False, must_exist=True) as engine:
         problem = migrate.schema_problem(engine)
     if problem:
@@ -159,6 +171,8 @@ def check(database_url: DatabaseUrl = DEFAULT_DATABASE_URL) -> None:
 
 
 def _problem_table(problems: list[Problem]) -> Table:
+    from rich.table import Table
+
     table = Table(title=f"{len(problems)} problem(s)")
     for column in ("check", "table", "key", "problem"):
         table.add_column(column, overflow="fold")
@@ -180,6 +194,9 @@ def doctor(
 
     Example: ffdb doctor --json > problems.json
     """
+    from backend.app.domain import doctor as doctor_checks
+    from backend.app.maintenance import health
+
     problems: list[Problem] = []
     with (
         open_engine(database_url) as engine,
@@ -207,6 +224,10 @@ def stats(database_url: DatabaseUrl = DEFAULT_DATABASE_URL) -> None:
 
     Example: ffdb stats
     """
+    from rich.table import Table
+
+    from backend.app.maintenance import stats as stats_module
+
     names = stats_module.table_names()
     counts: dict[str, int] = {}
     with (
@@ -250,6 +271,8 @@ def reset(
 
     Example: ffdb reset --yes
     """
+    from backend.app.maintenance import migrate
+
     if not yes:
         raise CommandError(
             f"reset drops every table and all data in {redacted(database_url)}: "
@@ -287,6 +310,8 @@ def erd(output: OutputOption = None) -> None:
 
     Example: ffdb erd --output docs/erd.md
     """
+    from backend.app.maintenance import erd as erd_module
+
     _write_or_print(erd_module.render(output.suffix if output else ""), output)
 
 
@@ -297,4 +322,6 @@ def schema_doc(output: OutputOption = None) -> None:
 
     Example: ffdb schema-doc --output docs/schema.md
     """
+    from backend.app.maintenance import schema_doc as schema_doc_module
+
     _write_or_print(schema_doc_module.markdown(), output)

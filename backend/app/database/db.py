@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 # Re-exported: the story imports Base from this module.
 from backend.app.database.base import Base
+from backend.app.database.defaults import DEFAULT_DATABASE_URL
 
 __all__ = [
     "DEFAULT_DATABASE_URL",
@@ -39,7 +40,6 @@ __all__ = [
     "sqlite_file",
 ]
 
-DEFAULT_DATABASE_URL = "sqlite:///./fashion_forecast.db"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 # Execution option that lets a read-only unit of work begin DEFERRED on SQLite, so a
 # long report never holds the write lock that IMMEDIATE would take.

@@ -37,6 +37,7 @@ from sqlalchemy import Connection, Engine, Table, insert, text
 from sqlalchemy.exc import IntegrityError
 
 from backend.app.ingest import checks, columns
+from backend.app.ingest.direct_copy import copy_plain_history
 from backend.app.ingest.fields import (
     identifier,
     iso_date,
@@ -119,6 +120,9 @@ def import_historical_sales(
 ) -> ImportResult:
     log = options.problem_log(path)
     accepted = (FileKind.WEEKLY_SALES, FileKind.DAILY_SALES)
+    straight = _copied_straight(engine, path, accepted, options, week_starts)
+    if straight is not None:
+        return straight
     with (
         open_export(path, accepted, log, options.progress) as (csv_file, layout),
         import_transaction(engine, dry_run=options.dry_run) as connection,
@@ -172,6 +176,30 @@ def import_historical_sales(
         _move_or_explain(connection, log, result, staged, replace=options.replace)
         drop_staging(connection, WEEKLY_STAGE)
         drop_staging(connection, DAILY_STAGE)
+    return result
+
+
+def _copied_straight(
+    engine: Engine,
+    path: Path,
+    accepted: tuple[FileKind, ...],
+    options: ImportOptions,
+    week_starts: Weekday | None,
+) -> ImportResult | None:
+    """On PostgreSQL, a plain weekly file without ``--replace``: binary COPY straight
+    into the table (``direct_copy``), as fast as the server's own loader. None when the
+    file must take the staged route below (nothing is written then)."""
+    if engine.dialect.name != "postgresql" or options.replace:
+        return None
+    log = options.problem_log(path)
+    with open_export(path, accepted, log, options.progress) as (csv_file, layout):
+        if layout.kind is not FileKind.WEEKLY_SALES:
+            return None
+        copied = copy_plain_history(engine, csv_file, layout, week_starts, dry_run=options.dry_run)
+    if copied is None:
+        return None
+    result = ImportResult(str(path), layout.kind, "historical_sales", dry_run=options.dry_run)
+    result.rows_read = result.inserted = copied
     return result
 
 

@@ -1,6 +1,6 @@
 """Reading a plain export as Arrow columns: the fast path of the weekly importers.
 
-pyarrow's streaming CSV reader parses the file in blocks (memory stays flat at any
+pyarrow's CSV reader parses the file one block at a time (memory stays flat at any
 size) and pyarrow.compute checks whole columns at once, so no Python code runs per
 row. It decides only what is unambiguous: one record per physical line (quotes are
 not special, a newline always ends a record), ids whose first and last characters are

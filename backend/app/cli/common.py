@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+import tempfile
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, TextIO, TypeVar
 
 import typer
 from rich.console import Console
 from sqlalchemy import Engine
 
-from backend.app.database.db import DEFAULT_DATABASE_URL, make_engine, normalize_url, sqlite_file
+from backend.app.database.db import (
+    DEFAULT_DATABASE_URL,
+    database_url,
+    make_engine,
+    normalize_url,
+    sqlite_file,
+)
+from backend.app.maintenance.backup import database_in_the_way
 from backend.app.maintenance.schema_version import require_current
 
 console = Console()
@@ -62,3 +72,38 @@ def open_engine(
         yield engine
     finally:
         engine.dispose()
+
+
+T = TypeVar("T")
+
+
+def refuse_database_output(output: Path, url: str | None = None) -> None:
+    """Refuse an output path that is a database (``url``'s, default ``DATABASE_URL``'s,
+    its journal or backups, or any SQLite file): every command that writes a file asks."""
+    if url is None:
+        try:
+            url = database_url().render_as_string(hide_password=False)
+        except Exception:
+            url = None
+    reason = database_in_the_way(output, url)
+    if reason is not None:
+        raise CommandError(f"refusing to write {output}: {reason}", exit_code=2)
+
+
+def write_output(output: Path, write: Callable[[TextIO], T], url: str | None = None) -> T:
+    """Write ``output`` through ``write`` as one step: refused if it is a database, written
+    to a temporary file beside it and renamed only when complete, so a failed write
+    leaves neither a half file nor a temporary one."""
+    refuse_database_output(output, url)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, partial = tempfile.mkstemp(
+        dir=output.parent, prefix=f".{output.name}.", suffix=".partial"
+    )
+    try:
+        with open(descriptor, "w", encoding="utf-8", newline="") as out:
+            result = write(out)
+        os.replace(partial, output)
+    except BaseException:
+        Path(partial).unlink(missing_ok=True)
+        raise
+    return result

@@ -21,6 +21,7 @@ from backend.app.cli.common import CommandError, DatabaseUrl, console, error_con
 from backend.app.database.base import Base
 from backend.app.database.db import (
     DEFAULT_DATABASE_URL,
+    SQLITE_COMPANION_SUFFIXES,
     make_engine,
     normalize_url,
     redacted,
@@ -28,9 +29,8 @@ from backend.app.database.db import (
 )
 from backend.app.demo.sample_season import DEMO_WORKFLOW_PREFIX, DemoSummary, generate_sample_season
 from backend.app.maintenance import migrate
+from backend.app.maintenance.backup import not_our_database
 from backend.app.models import ActualSales, Category, Forecast, Markdown, WorkflowLog
-
-SQLITE_COMPANIONS = ("", "-wal", "-shm", "-journal")
 
 
 def _holds_foreign_data(engine: Engine) -> str | None:
@@ -67,7 +67,7 @@ def _fresh_database(url: URL) -> None:
     path = sqlite_file(url)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        for suffix in SQLITE_COMPANIONS:
+        for suffix in ("", *SQLITE_COMPANION_SUFFIXES):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
     migrate.upgrade(url, "head")
 
@@ -172,6 +172,11 @@ def demo(
             f"{redacted(url)} is an in-memory database that would vanish when ffdb exits: "
             "give a file, e.g. sqlite:///./fashion_forecast.db"
         )
+    path = sqlite_file(url)
+    refusal = not_our_database(path) if path is not None else None
+    if refusal is not None:
+        # Not even --replace deletes a file that is not a database of ours.
+        raise CommandError(f"{refusal}: not replacing it; choose another --database-url")
     probe = make_engine(url)
     try:
         foreign = None if replace else _holds_foreign_data(probe)

@@ -31,7 +31,7 @@ from sqlalchemy import column as sql_column
 from sqlalchemy import table as sql_table
 from sqlalchemy.engine import URL
 
-from backend.app.database.db import make_engine, normalize_url
+from backend.app.database.db import make_engine, normalize_url, read_only
 from backend.app.maintenance import integrity
 from backend.app.maintenance.schema_version import (
     alembic_config,
@@ -229,7 +229,8 @@ def model_drift(connection: Connection) -> list[str]:
 def schema_problem(engine: Engine) -> str | None:
     """The first reason the database is not fit to use, or None: what ``ffdb check`` asks."""
     head = head_revision()
-    with engine.connect() as connection:
+    # Only reads: a reader's transaction, so a long import does not hold it up.
+    with read_only(engine).connect() as connection:
         current = current_revision(connection)
         if current != head:
             found = f"at {current}" if current else "never migrated"

@@ -14,7 +14,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine
 from sqlalchemy.engine import URL
 
-from backend.app.database.db import normalize_url
+from backend.app.database.db import normalize_url, read_only
 
 BACKEND_DIR = Path(__file__).resolve().parents[2]
 ALEMBIC_INI = BACKEND_DIR / "alembic.ini"
@@ -50,9 +50,12 @@ def head_revision() -> str:
 
 
 def current_revision(bind: Engine | Connection) -> str | None:
-    """The revision stamped in the database, or None for a database never migrated."""
+    """The revision stamped in the database, or None for a database never migrated.
+
+    Given an engine, asks as a reader (DEFERRED on SQLite): looking never waits for,
+    nor holds up, a writer."""
     if isinstance(bind, Engine):
-        with bind.connect() as connection:
+        with read_only(bind).connect() as connection:
             return MigrationContext.configure(connection).get_current_revision()
     return MigrationContext.configure(bind).get_current_revision()
 

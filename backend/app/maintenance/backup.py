@@ -33,6 +33,7 @@ from backend.app.database.db import (
     redacted,
     sqlite_file,
 )
+from backend.app.maintenance.migrate import schema_at
 from backend.app.maintenance.schema_version import head_revision, script_directory
 
 __all__ = [
@@ -235,6 +236,7 @@ def read_backup(path: Path) -> str:
             if problems != ["ok"]:
                 raise BackupError(f"{path} is damaged: {problems[0]}")
             revision = _revision(backup)
+            found = _tables_and_columns(backup)
     except sqlite3.Error as error:
         raise BackupError(f"{path} is not a readable SQLite database: {error}") from error
     if revision is None:
@@ -247,7 +249,35 @@ def read_backup(path: Path) -> str:
             f"{path} is at revision {revision}, which this version of ffdb does not know "
             "(made by a newer version, or not a fashion-forecast database)"
         )
+    missing = _missing_schema(found, schema_at(revision))
+    if missing:
+        more = f" (and {len(missing) - 3} more)" if len(missing) > 3 else ""
+        raise BackupError(
+            f"{path} claims revision {revision} but lacks {', '.join(missing[:3])}{more}: "
+            "not a sound backup, nothing was replaced"
+        )
     return revision
+
+
+def _tables_and_columns(connection: sqlite3.Connection) -> dict[str, set[str]]:
+    names = [
+        str(row[0])
+        for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+    ]
+    return {
+        name: {
+            str(row[1]) for row in connection.execute("SELECT * FROM pragma_table_info(?)", (name,))
+        }
+        for name in names
+    }
+
+
+def _missing_schema(found: dict[str, set[str]], expected: dict[str, frozenset[str]]) -> list[str]:
+    """The tables and columns ``expected`` has that ``found`` lacks, by name."""
+    missing = [f"table {name}" for name in sorted(expected) if name not in found]
+    for name in sorted(set(expected) & set(found)):
+        missing += [f"column {name}.{column}" for column in sorted(expected[name] - found[name])]
+    return missing
 
 
 def _lock_exclusively(database: Path) -> sqlite3.Connection:

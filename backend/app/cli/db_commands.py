@@ -7,6 +7,7 @@ print with rich. Every URL is printed redacted.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 from pathlib import Path
 from typing import Annotated
@@ -216,7 +217,14 @@ def doctor(
         task = progress.add_task("Checking", total=len(doctor_checks.CHECKS))
         for check_function in doctor_checks.CHECKS:
             progress.update(task, description=f"Checking {health.check_name(check_function)}")
-            problems.extend(check_function(connection))
+            # A check that fails is itself a finding; the others still run.
+            problems.extend(
+                health.run_isolated(
+                    connection,
+                    health.check_name(check_function),
+                    functools.partial(check_function, connection),
+                )
+            )
             progress.advance(task)
     if as_json:
         typer.echo(json.dumps([dataclasses.asdict(p) for p in problems], indent=2))

@@ -34,7 +34,7 @@ from backend.app.database.db import (
     sqlite_file,
 )
 from backend.app.maintenance.migrate import schema_at
-from backend.app.maintenance.schema_version import head_revision, script_directory
+from backend.app.maintenance.schema_version import head_revision, known_revisions
 
 __all__ = [
     "BackupError",
@@ -139,7 +139,7 @@ def not_our_database(path: Path) -> str | None:
         return f"{path} is not a readable SQLite database ({error})"
     if tables == 0:
         return None
-    known = {script.revision for script in script_directory().walk_revisions()}
+    known = known_revisions()
     if revision not in known:
         return f"{path} is not a fashion-forecast database (no revision of ours)"
     return None
@@ -243,7 +243,7 @@ def read_backup(path: Path) -> str:
         raise BackupError(
             f"{path} is not a fashion-forecast database (it has no alembic_version revision)"
         )
-    known = {script.revision for script in script_directory().walk_revisions()}
+    known = known_revisions()
     if revision not in known:
         raise BackupError(
             f"{path} is at revision {revision}, which this version of ffdb does not know "

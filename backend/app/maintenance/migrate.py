@@ -37,6 +37,8 @@ from backend.app.maintenance.schema_version import (
     alembic_config,
     current_revision,
     head_revision,
+    known_revisions,
+    not_at_head,
     script_directory,
 )
 from backend.app.models import metadata, tables_in_dependency_order
@@ -232,6 +234,8 @@ def schema_problem(engine: Engine) -> str | None:
     # Only reads: a reader's transaction, so a long import does not hold it up.
     with read_only(engine).connect() as connection:
         current = current_revision(connection)
+        if current is not None and current not in known_revisions():
+            return not_at_head(current)  # `ffdb upgrade` cannot help there
         if current != head:
             found = f"at {current}" if current else "never migrated"
             return f"database is not at head ({found}, head is {head}): run `ffdb upgrade`"
@@ -272,7 +276,7 @@ def reset(url: str | URL) -> str | None:
     try:
         with engine.begin() as connection:
             _drop_views(connection)  # a view on our tables would block dropping them
-        known = {script.revision for script in script_directory().walk_revisions()}
+        known = known_revisions()
         if current_revision(engine) in known:
             # The migrations' own teardown first (anything they made besides tables).
             # It runs in one transaction: if something outside our schema blocks it

@@ -23,15 +23,27 @@ from __future__ import annotations
 
 import functools
 from typing import Any
+from typing import cast as cast_type
 
-from sqlalchemy import BigInteger, ColumnElement, Integer, Select, case, cast, func, select, true
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Integer,
+    Select,
+    Table,
+    case,
+    cast,
+    func,
+    select,
+    true,
+)
 from sqlalchemy.orm import Session
 
-from backend.app.maintenance import definitions
+from backend.app.maintenance import definitions, health
 from backend.app.maintenance.definitions import FORECAST_ID, WEEK
 from backend.app.maintenance.json_rows import json_array_rows
-from backend.app.models import ActualSales, Forecast
-from backend.app.queries.errors import InvalidReadArgument, NotFound
+from backend.app.models import ActualSales, Allocation, Forecast
+from backend.app.queries.errors import DamagedRows, InvalidReadArgument, NotFound
 from backend.app.queries.sql import dialect_of, total
 from backend.app.schemas.read_models import (
     CumulativeVariance,
@@ -49,6 +61,23 @@ def forecast_horizon(session: Session, forecast_id: str) -> tuple[int, str | Non
     return int(row[0]), row[1]
 
 
+def refuse_damaged_rows(session: Session, forecast_id: str) -> None:
+    """DamagedRows if a row of the forecast, its allocations or its actual sales holds a
+    value of the wrong type (``'abc'`` units): summing it would count it as 0."""
+    connection = session.connection()
+    for model in (Forecast, Allocation, ActualSales):
+        table = cast_type(Table, model.__table__)
+        found = health.storage_type_damage(
+            connection, table, where=table.c.forecast_id == forecast_id, limit=3
+        )
+        if found:
+            shown = "; ".join(f"{key}: {detail}" for key, detail in found[:3])
+            raise DamagedRows(
+                f"forecast {forecast_id!r}: {table.name} rows hold values of the wrong type "
+                f"({shown}); `ffdb doctor` lists them all"
+            )
+
+
 def check_week(forecast_id: str, week: int, horizon: int) -> None:
     if not 1 <= week <= horizon:
         raise InvalidReadArgument(
@@ -60,6 +89,7 @@ def forecast_variance(session: Session, forecast_id: str, week: int) -> Variance
     """Forecast against actual units for weeks 1..``week``, cumulative, and per store."""
     horizon, allocation_id = forecast_horizon(session, forecast_id)
     check_week(forecast_id, week, horizon)
+    refuse_damaged_rows(session, forecast_id)
     flows = definitions.sell_through(session, forecast_id, week, allocation_id=allocation_id)
     allocated = (
         None

@@ -120,6 +120,12 @@ def identifier(text: str) -> str:
     return value
 
 
+def exact_text(text: str) -> str:
+    """A name or other free text exactly as written (edge spaces, line breaks, the empty
+    text), spreadsheet escaping undone: what an export wrote, read back unchanged."""
+    return unneutralize(text)
+
+
 def number_text(value: float) -> str:
     """A float as the shortest text that reads back equal; whole values without ``.0``."""
     if value.is_integer() and abs(value) < 1e15:

@@ -7,7 +7,8 @@
   ``Women's Dresses`` -> ``womens_dresses``.
 - Spreadsheet formulas: exported text that a spreadsheet would run as a formula
   (``=``, ``+``, ``-``, ``@``, tab, CR) is written with a leading ``'``; a leading
-  ``'`` is doubled too, so the import can strip exactly one ``'`` and get the value back.
+  ``'`` is doubled too, so the import can strip exactly one ``'`` and get the value back;
+  the empty text is a lone ``'``, so it is not mistaken for an empty cell (no value).
 """
 
 from __future__ import annotations
@@ -53,12 +54,18 @@ def display_name(value: str) -> str:
 
 
 def neutralize(text: str) -> str:
-    """Text as a spreadsheet will not run it (and ``unneutralize`` gets it back)."""
+    """Text as a spreadsheet will not run it (and ``unneutralize`` gets it back).
+
+    The empty text is written as a lone ``'``: an empty cell means "no value" (NULL, an
+    extra attribute the store does not have), so the two stay apart in a CSV file.
+    """
+    if not text:
+        return "'"
     return "'" + text if text.startswith(_ESCAPED_STARTS) else text
 
 
 def unneutralize(text: str) -> str:
     """Undo ``neutralize``: strip one leading ``'`` that it would have added."""
-    if text[:1] == "'" and text[1:2] and text[1] in _ESCAPED_STARTS:
+    if text[:1] == "'" and (len(text) == 1 or text[1] in _ESCAPED_STARTS):
         return text[1:]
     return text

@@ -18,6 +18,7 @@ from backend.app.database.db import (
     database_url,
     make_engine,
     normalize_url,
+    scrub_secrets,
     sqlite_file,
 )
 from backend.app.maintenance.backup import database_in_the_way
@@ -35,11 +36,34 @@ class CommandError(Exception):
         self.exit_code = exit_code
 
 
+def _valid_database_url(context: typer.Context, value: str) -> str:
+    """The URL as given, or a one-line error naming where it came from (the option or
+    DATABASE_URL) and what is wrong with it, never the URL itself (it may hold a secret)."""
+    try:
+        normalize_url(value).get_dialect()
+    except Exception as error:
+        source = context.get_parameter_source("database_url")
+        # By name: typer carries its own copy of click's ParameterSource.
+        from_environment = getattr(source, "name", "") == "ENVIRONMENT"
+        where = "DATABASE_URL" if from_environment else "--database-url"
+        reason = scrub_secrets(
+            str(error).strip().splitlines()[0] if str(error).strip() else "", [value]
+        )
+        raise CommandError(
+            f"{where} is not a usable database URL ({reason or type(error).__name__}); "
+            "expected e.g. sqlite:///./fashion_forecast.db or "
+            "postgresql+psycopg://user@host:5432/dbname",
+            exit_code=2,
+        ) from None
+    return value
+
+
 DatabaseUrl = Annotated[
     str,
     typer.Option(
         "--database-url",
         envvar="DATABASE_URL",
+        callback=_valid_database_url,
         help="SQLAlchemy URL of the database [default: $DATABASE_URL, else "
         f"{DEFAULT_DATABASE_URL}]",
         show_default=False,

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from backend.app import models
 from backend.app.models import metadata
+from backend.app.models.keys import KEY_MAX_LENGTH, key_columns
 from backend.tests.support.rows import VALID_ROWS, SampleRows, insert_row, valid_row
 from backend.tests.support.schema import STORY_INDEXES, foreign_keys, primary_key
 
@@ -163,6 +164,29 @@ CHECK_CASES: list[CheckCase] = [
     # The story caps a markdown at 40%.
     *_range("ck_markdowns_markdown_pct", "markdowns", "recommended_markdown_pct", 0, 0.40, None),
 ]
+
+
+def _key_length_cases() -> list[CheckCase]:
+    """Every string key column's length CHECK (models/keys.py): 128 characters pass, 129
+    do not. A foreign-key column cannot hold 128 characters of a parent that exists, so
+    only its refusal is checked, and that row breaks its foreign key too (SQLite's guard
+    trigger, which runs first, names that)."""
+    cases = []
+    for table in metadata.sorted_tables:
+        for column in key_columns(table):
+            name = f"ck_{table.name}_{column.name}_length"
+            too_long = {column.name: "k" * (KEY_MAX_LENGTH + 1)}
+            if column.foreign_keys:
+                also = tuple(str(fk.constraint.name) for fk in column.foreign_keys)
+                cases.append(CheckCase(name, table.name, {}, too_long, (*also, "FOREIGN KEY")))
+            else:
+                cases.append(
+                    CheckCase(name, table.name, {column.name: "k" * KEY_MAX_LENGTH}, too_long)
+                )
+    return cases
+
+
+CHECK_CASES += _key_length_cases()
 
 # Nullable columns under a CHECK: NULL means "not given" and must pass.
 NULL_PASSES = [

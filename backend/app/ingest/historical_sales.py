@@ -42,6 +42,7 @@ from backend.app.ingest.fields import (
     iso_date,
     parsed,
     real_number,
+    trimmed_name,
     whole_number,
 )
 from backend.app.ingest.formats import FileKind, Layout
@@ -280,7 +281,7 @@ class _CategoryResolver:
         self.new: dict[str, tuple[str, int]] = {}
 
     def __call__(self, name: str, *, line: int) -> str:
-        clean = identifier(name)
+        clean = trimmed_name(name)
         category_id = self._by_name.get(clean.lower())
         if category_id is None:
             category_id = category_id_from_name(clean)

@@ -13,6 +13,7 @@ from backend.app.models.category import Category
 from backend.app.models.forecast import Forecast
 from backend.app.models.forecast_cluster_distribution import ForecastClusterDistribution
 from backend.app.models.historical_sales import HistoricalSales
+from backend.app.models.keys import KEY_MAX_LENGTH, add_key_length_checks
 from backend.app.models.markdown import Markdown
 from backend.app.models.parameters import SeasonParameters
 from backend.app.models.store import Store
@@ -21,6 +22,8 @@ from backend.app.models.store_extra_attributes import StoreExtraAttributes
 from backend.app.models.workflow_log import WorkflowLog
 
 metadata: MetaData = Base.metadata
+# After every model is imported: each string key column gets its length CHECK.
+add_key_length_checks(metadata)
 
 
 def tables_in_dependency_order() -> list[Table]:
@@ -29,6 +32,7 @@ def tables_in_dependency_order() -> list[Table]:
 
 
 __all__ = [
+    "KEY_MAX_LENGTH",
     "ActualSales",
     "Allocation",
     "Category",

@@ -3,8 +3,7 @@
 - Enum spellings: ``Mall``, ``mall``, ``Shopping Center``, ``shopping_center`` and
   ``ShoppingCenter`` all mean ``SHOPPING_CENTER``: case, spaces, hyphens and
   underscores are ignored when matching a value of the schema's enum.
-- A category named in a daily export gets a stable id from its name:
-  ``Women's Dresses`` -> ``womens_dresses``.
+- Ids from category names are ``maintenance.definitions.category_id_from_name``'s.
 - Spreadsheet formulas: exported text that a spreadsheet would run as a formula
   (``=``, ``+``, ``-``, ``@``, tab, CR) is written with a leading ``'``; a leading
   ``'`` is doubled too, so the import can strip exactly one ``'`` and get the value back;
@@ -19,7 +18,6 @@ import re
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 _ESCAPED_STARTS = (*FORMULA_TRIGGERS, "'")
 _SEPARATORS = re.compile(r"[\s_\-]+")
-_NOT_WORD = re.compile(r"[^0-9a-z]+")
 
 
 def spelling_key(value: str) -> str:
@@ -40,12 +38,6 @@ class EnumSpellings:
 
     def expected(self) -> str:
         return ", ".join(self.values)
-
-
-def category_id_from_name(name: str) -> str:
-    """A stable id for a category name: lower case words joined by ``_``."""
-    folded = name.strip().lower().replace("'", "").replace("\u2019", "")
-    return _NOT_WORD.sub("_", folded).strip("_")
 
 
 def display_name(value: str) -> str:

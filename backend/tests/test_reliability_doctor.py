@@ -151,6 +151,12 @@ def test_missing_guard_advice_says_fix_the_orphans_first_and_following_it_works(
 
     guard = next(f for f in found if f["check"] == "fk_guards")
     assert "first delete or repair the orphan rows" in guard["detail"]
+    checked = run_ffdb(capsys, "check", "--database-url", populated_url)
+    assert checked.exit_code == 1
+    assert (
+        "repair or delete the rows `ffdb doctor` lists, then run `ffdb upgrade`" in checked.stderr
+    )
+    assert run_ffdb(capsys, "upgrade", "--database-url", populated_url).exit_code == 1
     assert any(f["check"] == "foreign_key_check" for f in found)
     # The advice, in its order: the orphans, then `ffdb upgrade`.
     execute_sql(populated_url, "UPDATE stores SET cluster_id = 'C2' WHERE store_id = 'S4'")

@@ -245,10 +245,14 @@ def schema_problem(engine: Engine) -> str | None:
             return f"models and migrations differ: {drift[0]}{more}"
         missing = integrity.missing_guards(connection)
         if missing:
-            return (
-                f"{len(missing)} SQLite foreign-key guard trigger(s) missing, e.g. {missing[0]}: "
-                "run `ffdb upgrade` or `ffdb reset --yes`"
-            )
+            found = f"{len(missing)} SQLite foreign-key guard trigger(s) missing, e.g. {missing[0]}"
+            if connection.exec_driver_sql("PRAGMA foreign_key_check").first() is not None:
+                # `ffdb upgrade` rebuilds the guards but refuses while orphans exist.
+                return (
+                    f"{found}, and rows reference missing parents: repair or delete the rows "
+                    "`ffdb doctor` lists, then run `ffdb upgrade`"
+                )
+            return f"{found}: run `ffdb upgrade` or `ffdb reset --yes`"
     return None
 
 

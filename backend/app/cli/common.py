@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-import tempfile
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -120,14 +120,14 @@ def write_output(output: Path, write: Callable[[TextIO], T], url: str | None = N
     leaves neither a half file nor a temporary one."""
     refuse_database_output(output, url)
     output.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, partial = tempfile.mkstemp(
-        dir=output.parent, prefix=f".{output.name}.", suffix=".partial"
-    )
+    # A new name of this run's own ("x": never an existing file), with the usual
+    # permissions (mkstemp's would be owner-only).
+    partial = output.with_name(f".{output.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.partial")
     try:
-        with open(descriptor, "w", encoding="utf-8", newline="") as out:
+        with open(partial, "x", encoding="utf-8", newline="") as out:
             result = write(out)
         os.replace(partial, output)
     except BaseException:
-        Path(partial).unlink(missing_ok=True)
+        partial.unlink(missing_ok=True)
         raise
     return result

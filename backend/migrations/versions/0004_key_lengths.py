@@ -5,11 +5,17 @@ every backend: SQLite stored a 10,000-character id that PostgreSQL refuses, so s
 database could not be transferred. Existing rows that break the bound stop the upgrade
 with a message naming table, column and row; nothing is changed then.
 
-The key columns are read from the database being migrated (the string columns of each
-table's primary key and foreign keys), not listed here: the schema this revision
-starts from is fixed by the revisions before it, so the result is too, and tables a
-revision before this one adds get their bounds with the rest. 128 is frozen here, as
-the models' ``KEY_MAX_LENGTH`` was when this was written.
+The key columns are the ones listed below (the schema as of 0002), and online also any
+other string primary/foreign key column the database has: a revision placed before
+this one adds its tables' keys that way. 128 is frozen here, as the models'
+``KEY_MAX_LENGTH`` was when this was written.
+
+SQLite adds a CHECK only by rebuilding the table. Alembic's batch mode would leave the
+table's definition as ``CREATE TABLE "stores"`` (its temporary table renamed); here the
+table is rebuilt from its own definition text with the constraint appended, so
+``.schema stores`` still reads ``CREATE TABLE stores (...)``. That needs the stored
+definition, so offline SQL (``--sql``) for SQLite leaves the bounds out; PostgreSQL's
+offline SQL has them.
 
 Revision ID: 0004
 Revises: 0002
@@ -17,10 +23,11 @@ Create Date: 2026-11-29 09:15:00.000000
 
 """
 
+import re
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-from alembic import op
+from alembic import context, op
 
 revision: str = "0004"
 down_revision: str | Sequence[str] | None = "0002"
@@ -35,7 +42,24 @@ class KeyTooLong(ValueError):
     """Rows whose key is empty or longer than the bound: the upgrade cannot add it."""
 
 
-def _key_columns(inspector: sa.Inspector) -> dict[str, list[str]]:
+# table -> string key columns, as the schema stood when this revision was written.
+FROZEN_KEY_COLUMNS: dict[str, tuple[str, ...]] = {
+    "actual_sales": ("actual_id", "store_id", "forecast_id"),
+    "allocations": ("allocation_id", "forecast_id"),
+    "categories": ("category_id",),
+    "forecast_cluster_distribution": ("distribution_id", "forecast_id", "cluster_id"),
+    "forecasts": ("forecast_id", "category_id"),
+    "historical_sales": ("sale_id", "store_id", "category_id"),
+    "markdowns": ("markdown_id", "forecast_id"),
+    "season_parameters": ("parameter_id", "category_id"),
+    "store_clusters": ("cluster_id",),
+    "store_extra_attributes": ("store_id",),
+    "stores": ("store_id", "cluster_id"),
+    "workflow_logs": ("log_id",),
+}
+
+
+def _inspected_key_columns(inspector: sa.Inspector) -> dict[str, list[str]]:
     """Table -> its string primary-key and foreign-key columns, in column order."""
     found: dict[str, list[str]] = {}
     for table in sorted(inspector.get_table_names()):
@@ -54,12 +78,29 @@ def _key_columns(inspector: sa.Inspector) -> dict[str, list[str]]:
     return found
 
 
+def _key_columns() -> dict[str, list[str]]:
+    """The key columns to bound: the frozen list, and online whatever else the database
+    has (only tables it has)."""
+    if context.is_offline_mode():
+        return {table: list(columns) for table, columns in FROZEN_KEY_COLUMNS.items()}
+    inspected = _inspected_key_columns(sa.inspect(op.get_bind()))
+    for table, columns in FROZEN_KEY_COLUMNS.items():
+        if table in inspected:
+            inspected[table] += [c for c in columns if c not in inspected[table]]
+    return inspected
+
+
 def _check_name(table: str, column: str) -> str:
     return f"ck_{table}_{column}_length"
 
 
-def _refuse_violations(connection: sa.Connection, table: str, column: str, key: list[str]) -> None:
+def _rule(column: str) -> str:
+    return f"length({column}) BETWEEN 1 AND {KEY_MAX_LENGTH}"
+
+
+def _refuse_violations(connection: sa.Connection, table: str, column: str) -> None:
     quote = connection.dialect.identifier_preparer.quote
+    key = sa.inspect(connection).get_pk_constraint(table)["constrained_columns"] or [column]
     shown = ", ".join(quote(name) for name in key)
     # Names from the database's own catalogue, quoted; the bound is a constant.
     rows = connection.execute(
@@ -83,31 +124,88 @@ def _refuse_violations(connection: sa.Connection, table: str, column: str, key: 
     )
 
 
+def _rebuild_sqlite_table(connection: sa.Connection, table: str, definition: str) -> None:
+    """Replace ``table`` by one made from ``definition`` (its CREATE TABLE text), rows and
+    indexes kept. The old table is renamed first, with references to it left alone
+    (legacy_alter_table; env.py has foreign keys off and the guard triggers dropped)."""
+    indexes = [
+        row[0]
+        for row in connection.exec_driver_sql(
+            "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? "
+            "AND sql IS NOT NULL",
+            (table,),
+        )
+    ]
+    old = f"_ffdb_old_{table}"
+    connection.exec_driver_sql("PRAGMA legacy_alter_table = ON")
+    try:
+        connection.exec_driver_sql(f'ALTER TABLE "{table}" RENAME TO "{old}"')
+        connection.exec_driver_sql(definition)
+        connection.exec_driver_sql(f'INSERT INTO "{table}" SELECT * FROM "{old}"')  # noqa: S608
+        connection.exec_driver_sql(f'DROP TABLE "{old}"')
+        for index in indexes:
+            connection.exec_driver_sql(index)
+    finally:
+        connection.exec_driver_sql("PRAGMA legacy_alter_table = OFF")
+
+
+def _sqlite_definition(connection: sa.Connection, table: str) -> str:
+    row = connection.exec_driver_sql(
+        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
+    ).one()
+    return str(row[0]).rstrip()
+
+
+def _clause(table: str, column: str) -> str:
+    return f"CONSTRAINT {_check_name(table, column)} CHECK ({_rule(column)})"
+
+
 def upgrade() -> None:
-    connection = op.get_bind()
-    inspector = sa.inspect(connection)
-    keys = _key_columns(inspector)
-    for table, columns in keys.items():
-        primary = inspector.get_pk_constraint(table)["constrained_columns"] or columns[:1]
-        for column in columns:
-            _refuse_violations(connection, table, column, primary)
-    for table, columns in keys.items():
-        with op.batch_alter_table(table) as batch:
+    keys = _key_columns()
+    offline = context.is_offline_mode()
+    if not offline:
+        connection = op.get_bind()
+        for table, columns in keys.items():
             for column in columns:
-                batch.create_check_constraint(
-                    op.f(_check_name(table, column)),  # final: no naming convention on top
-                    sa.text(f"length({column}) BETWEEN 1 AND {KEY_MAX_LENGTH}"),
-                )
+                _refuse_violations(connection, table, column)
+    if op.get_context().dialect.name == "sqlite":
+        if offline:
+            return  # see the module's docstring
+        for table, columns in keys.items():
+            definition = _sqlite_definition(connection, table)
+            assert definition.endswith(")"), definition
+            added = ", \n\t".join(_clause(table, column) for column in columns)
+            _rebuild_sqlite_table(connection, table, f"{definition[:-1].rstrip()}, \n\t{added}\n)")
+        return
+    for table, columns in keys.items():
+        for column in columns:
+            op.create_check_constraint(
+                op.f(_check_name(table, column)), table, sa.text(_rule(column))
+            )
 
 
 def downgrade() -> None:
-    connection = op.get_bind()
-    inspector = sa.inspect(connection)
-    for table, columns in _key_columns(inspector).items():
-        present = {check["name"] for check in inspector.get_check_constraints(table)}
-        names = [_check_name(table, c) for c in columns if _check_name(table, c) in present]
-        if not names:
-            continue
-        with op.batch_alter_table(table) as batch:
-            for name in names:
-                batch.drop_constraint(op.f(name), type_="check")
+    keys = _key_columns()
+    if op.get_context().dialect.name == "sqlite":
+        if context.is_offline_mode():
+            return  # see the module's docstring
+        connection = op.get_bind()
+        for table, columns in keys.items():
+            definition = _sqlite_definition(connection, table)
+            kept = definition
+            for column in columns:
+                kept = re.sub(r",\s*" + re.escape(_clause(table, column)), "", kept)
+            if kept != definition:
+                _rebuild_sqlite_table(connection, table, kept)
+        return
+    inspector = sa.inspect(op.get_bind()) if not context.is_offline_mode() else None
+    for table, columns in keys.items():
+        present = (
+            {check["name"] for check in inspector.get_check_constraints(table)}
+            if inspector is not None
+            else None
+        )
+        for column in columns:
+            name = _check_name(table, column)
+            if present is None or name in present:
+                op.drop_constraint(op.f(name), table, type_="check")

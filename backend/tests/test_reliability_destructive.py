@@ -272,3 +272,17 @@ def test_replace_deletes_only_within_each_pairs_own_weeks(
     units = {(str(store), str(week)[:10]): units for store, week, units in rows}
     assert units[(first, weeks[0])] == 5
     assert units[(second, weeks[-1])] == 6
+
+
+def test_a_failed_backup_leaves_no_partial_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    content = b"SQLite format 3\x00" + b"\xff" * 4080
+    damaged = write_file(tmp_path / "damaged.db", content)
+
+    result = run_ffdb(capsys, "backup", "--database-url", _sqlite_url(damaged))
+
+    assert result.exit_code == 1, result.output
+    assert "could not back up" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["damaged.db"]
+    assert damaged.read_bytes() == content

@@ -251,3 +251,20 @@ def test_a_pipe_that_cannot_be_read_is_refused_without_reading_it_twice(
         for entry in result.stderr.splitlines()
     ), result.stderr[:2000]
     assert snapshot(migrated_url) == before
+
+
+def test_a_huge_bad_value_is_shown_shortened(
+    migrated_url: URL, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad_income = "9" * 100_000
+    path = write_file(
+        tmp_path / "huge_value.csv",
+        f"{STORE_HEADER}\nS1,1,1,{bad_income},A,PREMIUM,MALL,NORTHEAST\n",
+    )
+
+    result = run_ffdb(capsys, "import", "stores", path, "--database-url", migrated_url)
+
+    assert result.exit_code == 1, result.output
+    assert f"{path}:2: median_income: " in result.stderr
+    assert "... (100,000 characters)" in result.stderr
+    assert len(result.stderr) < 2_000

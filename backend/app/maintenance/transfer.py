@@ -39,7 +39,7 @@ from backend.app.maintenance.schema_version import (
     require_current,
 )
 from backend.app.maintenance.stats import row_counts
-from backend.app.models import tables_in_dependency_order
+from backend.app.models import copy_order, tables_in_dependency_order
 
 DEFAULT_BATCH_SIZE = 5_000
 LoadMethod = Literal["auto", "copy", "insert"]
@@ -149,8 +149,9 @@ def _source_snapshot(source: Engine) -> Iterator[Connection]:
 
 
 def _batches(source: Connection, table: Table, batch_size: int) -> Iterator[Batch]:
-    """The table's rows in primary-key order, ``batch_size`` at a time, never all at once."""
-    query = select(table).order_by(*table.primary_key.columns)
+    """The table's rows in primary-key order (parents first in a table whose rows
+    reference each other), ``batch_size`` at a time, never all at once."""
+    query = select(table).order_by(*copy_order(table))
     result = source.execution_options(stream_results=True, yield_per=batch_size).execute(query)
     try:
         yield from result.partitions()

@@ -99,3 +99,16 @@ def markdown_section() -> str:
         parts.append(f"\n{name.capitalize()} status:\n\n```mermaid\n{diagram}```\n")
     parts.append(LIFECYCLE_DOC_END)
     return "".join(parts)
+
+
+def with_section(document: str) -> str:
+    """``document`` with its generated lifecycle block replaced by the current one;
+    ValueError if the document has no block (both markers, in order)."""
+    begin = document.find(LIFECYCLE_DOC_BEGIN)
+    end = document.find(LIFECYCLE_DOC_END, begin + 1)
+    if begin < 0 or end < 0:
+        raise ValueError(
+            f"no generated lifecycle block: put {LIFECYCLE_DOC_BEGIN} and "
+            f"{LIFECYCLE_DOC_END} where the diagrams go"
+        )
+    return document[:begin] + markdown_section() + document[end + len(LIFECYCLE_DOC_END) :]

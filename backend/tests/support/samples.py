@@ -215,6 +215,51 @@ def every_table() -> SampleRows:
         status=WorkflowStatus.FAILED,
         error_message="Fehler: 'holdback' > 100 %",
     )
+    # A re-forecast whose id sorts before the forecast it revises: copies must still
+    # write the revised forecast first.
+    rows.add(
+        "forecasts",
+        forecast_id="F-0-REVISION",
+        category_id="CAT-DRESS",
+        season="Spring 2024",
+        forecast_horizon_weeks=12,
+        total_season_demand=sum(480 + week * 41 for week in range(7, 13)),
+        weekly_demand_curve=[
+            {"week_number": week, "demand_units": 480 + week * 41} for week in range(7, 13)
+        ],
+        peak_week=12,
+        models_used=["prophet"],
+        revises_forecast_id="F-1",
+        from_week=7,
+        created_at=stamped,
+    )
+    rows.add(
+        "workflows",
+        workflow_id="wf-2024-03",
+        category_id="CAT-DRESS",
+        season="Spring 2024",
+        parameter_id="P-1",
+        forecast_id="F-1",
+        allocation_id="A-1",
+        produces_forecast=True,
+        status="failed",
+        current_agent="inventory_agent",
+        progress=0.5,
+        error_message="Fehler: 'holdback' > 100 %",
+        created_at=stamped,
+        updated_at=stamped + timedelta(seconds=1.5),
+        finished_at=stamped + timedelta(seconds=1.5),
+    )
+    rows.add(
+        "markdown_status_changes",
+        change_id="MS:M-1:approved",
+        markdown_id="M-1",
+        from_status="pending",
+        to_status="approved",
+        actor="Zoë — planificatrice",
+        changed_at=stamped + timedelta(days=40),
+        note="« d'accord » ✓",
+    )
     first_week = date(2023, 9, 4)
     for store in stores:
         store_id = store["store_id"]

@@ -160,7 +160,7 @@ def _markdown_decisions(session: Session, summary: DemoSummary) -> Table:
                 .order_by(MarkdownStatusChange.changed_at, MarkdownStatusChange.change_id)
             )
         )
-        reasons.append(f"{category.category_name}: {markdown.reasoning} [{moves or 'undecided'}]")
+        reasons.append(f"{category.category_name}: {markdown.reasoning} ({moves or 'undecided'})")
     table.caption = "\n".join(reasons)
     table.caption_justify = "left"
     return table

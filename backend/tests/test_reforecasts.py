@@ -177,6 +177,14 @@ def test_variance_of_either_against_the_originals_actuals(season: Engine) -> Non
         records.record_actual_sales(session, "F1", [ActualSalesRow("S1", 5, 77)])
         with pytest.raises(ValueError, match="record actual sales against the season's original"):
             records.record_actual_sales(session, "F1-R5", [ActualSalesRow("S1", 6, 1)])
+        with pytest.raises(ValueError, match="recorded against the season's original forecast"):
+            records.record_markdown(
+                session,
+                markdown_id="M-R",
+                forecast_id="F1-R5",
+                week_number=6,
+                recommended_markdown_pct=0.1,
+            )
         session.commit()
     actuals = {**SEASON_ACTUALS, ("S1", 5): 77}
     with Session(season) as session:

@@ -619,6 +619,12 @@ def record_markdown(
                 f"not {forecast_id}: record a new markdown id"
             )
     forecast = _forecast_or_error(session, "markdowns", markdown_id, forecast_id)
+    if forecast.revises_forecast_id is not None:
+        raise ValueError(
+            f"markdown {markdown_id}: forecast {forecast_id} is a re-forecast of "
+            f"{forecast.revises_forecast_id}; markdowns, like actual sales, are recorded "
+            "against the season's original forecast"
+        )
     if not 1 <= week_number <= forecast.forecast_horizon_weeks:
         raise ValueError(
             f"markdown {markdown_id}: week_number {week_number} is outside forecast "

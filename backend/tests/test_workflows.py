@@ -4,6 +4,7 @@ move a run, and a run that produces a forecast cannot complete without one."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -282,3 +283,40 @@ def test_outputs_must_belong_to_the_run(season: Engine) -> None:
             "F1",
             "A1",
         )
+
+
+@pytest.mark.parametrize("writers", [4])
+def test_of_racing_writers_exactly_one_finishes_the_run(season: Engine, writers: int) -> None:
+    """Writers in their own threads and sessions try to finish the same running run at
+    once (complete or cancel): exactly one moves it; every other is refused, and the
+    run holds the winner's status."""
+    with Session(season) as session:
+        _reach(session, S.RUNNING)
+        session.commit()
+    start = threading.Barrier(writers)
+    outcomes: list[str] = []
+    lock = threading.Lock()
+
+    def writer(number: int) -> None:
+        target = S.COMPLETED if number % 2 == 0 else S.CANCELLED
+        start.wait()
+        try:
+            with Session(season) as session:
+                workflows.transition(session, "W1", target, expected=S.RUNNING)
+                session.commit()
+            outcome = f"moved to {target}"
+        except workflows.WorkflowError as refused:
+            outcome = f"refused: {type(refused).__name__}"
+        with lock:
+            outcomes.append(outcome)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    moved = [outcome for outcome in outcomes if outcome.startswith("moved")]
+    assert len(outcomes) == writers
+    assert len(moved) == 1, outcomes
+    assert all(o == "refused: ConcurrentTransition" for o in outcomes if o not in moved)
+    assert f"moved to {_stored(season)['status']}" == moved[0]

@@ -23,6 +23,7 @@ from backend.app.models import (
     ForecastClusterDistribution,
     Store,
     StoreCluster,
+    Workflow,
     WorkflowLog,
 )
 from backend.tests.support.cli import run_ffdb
@@ -264,6 +265,32 @@ def test_workflow_with_steps_durations_and_outputs(season: Engine) -> None:
     assert got.elapsed_seconds == 600.0
     with Session(season) as session, pytest.raises(queries.NotFound, match="workflow 'NOPE'"):
         queries.workflow_status(session, "NOPE")
+
+
+def test_workflows_of_a_category_page_by_key(season: Engine) -> None:
+    with Session(season) as session:
+        for number in range(4):
+            workflows.start_workflow(
+                session, workflow_id=f"W0-{number}", category_id="WD", season="Autumn 2025"
+            )
+        workflows.start_workflow(
+            session, workflow_id="W-OTHER", category_id="CAT-BETA", season="Autumn 2025"
+        )
+        session.commit()
+        expected = sorted(
+            w.workflow_id for w in session.scalars(select(Workflow)) if w.category_id == "WD"
+        )
+        keys, pages = _all_pages(
+            lambda **o: queries.workflows_of_category(session, "WD", **o), limit=2
+        )
+        assert keys == expected == ["W0-0", "W0-1", "W0-2", "W0-3", "W1"]
+        assert pages == 3
+        last = queries.workflows_of_category(session, "WD", after="W0-3").items
+        assert [(w.workflow_id, w.status, w.progress, w.forecast_id) for w in last] == [
+            ("W1", "completed", 1.0, "F1")
+        ]
+        with pytest.raises(queries.NotFound, match="category 'NOPE' does not exist"):
+            queries.workflows_of_category(session, "NOPE")
 
 
 def test_ffdb_workflow_prints_the_run_as_a_table_or_json(

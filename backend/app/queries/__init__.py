@@ -23,7 +23,7 @@ from backend.app.queries.markdowns import markdowns_of_forecast
 from backend.app.queries.sell_through import sell_through_to_date
 from backend.app.queries.stores import clusters_with_store_counts, stores_of_cluster
 from backend.app.queries.variance import forecast_variance
-from backend.app.queries.workflow import workflow_status, workflow_trail
+from backend.app.queries.workflow import workflow_status, workflow_trail, workflows_of_category
 
 __all__ = [
     "InvalidReadArgument",
@@ -45,4 +45,5 @@ __all__ = [
     "weekly_history",
     "workflow_status",
     "workflow_trail",
+    "workflows_of_category",
 ]

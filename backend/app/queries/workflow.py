@@ -5,14 +5,19 @@ from __future__ import annotations
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from backend.app.models import Workflow, WorkflowLog
+from backend.app.models import Category, Workflow, WorkflowLog
 from backend.app.queries.errors import NotFound
+from backend.app.queries.paging import check_limit, page_of
 from backend.app.schemas.read_models import (
+    Page,
     WorkflowDetail,
     WorkflowStep,
     WorkflowStepDetail,
+    WorkflowSummary,
     WorkflowTrail,
 )
+
+DEFAULT_PAGE_SIZE = 50
 
 
 def _steps_query(workflow_id: str) -> Select[WorkflowLog]:
@@ -62,4 +67,27 @@ def workflow_status(session: Session, workflow_id: str) -> WorkflowDetail:
         steps=steps,
         total_duration_seconds=sum(durations),
         steps_without_duration=len(steps) - len(durations),
+    )
+
+
+def workflows_of_category(
+    session: Session,
+    category_id: str,
+    *,
+    after: str | None = None,
+    limit: int = DEFAULT_PAGE_SIZE,
+) -> Page[WorkflowSummary]:
+    """The category's runs with workflow_id greater than ``after``, at most ``limit``, in
+    workflow_id order; read through ix_workflows_category_id."""
+    check_limit(limit)
+    if session.get(Category, category_id) is None:
+        raise NotFound(f"category {category_id!r} does not exist")
+    query = select(Workflow).where(Workflow.category_id == category_id)
+    if after is not None:
+        query = query.where(Workflow.workflow_id > after)
+    rows = session.scalars(query.order_by(Workflow.workflow_id).limit(limit + 1)).all()
+    return page_of(
+        [WorkflowSummary.model_validate(row) for row in rows],
+        limit,
+        key=lambda workflow: workflow.workflow_id,
     )

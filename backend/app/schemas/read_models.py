@@ -380,6 +380,20 @@ class WorkflowStepDetail(WorkflowStep):
     output_data: dict[str, Any] | None
 
 
+class WorkflowSummary(ReadModel):
+    """A workflow run in a list (no steps)."""
+
+    workflow_id: str
+    category_id: str
+    season: str
+    status: WorkflowRunStatus
+    current_agent: str | None
+    progress: float
+    forecast_id: str | None
+    created_at: datetime | None
+    finished_at: datetime | None
+
+
 class WorkflowDetail(CommandOutput):
     """A workflow run: its status and outputs, and its steps in order with durations."""
 

@@ -4,6 +4,7 @@ move a run, and a run that produces a forecast cannot complete without one."""
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -320,3 +321,27 @@ def test_of_racing_writers_exactly_one_finishes_the_run(season: Engine, writers:
     assert len(moved) == 1, outcomes
     assert all(o == "refused: ConcurrentTransition" for o in outcomes if o not in moved)
     assert f"moved to {_stored(season)['status']}" == moved[0]
+
+
+@pytest.mark.parametrize("backend_name", ["sqlite"])
+def test_a_plain_sqlite3_client_meets_the_same_checks(season: Engine) -> None:
+    """Another client (Python's sqlite3, no ffdb code): out-of-range progress, an unknown
+    status and a finished run without finished_at are refused by the database itself."""
+    with Session(season) as session:
+        _reach(session, S.RUNNING)
+        session.commit()
+    path = season.url.database
+    assert path is not None
+    for assignment, constraint in (
+        ("progress = 1.5", "ck_workflows_progress"),
+        ("progress = -0.1", "ck_workflows_progress"),
+        ("status = 'done'", "ck_workflows_status"),
+        ("status = 'cancelled'", "ck_workflows_finished_at"),
+    ):
+        connection = sqlite3.connect(path, isolation_level=None)
+        try:
+            with pytest.raises(sqlite3.IntegrityError, match=constraint):
+                connection.execute(f"UPDATE workflows SET {assignment} WHERE workflow_id = 'W1'")
+        finally:
+            connection.close()
+    assert _stored(season)["status"] == "running"

@@ -66,7 +66,7 @@ def decide_markdown(
     """Move markdown ``markdown_id`` to ``target`` on behalf of ``actor``; returns the
     trail row. ``expected`` is the status the caller saw (default: the status now)."""
     target = MarkdownStatus(target)
-    if not 1 <= len(actor.strip()) <= KEY_MAX_LENGTH or len(actor) > KEY_MAX_LENGTH:
+    if not actor.strip() or len(actor) > KEY_MAX_LENGTH:
         raise ApprovalError(
             f"markdown {markdown_id}: actor must name who decides (1..{KEY_MAX_LENGTH} "
             f"characters), got {actor!r}"

@@ -670,7 +670,7 @@ def record_markdown(
             Markdown.markdown_id == markdown_id,
             Markdown.status == lifecycles.MARKDOWN_INITIAL,
         )
-        .values(values)
+        .values({name: value for name, value in values.items() if name != "markdown_id"})
         .execution_options(synchronize_session=False)
     )
     if _rowcount(changed) != 1:

@@ -48,8 +48,10 @@ from backend.app.models import (
     ForecastClusterDistribution,
     HistoricalSales,
     Markdown,
+    MarkdownStatusChange,
     Store,
 )
+from backend.app.schemas.enums import MarkdownStatus
 from backend.app.schemas.payloads import PayloadError, validate_weekly_demand_curve
 from backend.app.schemas.problems import Problem
 
@@ -119,10 +121,11 @@ def _forecast_problems(connection: Connection, batch_rows: int) -> Iterator[Prob
         # As stored, parsed per row below: one malformed curve must not stop the rest.
         type_coerce(Forecast.weekly_demand_curve, NullType()),
         Forecast.peak_week,
+        Forecast.from_week,
     ).order_by(Forecast.forecast_id)
     # Options on the statement: on the connection they would outlive this query.
     result = connection.execute(query.execution_options(yield_per=batch_rows))
-    for forecast_id, horizon, total, stored, peak_week in result:
+    for forecast_id, horizon, total, stored, peak_week, from_week in result:
         curve: Any
         try:
             curve = json.loads(stored) if isinstance(stored, str | bytes) else stored
@@ -137,7 +140,7 @@ def _forecast_problems(connection: Connection, batch_rows: int) -> Iterator[Prob
         # Items the rules can read get the rules (a repeated week is a rule, not a
         # shape); anything else, or what the rules accept, is checked for its shape.
         found = (
-            rules.forecast_violations(forecast_id, horizon, total, curve, peak_week)
+            rules.forecast_violations(forecast_id, horizon, total, curve, peak_week, from_week)
             if _readable_curve(curve)
             else []
         )
@@ -452,6 +455,56 @@ def _listed(check: Callable[[], Iterator[Problem]]) -> Callable[[], list[Problem
     return lambda: list(check())
 
 
+def _approval_problems(connection: Connection) -> Iterator[Problem]:
+    """Applied markdowns whose trail has no move to approved (written around the API)."""
+    approved = exists().where(
+        MarkdownStatusChange.markdown_id == Markdown.markdown_id,
+        MarkdownStatusChange.to_status == MarkdownStatus.APPROVED,
+    )
+    query = (
+        select(Markdown.markdown_id)
+        .where(Markdown.status == MarkdownStatus.APPLIED, ~approved)
+        .order_by(Markdown.markdown_id)
+    )
+    for markdown_id in connection.execute(query).scalars():
+        yield _problem(rules.markdown_applied_unapproved(markdown_id))
+
+
+def _reforecast_problems(connection: Connection) -> Iterator[Problem]:
+    """Re-forecasts that disagree with the forecast they revise (one join)."""
+    revised = Forecast.__table__.alias("revised")
+    query = (
+        select(
+            Forecast.forecast_id,
+            Forecast.category_id,
+            Forecast.season,
+            Forecast.forecast_horizon_weeks,
+            Forecast.from_week,
+            revised.c.forecast_id,
+            revised.c.category_id,
+            revised.c.season,
+            revised.c.forecast_horizon_weeks,
+            revised.c.from_week,
+        )
+        .join(revised, revised.c.forecast_id == Forecast.revises_forecast_id)
+        .where(
+            or_(
+                Forecast.category_id != revised.c.category_id,
+                Forecast.season != revised.c.season,
+                Forecast.forecast_horizon_weeks != revised.c.forecast_horizon_weeks,
+                Forecast.from_week <= revised.c.from_week,
+            )
+        )
+        .order_by(Forecast.forecast_id)
+    )
+    for forecast_id, category, season, horizon, from_week, *other in connection.execute(query):
+        parent = rules.RevisedForecast(*other)
+        for violation in rules.reforecast_violations(
+            forecast_id, category, season, horizon, from_week, parent
+        ):
+            yield _problem(violation)
+
+
 def find_rule_violations(
     connection: Connection, *, batch_rows: int = STREAM_BATCH_ROWS
 ) -> list[Problem]:
@@ -467,6 +520,8 @@ def find_rule_violations(
         ("markdown sell-through", lambda: _markdown_sell_through_problems(connection)),
         ("history calendars", lambda: _history_calendar_problems(connection)),
         ("actual sales rules", lambda: _actual_sales_problems(connection)),
+        ("re-forecasts", lambda: _reforecast_problems(connection)),
+        ("approvals", lambda: _approval_problems(connection)),
     ]
     found: list[Problem] = []
     for name, check in checks:

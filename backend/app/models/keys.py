@@ -23,9 +23,17 @@ def key_columns(table: Table) -> list[Column[str]]:
     ]
 
 
-def key_length_rule(column: str) -> str:
-    """The CHECK's SQL for ``column``; the same text on both backends."""
-    return f"length({column}) BETWEEN 1 AND {KEY_MAX_LENGTH}"
+def key_length_sql(column: str, *, nullable: bool = False) -> str:
+    """The CHECK's SQL for ``column``, the same text on both backends (NULL passes a
+    nullable key, as it would pass any CHECK; said outright for readers of the schema)."""
+    bounded = f"length({column}) BETWEEN 1 AND {KEY_MAX_LENGTH}"
+    return f"{column} IS NULL OR ({bounded})" if nullable else bounded
+
+
+def key_length_check(column: str, *, nullable: bool = False) -> CheckConstraint:
+    """A CHECK named ``ck_<table>_<column>_length`` by the naming convention: for a model
+    to bound a string column that is not a key (``add_key_length_checks`` does the keys)."""
+    return CheckConstraint(key_length_sql(column, nullable=nullable), name=f"{column}_length")
 
 
 def add_key_length_checks(metadata: MetaData) -> None:
@@ -35,4 +43,4 @@ def add_key_length_checks(metadata: MetaData) -> None:
         for column in key_columns(table):
             name = f"{column.name}_length"
             if f"ck_{table.name}_{name}" not in present and name not in present:
-                table.append_constraint(CheckConstraint(key_length_rule(column.name), name=name))
+                table.append_constraint(key_length_check(column.name))

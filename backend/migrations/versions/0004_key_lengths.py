@@ -5,10 +5,9 @@ every backend: SQLite stored a 10,000-character id that PostgreSQL refuses, so s
 database could not be transferred. Existing rows that break the bound stop the upgrade
 with a message naming table, column and row; nothing is changed then.
 
-The key columns are the ones listed below (the schema as of 0002), and online also any
-other string primary/foreign key column the database has: a revision placed before
-this one adds its tables' keys that way. 128 is frozen here, as the models'
-``KEY_MAX_LENGTH`` was when this was written.
+The key columns are listed below: every string primary-key and foreign-key column of
+0002's tables (0003 bounds the keys of the tables it adds itself). 128 is frozen here,
+as the models' ``KEY_MAX_LENGTH`` (models/keys.py) was when this was written.
 
 SQLite adds a CHECK only by rebuilding the table. Alembic's batch mode would leave the
 table's definition as ``CREATE TABLE "stores"`` (its temporary table renamed); here the
@@ -18,7 +17,7 @@ definition, so offline SQL (``--sql``) for SQLite leaves the bounds out; Postgre
 offline SQL has them.
 
 Revision ID: 0004
-Revises: 0002
+Revises: 0003
 Create Date: 2026-11-29 09:15:00.000000
 
 """
@@ -30,7 +29,7 @@ import sqlalchemy as sa
 from alembic import context, op
 
 revision: str = "0004"
-down_revision: str | Sequence[str] | None = "0002"
+down_revision: str | Sequence[str] | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -42,8 +41,8 @@ class KeyTooLong(ValueError):
     """Rows whose key is empty or longer than the bound: the upgrade cannot add it."""
 
 
-# table -> string key columns, as the schema stood when this revision was written.
-FROZEN_KEY_COLUMNS: dict[str, tuple[str, ...]] = {
+# table -> its string key columns: those of 0002's tables, which no revision bounded.
+KEY_COLUMNS: dict[str, tuple[str, ...]] = {
     "actual_sales": ("actual_id", "store_id", "forecast_id"),
     "allocations": ("allocation_id", "forecast_id"),
     "categories": ("category_id",),
@@ -57,37 +56,6 @@ FROZEN_KEY_COLUMNS: dict[str, tuple[str, ...]] = {
     "stores": ("store_id", "cluster_id"),
     "workflow_logs": ("log_id",),
 }
-
-
-def _inspected_key_columns(inspector: sa.Inspector) -> dict[str, list[str]]:
-    """Table -> its string primary-key and foreign-key columns, in column order."""
-    found: dict[str, list[str]] = {}
-    for table in sorted(inspector.get_table_names()):
-        if table == "alembic_version":
-            continue
-        keys = set(inspector.get_pk_constraint(table)["constrained_columns"])
-        for foreign in inspector.get_foreign_keys(table):
-            keys.update(foreign["constrained_columns"])
-        columns = [
-            column["name"]
-            for column in inspector.get_columns(table)
-            if column["name"] in keys and isinstance(column["type"], sa.String)
-        ]
-        if columns:
-            found[table] = columns
-    return found
-
-
-def _key_columns() -> dict[str, list[str]]:
-    """The key columns to bound: the frozen list, and online whatever else the database
-    has (only tables it has)."""
-    if context.is_offline_mode():
-        return {table: list(columns) for table, columns in FROZEN_KEY_COLUMNS.items()}
-    inspected = _inspected_key_columns(sa.inspect(op.get_bind()))
-    for table, columns in FROZEN_KEY_COLUMNS.items():
-        if table in inspected:
-            inspected[table] += [c for c in columns if c not in inspected[table]]
-    return inspected
 
 
 def _check_name(table: str, column: str) -> str:
@@ -161,7 +129,7 @@ def _clause(table: str, column: str) -> str:
 
 
 def upgrade() -> None:
-    keys = _key_columns()
+    keys = KEY_COLUMNS
     offline = context.is_offline_mode()
     if not offline:
         connection = op.get_bind()
@@ -185,7 +153,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    keys = _key_columns()
+    keys = KEY_COLUMNS
     if op.get_context().dialect.name == "sqlite":
         if context.is_offline_mode():
             return  # see the module's docstring
@@ -198,14 +166,6 @@ def downgrade() -> None:
             if kept != definition:
                 _rebuild_sqlite_table(connection, table, kept)
         return
-    inspector = sa.inspect(op.get_bind()) if not context.is_offline_mode() else None
     for table, columns in keys.items():
-        present = (
-            {check["name"] for check in inspector.get_check_constraints(table)}
-            if inspector is not None
-            else None
-        )
         for column in columns:
-            name = _check_name(table, column)
-            if present is None or name in present:
-                op.drop_constraint(op.f(name), table, type_="check")
+            op.drop_constraint(op.f(_check_name(table, column)), table, type_="check")

@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_WORKERS ?= auto
 
-.PHONY: install lint typecheck test demo bench bench-quick clean
+.PHONY: install lint typecheck test demo docs bench bench-quick clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,12 @@ test: lint typecheck
 # tables; it stays for `sqlite3 fashion_forecast.db` and `ffdb stats`.
 demo: install
 	$(BIN)/ffdb demo --database-url sqlite:///./fashion_forecast.db
+
+# Regenerate the documents made from the code (tests fail when a committed copy is stale).
+docs: install
+	$(BIN)/ffdb erd --output docs/erd.md
+	$(BIN)/ffdb schema-doc --output docs/schema.md
+	$(BIN)/ffdb lifecycle --readme README.md
 
 # Benchmarks print ratios against baselines measured in the same run; not part of `make test`.
 # Issue 14's ratios come from bench_import (loaders, memory), bench_startup and bench_writes.

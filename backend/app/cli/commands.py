@@ -88,6 +88,14 @@ COMMANDS: dict[str, CommandEntry] = {
         "transfer_command",
         "Copy every table of the database into the --to database, in one transaction.",
     ),
+    "workflow": CommandEntry(
+        "workflow_commands",
+        "A workflow run's status, progress and outputs, and its steps in order.",
+    ),
+    "lifecycle": CommandEntry(
+        "workflow_commands",
+        "The workflow and markdown status diagrams (mermaid), generated from the rules.",
+    ),
     "import": CommandEntry(
         "import_commands",
         "Load a retailer's CSV exports: validated, in one transaction, re-runnable.",

@@ -18,9 +18,11 @@ from sqlalchemy.orm import Session
 
 from backend.app.cli.app import app
 from backend.app.cli.common import CommandError, DatabaseUrl, console, error_console
+from backend.app.cli.workflow_commands import workflow_table
 from backend.app.database.base import Base
 from backend.app.database.db import (
     DEFAULT_DATABASE_URL,
+    SQLITE_COMPANION_SUFFIXES,
     make_engine,
     normalize_url,
     redacted,
@@ -28,9 +30,16 @@ from backend.app.database.db import (
 )
 from backend.app.demo.sample_season import DEMO_WORKFLOW_PREFIX, DemoSummary, generate_sample_season
 from backend.app.maintenance import migrate
-from backend.app.models import ActualSales, Category, Forecast, Markdown, WorkflowLog
-
-SQLITE_COMPANIONS = ("", "-wal", "-shm", "-journal")
+from backend.app.maintenance.backup import not_our_database
+from backend.app.models import (
+    ActualSales,
+    Category,
+    Forecast,
+    Markdown,
+    MarkdownStatusChange,
+    WorkflowLog,
+)
+from backend.app.queries import workflow_status
 
 
 def _holds_foreign_data(engine: Engine) -> str | None:
@@ -67,7 +76,7 @@ def _fresh_database(url: URL) -> None:
     path = sqlite_file(url)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        for suffix in SQLITE_COMPANIONS:
+        for suffix in ("", *SQLITE_COMPANION_SUFFIXES):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
     migrate.upgrade(url, "head")
 
@@ -127,8 +136,8 @@ def _markdown_decisions(session: Session, summary: DemoSummary) -> Table:
     table = Table(
         title=f"Markdown decisions at week {summary.checkpoint_week}", title_justify="left"
     )
-    for column in ("category", "sell-through", "target", "gap", "markdown"):
-        table.add_column(column, justify="left" if column == "category" else "right")
+    for column in ("category", "sell-through", "target", "gap", "markdown", "status"):
+        table.add_column(column, justify="left" if column in ("category", "status") else "right")
     reasons = []
     for category_id, markdown_id in summary.markdown_ids.items():
         markdown = session.get(Markdown, markdown_id)
@@ -140,8 +149,18 @@ def _markdown_decisions(session: Session, summary: DemoSummary) -> Table:
             f"{markdown.target_sell_through_pct:.0%}",
             f"{markdown.gap_pct:+.1%}",
             f"[bold]{markdown.recommended_markdown_pct:.1%}[/]",
+            str(markdown.status),
         )
-        reasons.append(f"{category.category_name}: {markdown.reasoning}")
+        moves = "; ".join(
+            f"{move.from_status} -> {move.to_status} by {move.actor} at "
+            f"{move.changed_at:%Y-%m-%d %H:%M:%S} UTC"
+            for move in session.scalars(
+                select(MarkdownStatusChange)
+                .where(MarkdownStatusChange.markdown_id == markdown_id)
+                .order_by(MarkdownStatusChange.changed_at, MarkdownStatusChange.change_id)
+            )
+        )
+        reasons.append(f"{category.category_name}: {markdown.reasoning} ({moves or 'undecided'})")
     table.caption = "\n".join(reasons)
     table.caption_justify = "left"
     return table
@@ -162,7 +181,8 @@ def demo(
 
     3 store clusters, 50 stores, 3 categories, 3 years of weekly history, a 12-week
     forecast per category with its cluster split, allocations, 6 weeks of actuals,
-    markdown decisions and the workflow log: every one of the 11 tables.
+    markdown decisions approved by a planner, and per category the orchestrator's run
+    with its steps: every table.
 
     Example: ffdb demo --seed 7 && ffdb stats
     """
@@ -172,6 +192,11 @@ def demo(
             f"{redacted(url)} is an in-memory database that would vanish when ffdb exits: "
             "give a file, e.g. sqlite:///./fashion_forecast.db"
         )
+    path = sqlite_file(url)
+    refusal = not_our_database(path) if path is not None else None
+    if refusal is not None:
+        # Not even --replace deletes a file that is not a database of ours.
+        raise CommandError(f"{refusal}: not replacing it; choose another --database-url")
     probe = make_engine(url)
     try:
         foreign = None if replace else _holds_foreign_data(probe)
@@ -212,6 +237,8 @@ def demo(
             for forecast_id in summary.forecast_ids.values():
                 console.print(_curve_against_actuals(session, forecast_id))
             console.print(_markdown_decisions(session, summary))
+            for workflow_id in summary.workflow_ids.values():
+                console.print(workflow_table(workflow_status(session, workflow_id)))
         stats = "ffdb stats" + (
             "" if str(url) == DEFAULT_DATABASE_URL else f" --database-url '{redacted(url)}'"
         )

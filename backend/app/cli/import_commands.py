@@ -8,7 +8,6 @@ or the problems, one ``FILE:LINE: column: what is wrong (value)`` per line.
 from __future__ import annotations
 
 import enum
-import os
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -21,7 +20,14 @@ import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
 
 from backend.app.cli.app import app
-from backend.app.cli.common import CommandError, DatabaseUrl, console, error_console, open_engine
+from backend.app.cli.common import (
+    CommandError,
+    DatabaseUrl,
+    console,
+    error_console,
+    open_engine,
+    write_output,
+)
 from backend.app.database.db import DEFAULT_DATABASE_URL
 from backend.app.database.retry import retry_transient
 from backend.app.ingest.actuals import UnknownForecast, import_actuals
@@ -242,10 +248,11 @@ def export_command(
             if output is None:
                 export_table(engine, table, sys.stdout, forecast_id=forecast_id)
                 return
-            partial = output.with_name(output.name + ".partial")
-            with open(partial, "w", encoding="utf-8", newline="") as out:
-                count = export_table(engine, table, out, forecast_id=forecast_id)
-            os.replace(partial, output)
+            count = write_output(
+                output,
+                lambda out: export_table(engine, table, out, forecast_id=forecast_id),
+                database_url,
+            )
         except ExportError as error:
             raise CommandError(str(error)) from None
     error_console.print(

@@ -48,31 +48,14 @@ def _one_line(error: BaseException) -> str:
     return message.splitlines()[0] if message else type(error).__name__
 
 
-def _passwords(args: list[str]) -> set[str]:
-    """Passwords of every URL this run was given (any argument, or DATABASE_URL)."""
-    from sqlalchemy.exc import ArgumentError
-
-    from backend.app.database.db import normalize_url
+def _scrubbed(message: str, args: list[str]) -> str:
+    """``message`` without any secret of the URLs this run was given (arguments or
+    DATABASE_URL), wherever in a URL it sat, parseable or not."""
+    from backend.app.database.db import scrub_secrets
 
     candidates = [os.environ.get("DATABASE_URL", "")]
     candidates += [arg.partition("=")[2] if arg.startswith("--") else arg for arg in args]
-    found = set()
-    for candidate in candidates:
-        if "://" not in candidate:
-            continue
-        try:
-            password = normalize_url(candidate).password
-        except (ArgumentError, ValueError):
-            continue
-        if password:
-            found.add(str(password))
-    return found
-
-
-def _scrubbed(message: str, args: list[str]) -> str:
-    for password in _passwords(args):
-        message = message.replace(password, "***")
-    return message
+    return scrub_secrets(message, [c for c in candidates if "://" in c])
 
 
 def _fail(message: str, exit_code: int = 1) -> NoReturn:

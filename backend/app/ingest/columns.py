@@ -24,7 +24,7 @@ from typing import Any
 
 from backend.app.ingest.formats import Layout
 from backend.app.ingest.reader import CsvFile
-from backend.app.maintenance.definitions import KEY_MAX_LENGTH
+from backend.app.models.keys import KEY_MAX_LENGTH
 
 BLOCK_BYTES = 1 << 20  # one batch: ~35,000 weekly rows; memory holds about one
 # Below this size the row reader is done before pyarrow would have loaded (~0.1 s):

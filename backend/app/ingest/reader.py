@@ -2,7 +2,14 @@
 
 The fast path is the C ``csv`` reader over a UTF-8 text stream (``utf-8-sig`` drops an
 Excel byte-order mark). Bytes that are not UTF-8 stop that stream; only then is the
-file scanned again, line by line in binary, to name every offending line and column.
+file scanned again, line by line in binary, to name every offending line and column
+(a pipe cannot be read twice: there the first bad line is named).
+
+Memory is bounded for any input: a physical line (``\n``, ``\r\n`` or ``\r`` ends
+it) is read at most MAX_LINE_CHARS characters at a time, so ``/dev/zero`` or a file
+without a newline is refused at its line instead of being buffered whole, and a field
+is at most the csv module's field limit. Anything the csv module cannot read, and a
+file that starts with NUL bytes (binary data, UTF-16 text), is a FILE:LINE problem.
 """
 
 from __future__ import annotations
@@ -16,18 +23,58 @@ from pathlib import Path
 
 from backend.app.ingest.problems import ProblemLog
 
+# The longest physical line read; real exports' lines are a few hundred characters.
+MAX_LINE_CHARS = 1_000_000
+# Bytes looked at for NULs before reading: text exports have none.
+SNIFF_BYTES = 4096
+NUL_BYTES_OF_BINARY = 8
 # Delimiters a spreadsheet may have used instead of the comma.
 OTHER_DELIMITERS = (";", "\t", "|")
 ProgressCallback = Callable[[int, int], None]
 PROGRESS_EVERY = 50_000
 
 
-class EncodingProblem(Exception):
-    """The file is not UTF-8; ``log`` names the lines."""
+class UnreadableFile(Exception):
+    """The file cannot be read as a CSV export; ``log`` names the lines."""
 
     def __init__(self, log: ProblemLog) -> None:
-        super().__init__(f"{log.path}: not UTF-8")
+        super().__init__("\n".join(log.lines()))
         self.log = log
+
+
+class EncodingProblem(UnreadableFile):
+    """The file is not UTF-8; ``log`` names the lines."""
+
+
+class _LineTooLong(Exception):
+    pass
+
+
+def bounded_lines(stream: io.TextIOWrapper, limit: int = MAX_LINE_CHARS) -> Iterator[str]:
+    """The stream's lines, refusing (``_LineTooLong``) one longer than ``limit`` characters
+    after reading no more than that: what the csv reader reads its records from."""
+    readline = stream.readline
+    at_most = limit + 1
+    while line := readline(at_most):
+        if len(line) > limit:
+            raise _LineTooLong
+        yield line
+
+
+def _one_problem(path: Path, line: int, column: str, message: str) -> UnreadableFile:
+    log = ProblemLog(str(path))
+    log.add(line, column, message)
+    return UnreadableFile(log)
+
+
+def _too_long(path: Path, line: int) -> UnreadableFile:
+    return _one_problem(
+        path, line, "(line)", f"longer than {MAX_LINE_CHARS:,} characters: not a CSV export"
+    )
+
+
+def _not_csv(path: Path, line: int, error: csv.Error) -> UnreadableFile:
+    return _one_problem(path, line, "(line)", f"not readable as CSV: {error}")
 
 
 @dataclass
@@ -71,7 +118,11 @@ class CsvFile:
                     continue
                 yield start, fields
         except UnicodeDecodeError:
-            raise EncodingProblem(locate_encoding_errors(self.path)) from None
+            raise encoding_problem(self.path, previous + 1) from None
+        except _LineTooLong:
+            raise _too_long(self.path, reader.line_num + 1) from None  # type: ignore[attr-defined]
+        except csv.Error as error:
+            raise _not_csv(self.path, previous + 1, error) from None
         finally:
             self.rows_read = count
             if progress is not None:
@@ -98,14 +149,36 @@ class CsvFile:
 def open_csv(
     path: Path, progress: ProgressCallback | None = None, log: ProblemLog | None = None
 ) -> CsvFile:
-    """Open ``path`` and read its header; raises ``EncodingProblem`` for non-UTF-8 bytes."""
-    stream = open(path, encoding="utf-8-sig", newline="")  # noqa: SIM115 (closed by CsvFile)
-    reader = csv.reader(stream)
+    """Open ``path`` and read its header; raises ``UnreadableFile`` (``EncodingProblem`` for
+    non-UTF-8 bytes) naming the line. A pipe is read as a stream, never twice."""
+    binary = open(path, "rb")  # noqa: SIM115 (closed by CsvFile)
+    try:
+        head = binary.peek(SNIFF_BYTES)[:SNIFF_BYTES]
+        # Many NULs: binary data or UTF-16 (every other byte). A NUL or two in a field
+        # of a text export is reported on its row instead.
+        if head.count(b"\x00") >= max(NUL_BYTES_OF_BINARY, len(head) // 16):
+            raise _one_problem(
+                path,
+                1,
+                "(file)",
+                "NUL bytes: binary data or UTF-16 text, not a CSV export (save it as CSV UTF-8)",
+            )
+        stream = io.TextIOWrapper(binary, encoding="utf-8-sig", newline="")
+    except BaseException:
+        binary.close()
+        raise
+    reader = csv.reader(bounded_lines(stream))
     try:
         header = next(reader, [])
     except UnicodeDecodeError:
         stream.close()
-        raise EncodingProblem(locate_encoding_errors(path)) from None
+        raise encoding_problem(path, 1) from None
+    except _LineTooLong:
+        stream.close()
+        raise _too_long(path, 1) from None
+    except csv.Error as error:
+        stream.close()
+        raise _not_csv(path, 1, error) from None
     except BaseException:
         stream.close()
         raise
@@ -115,10 +188,20 @@ def open_csv(
         stream=stream,
         reader=reader,
         header_line=reader.line_num,
-        size=os.path.getsize(path),
+        size=os.path.getsize(path) if path.is_file() else 0,
         progress=progress,
         log=log,
     )
+
+
+def encoding_problem(path: Path, line: int) -> EncodingProblem:
+    """Every line of a file holding bytes that are not UTF-8; of a pipe, which cannot be
+    read again, the line where decoding stopped (a chunk is decoded at a time: about)."""
+    if path.is_file():
+        return EncodingProblem(locate_encoding_errors(path))
+    log = ProblemLog(str(path))
+    log.add(line, "(line)", "bytes that are not UTF-8 at or after this line")
+    return EncodingProblem(log)
 
 
 def locate_encoding_errors(path: Path) -> ProblemLog:
@@ -126,10 +209,18 @@ def locate_encoding_errors(path: Path) -> ProblemLog:
     log = ProblemLog(str(path))
     header: list[str] = []
     with open(path, "rb") as binary:
-        for number, raw in enumerate(binary, start=1):
+        number = 0
+        while raw := binary.readline(MAX_LINE_CHARS + 1):
+            number += 1
+            if len(raw) > MAX_LINE_CHARS:
+                log.add(number, "(line)", f"longer than {MAX_LINE_CHARS:,} bytes")
+                break
             chunk = raw[3:] if number == 1 and raw.startswith(b"\xef\xbb\xbf") else raw
             text = chunk.decode("utf-8", errors="surrogateescape")
-            fields = next(csv.reader([text]), [])
+            try:
+                fields = next(csv.reader([text]), [])
+            except csv.Error:
+                fields = []
             if number == 1:
                 header = fields
             try:

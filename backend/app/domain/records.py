@@ -16,19 +16,18 @@ same and a second write of the same key updates it.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Table, func, select, tuple_, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import func, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from backend.app.database.base import Base
 from backend.app.domain import rules
 from backend.app.domain.rules import ClusterShare, DomainRuleError, RuleViolation
-from backend.app.maintenance import definitions
+from backend.app.maintenance import bulk_move, definitions
 from backend.app.maintenance.definitions import (
     Weekday,
     actual_sales_id,
@@ -37,7 +36,6 @@ from backend.app.maintenance.definitions import (
     weekday_of,
 )
 from backend.app.models import (
-    ActualSales,
     Allocation,
     Category,
     Forecast,
@@ -685,28 +683,24 @@ def record_markdown(
 # --- sales ----------------------------------------------------------------------------
 
 
-def _batches(
-    rows: Sequence[dict[str, Any]], size: int = BULK_BATCH_ROWS
-) -> Iterator[list[dict[str, Any]]]:
-    for start in range(0, len(rows), size):
-        yield list(rows[start : start + size])
-
-
-def _upsert_statement(
-    session: Session, table: Table, keys: Sequence[str], update: Sequence[str]
-) -> Any:
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        pg = postgresql.insert(table)
-        return pg.on_conflict_do_update(
-            index_elements=list(keys), set_={name: pg.excluded[name] for name in update}
-        )
-    if dialect == "sqlite":
-        lite = sqlite.insert(table)
-        return lite.on_conflict_do_update(
-            index_elements=list(keys), set_={name: lite.excluded[name] for name in update}
-        )
-    raise NotImplementedError(f"no upsert for the {dialect} dialect")
+# The write API's own staging tables (the importer's have other names), moved by the
+# importer's own move: one implementation of writing by key.
+_ACTUALS_STAGE = "ffdb_stage_api_actuals"
+_ACTUALS_COLUMNS = (
+    ("actual_id", "text"),
+    ("forecast_id", "text"),
+    ("store_id", "text"),
+    ("week_number", "int"),
+    ("units_sold", "int"),
+)
+_HISTORY_STAGE = "ffdb_stage_api_history"
+_HISTORY_COLUMNS = (
+    ("sale_id", "text"),
+    ("week_start_date", "text"),
+    ("store_id", "text"),
+    ("category_id", "text"),
+    ("units_sold", "int"),
+)
 
 
 def record_actual_sales(session: Session, forecast_id: str, rows: Iterable[ActualSalesRow]) -> int:
@@ -739,27 +733,27 @@ def record_actual_sales(session: Session, forecast_id: str, rows: Iterable[Actua
         if (row.store_id, row.week_number) in seen:
             raise ValueError(f"actual sales {key}: given more than once in one call")
         seen.add((row.store_id, row.week_number))
-    values = [
-        {
-            "actual_id": actual_sales_id(forecast_id, row.store_id, row.week_number),
-            "forecast_id": forecast_id,
-            "store_id": row.store_id,
-            "week_number": row.week_number,
-            "units_sold": row.units_sold,
-        }
+    staged = [
+        (
+            actual_sales_id(forecast_id, row.store_id, row.week_number),
+            forecast_id,
+            row.store_id,
+            row.week_number,
+            row.units_sold,
+        )
         for row in materialized
     ]
-    table = ActualSales.__table__
-    assert isinstance(table, Table)
-    statement = _upsert_statement(
-        session, table, ("forecast_id", "store_id", "week_number"), ("units_sold",)
-    )
-    # A savepoint: a database error in a later batch takes the earlier ones back too.
-    values.sort(key=lambda row: str(row["actual_id"]))  # key order, as for history below
+    # A savepoint: a database error takes the whole call back.
     with session.begin_nested():
-        for batch in _batches(values):
-            session.execute(statement, batch)
-    return len(values)
+        session.flush()
+        bulk_move.stage_and_upsert(
+            session.connection(),
+            _ACTUALS_STAGE,
+            _ACTUALS_COLUMNS,
+            staged,
+            bulk_move.ACTUAL_SALES_MOVE,
+        )
+    return len(staged)
 
 
 def record_historical_sales(session: Session, rows: Iterable[HistoricalSalesRow]) -> int:
@@ -771,20 +765,14 @@ def record_historical_sales(session: Session, rows: Iterable[HistoricalSalesRow]
     history keeps the weekday its weeks start on. A failure leaves the caller's
     transaction to roll back (a savepoint takes back the call's earlier batches).
     """
-    table = HistoricalSales.__table__
-    assert isinstance(table, Table)
-    statement = _upsert_statement(
-        session, table, ("store_id", "category_id", "week_start_date"), ("units_sold",)
-    )
+    staged: list[bulk_move.StagedRow] = []
     known_stores: set[str] = set()
     known_categories: set[str] = set()
     checked_pairs: set[tuple[str, str]] = set()
     first: HistoricalSalesRow | None = None  # the row whose weekday the call's weeks keep
-    written = 0
     batch: dict[tuple[str, str, date], dict[str, Any]] = {}
 
     def flush_batch() -> None:
-        nonlocal written
         if not batch:
             return
         rows = list(batch.values())
@@ -809,11 +797,16 @@ def record_historical_sales(session: Session, rows: Iterable[HistoricalSalesRow]
         assert first is not None
         _check_stored_weekdays(session, {key[:2] for key in batch} - checked_pairs, first)
         checked_pairs.update(key[:2] for key in batch)
-        # In primary-key order the table's B-trees grow at their ends (as the importer
-        # moves its rows): fewer pages written than in the caller's order.
-        rows.sort(key=lambda row: str(row["sale_id"]))
-        session.execute(statement, rows)
-        written += len(rows)
+        staged.extend(
+            (
+                row["sale_id"],
+                row["week_start_date"].isoformat(),
+                row["store_id"],
+                row["category_id"],
+                row["units_sold"],
+            )
+            for row in rows
+        )
         batch.clear()
 
     def append(row: HistoricalSalesRow) -> None:
@@ -842,12 +835,21 @@ def record_historical_sales(session: Session, rows: Iterable[HistoricalSalesRow]
         if len(batch) >= BULK_BATCH_ROWS:
             flush_batch()
 
-    # A savepoint: an error in a later batch takes the earlier batches back too.
+    # Checked batch by batch, then moved as one set, as the importer moves a file.
+    # A savepoint: a database error takes the whole call back.
     with session.begin_nested():
         for row in rows:
             append(row)
         flush_batch()
-    return written
+        session.flush()
+        bulk_move.stage_and_upsert(
+            session.connection(),
+            _HISTORY_STAGE,
+            _HISTORY_COLUMNS,
+            staged,
+            bulk_move.HISTORICAL_SALES_MOVE,
+        )
+    return len(staged)
 
 
 def _check_stored_weekdays(

@@ -102,6 +102,7 @@ _TOO_BIG_INTEGER = 10**MAX_INTEGER_DIGITS
 # From 1e16 on Python writes a float as "1e+23", which jsonb keeps as the exact integer
 # 10**23 and hands back as an int: not the float that was stored.
 _FLOAT_EXACT_LIMIT = 1e16
+_SMALL_INTEGER = 10**18
 
 
 def _json_problem(value: Any, path: str) -> str | None:
@@ -134,19 +135,33 @@ def _json_problem(value: Any, path: str) -> str | None:
         return None
     if isinstance(value, list):
         for index, item in enumerate(value):
-            problem = _json_problem(item, f"{path}[{index}]")
-            if problem:
-                return problem
+            if not _plainly_portable(item):
+                problem = _json_problem(item, f"{path}[{index}]")
+                if problem:
+                    return problem
         return None
     if isinstance(value, dict):
         for key, item in value.items():
             if not isinstance(key, str):
                 return f"{path}: key {key!r} is not a string"
+            if _plainly_portable(key) and _plainly_portable(item):
+                continue
             problem = _json_problem(key, f"{path} key") or _json_problem(item, f"{path}.{key}")
             if problem:
                 return problem
         return None
     return f"{path}: {type(value).__name__} {value!r} is not a JSON value"
+
+
+def _plainly_portable(value: Any) -> bool:
+    """The common cases ``_json_problem`` accepts, checked without building a path: an
+    int of a few digits, ASCII text without NUL. A payload of thousands of items (the
+    store allocations of a large chain) is mostly these."""
+    if type(value) is int:
+        return -_SMALL_INTEGER < value < _SMALL_INTEGER
+    if type(value) is str:
+        return value.isascii() and "\x00" not in value
+    return False
 
 
 def refuse_unportable(value: Any, column: str) -> None:

@@ -135,17 +135,14 @@ def _json_problem(value: Any, path: str) -> str | None:
         return None
     if isinstance(value, list):
         for index, item in enumerate(value):
-            if not _plainly_portable(item):
-                problem = _json_problem(item, f"{path}[{index}]")
-                if problem:
-                    return problem
+            problem = _json_problem(item, f"{path}[{index}]")
+            if problem:
+                return problem
         return None
     if isinstance(value, dict):
         for key, item in value.items():
             if not isinstance(key, str):
                 return f"{path}: key {key!r} is not a string"
-            if _plainly_portable(key) and _plainly_portable(item):
-                continue
             problem = _json_problem(key, f"{path} key") or _json_problem(item, f"{path}.{key}")
             if problem:
                 return problem
@@ -153,19 +150,35 @@ def _json_problem(value: Any, path: str) -> str | None:
     return f"{path}: {type(value).__name__} {value!r} is not a JSON value"
 
 
-def _plainly_portable(value: Any) -> bool:
-    """The common cases ``_json_problem`` accepts, checked without building a path: an
-    int of a few digits, ASCII text without NUL. A payload of thousands of items (the
-    store allocations of a large chain) is mostly these."""
-    if type(value) is int:
-        return -_SMALL_INTEGER < value < _SMALL_INTEGER
+def _portable(value: Any) -> bool:
+    """``_json_problem(value) is None``, without building a path for every value: a
+    payload of thousands of items (a large chain's store allocations) is checked in one
+    quick pass, and only a refused one is walked again to name the offending place."""
     if type(value) is str:
-        return value.isascii() and "\x00" not in value
-    return False
+        return (value.isascii() and "\x00" not in value) or _json_problem(value, "") is None
+    if type(value) is int:
+        return bool(abs(value) < _TOO_BIG_INTEGER)
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if type(key) is not str or not _portable(key):
+                return False
+            # Small ints and ASCII text inline: no call per value.
+            if type(item) is int and -_SMALL_INTEGER < item < _SMALL_INTEGER:
+                continue
+            if type(item) is str and item.isascii() and "\x00" not in item:
+                continue
+            if not _portable(item):
+                return False
+        return True
+    if isinstance(value, list):
+        return all(_portable(item) for item in value)
+    return _json_problem(value, "") is None
 
 
 def refuse_unportable(value: Any, column: str) -> None:
     """Refuse what one backend would store differently or not at all (NUL, huge numbers)."""
+    if _portable(value):
+        return
     problem = _json_problem(value, column)
     if problem:
         raise PayloadError(problem)

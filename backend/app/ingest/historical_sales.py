@@ -30,7 +30,6 @@ import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 from typing import cast
 
 from sqlalchemy import Connection, Engine, Table, insert, text
@@ -49,7 +48,14 @@ from backend.app.ingest.options import DEFAULT_OPTIONS, ImportOptions
 from backend.app.ingest.outcome import ImportResult
 from backend.app.ingest.problems import Problem, ProblemLog
 from backend.app.ingest.reader import CsvFile
-from backend.app.ingest.source import DATE_CACHE_LIMIT, open_export, require_rows, width_problem
+from backend.app.ingest.source import (
+    DATE_CACHE_LIMIT,
+    Readable,
+    import_source,
+    open_export,
+    require_rows,
+    width_problem,
+)
 from backend.app.ingest.staging import StagedRow, create_staging, drop_staging, load_staging
 from backend.app.ingest.transaction import as_date, import_transaction
 from backend.app.ingest.upsert import Move, delete_uncovered, upsert
@@ -103,19 +109,21 @@ class NewSeason:
 
 def import_historical_sales(
     engine: Engine,
-    path: Path,
+    file: Readable,
     options: ImportOptions = DEFAULT_OPTIONS,
     *,
+    name: str | None = None,
     week_starts: Weekday | None = None,
     season: NewSeason | None = None,
 ) -> ImportResult:
-    log = options.problem_log(path)
+    source = import_source(file, name)
+    log = options.problem_log(source)
     accepted = (FileKind.WEEKLY_SALES, FileKind.DAILY_SALES)
     with (
-        open_export(path, accepted, log, options.progress) as (csv_file, layout),
+        open_export(source, accepted, log, options.progress) as (csv_file, layout),
         import_transaction(engine, dry_run=options.dry_run) as connection,
     ):
-        result = ImportResult(str(path), layout.kind, "historical_sales", dry_run=options.dry_run)
+        result = ImportResult(source.name, layout.kind, "historical_sales", dry_run=options.dry_run)
         if layout.kind is FileKind.WEEKLY_SALES:
             create_staging(connection, WEEKLY_STAGE, WEEKLY_COLUMNS)
             calendar = _FileCalendar(log, week_starts)

@@ -3,16 +3,20 @@
 The fast path is the C ``csv`` reader over a UTF-8 text stream (``utf-8-sig`` drops an
 Excel byte-order mark). Bytes that are not UTF-8 stop that stream; only then is the
 file scanned again, line by line in binary, to name every offending line and column.
+
+A binary stream (an upload, standard input) cannot be read twice, so it is decoded
+line by line: the first line that is not UTF-8 stops the import, and the rest of the
+stream is scanned for the others (``stream_lines``). The caller keeps the stream open.
 """
 
 from __future__ import annotations
 
 import csv
-import io
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 from backend.app.ingest.problems import ProblemLog
 
@@ -34,21 +38,23 @@ class EncodingProblem(Exception):
 class CsvFile:
     """An open export: its header and, once iterated, its data rows with line numbers."""
 
-    path: Path
+    name: str
     header: list[str]
-    stream: io.TextIOWrapper
+    # Rows of fields; its ``line_num`` is the number of the last line read (csv.reader's;
+    # a Parquet reader counts rows).
     reader: Iterator[list[str]]
+    close: Callable[[], None]
+    # Names every line that is not UTF-8 (a file is read again to find them).
+    locate_encoding_errors: Callable[[], ProblemLog]
     header_line: int = 1
     size: int = 0
     progress: ProgressCallback | None = None
     # Where rows that no backend can store are reported (a NUL character: PostgreSQL
     # text cannot hold one). Such rows are not yielded.
     log: ProblemLog | None = None
+    # Bytes read so far, for the progress bar (0 when unknown).
+    position: Callable[[], int] = lambda: 0
     rows_read: int = field(default=0, init=False)
-
-    @property
-    def name(self) -> str:
-        return str(self.path)
 
     def rows(self) -> Iterator[tuple[int, list[str]]]:
         """(line number, fields) of each non-blank record; the line is where it starts."""
@@ -64,14 +70,14 @@ class CsvFile:
                     continue
                 count += 1
                 if progress is not None and not count % PROGRESS_EVERY:
-                    progress(count, self._position())
+                    progress(count, self.position())
                 # One C-level scan per row; the field-by-field search runs only on a hit.
                 if "\x00" in "".join(fields):
                     self._report_nul(start, fields)
                     continue
                 yield start, fields
         except UnicodeDecodeError:
-            raise EncodingProblem(locate_encoding_errors(self.path)) from None
+            raise EncodingProblem(self.locate_encoding_errors()) from None
         finally:
             self.rows_read = count
             if progress is not None:
@@ -79,20 +85,11 @@ class CsvFile:
 
     def _report_nul(self, line: int, fields: list[str]) -> None:
         if self.log is None:
-            raise ValueError(f"{self.path}:{line}: a field contains a NUL character")
+            raise ValueError(f"{self.name}:{line}: a field contains a NUL character")
         for index, value in enumerate(fields):
             if "\x00" in value:
                 column = self.header[index] if index < len(self.header) else f"field {index + 1}"
                 self.log.add(line, column, "contains a NUL character", value.replace("\x00", "\\0"))
-
-    def _position(self) -> int:
-        try:
-            return int(self.stream.buffer.tell())  # type: ignore[attr-defined]
-        except (OSError, ValueError):
-            return 0
-
-    def close(self) -> None:
-        self.stream.close()
 
 
 def open_csv(
@@ -100,54 +97,139 @@ def open_csv(
 ) -> CsvFile:
     """Open ``path`` and read its header; raises ``EncodingProblem`` for non-UTF-8 bytes."""
     stream = open(path, encoding="utf-8-sig", newline="")  # noqa: SIM115 (closed by CsvFile)
-    reader = csv.reader(stream)
-    try:
-        header = next(reader, [])
-    except UnicodeDecodeError:
-        stream.close()
-        raise EncodingProblem(locate_encoding_errors(path)) from None
-    except BaseException:
-        stream.close()
-        raise
-    return CsvFile(
-        path=path,
-        header=header,
-        stream=stream,
-        reader=reader,
-        header_line=reader.line_num,
-        size=os.path.getsize(path),
-        progress=progress,
-        log=log,
+
+    def position() -> int:
+        try:
+            return int(stream.buffer.tell())  # type: ignore[attr-defined]
+        except (OSError, ValueError):
+            return 0
+
+    return _with_header(
+        CsvFile(
+            name=str(path),
+            header=[],
+            reader=csv.reader(stream),
+            close=stream.close,
+            locate_encoding_errors=lambda: locate_encoding_errors(path),
+            size=os.path.getsize(path),
+            progress=progress,
+            log=log,
+            position=position,
+        )
     )
+
+
+def open_csv_stream(
+    binary: BinaryIO,
+    name: str,
+    progress: ProgressCallback | None = None,
+    log: ProblemLog | None = None,
+    size: int = 0,
+) -> CsvFile:
+    """Read CSV from an open binary stream (left open), naming it ``name`` in problems."""
+    counted = _CountingLines(binary)
+    return _with_header(
+        CsvFile(
+            name=name,
+            header=[],
+            reader=csv.reader(stream_lines(counted, name)),
+            close=lambda: None,
+            # stream_lines reports encoding errors itself: nothing to read again.
+            locate_encoding_errors=lambda: ProblemLog(name),
+            size=size,
+            progress=progress,
+            log=log,
+            position=lambda: counted.position,
+        )
+    )
+
+
+def _with_header(csv_file: CsvFile) -> CsvFile:
+    try:
+        csv_file.header = next(csv_file.reader, [])
+    except UnicodeDecodeError:
+        csv_file.close()
+        raise EncodingProblem(csv_file.locate_encoding_errors()) from None
+    except BaseException:
+        csv_file.close()
+        raise
+    csv_file.header_line = csv_file.reader.line_num  # type: ignore[attr-defined]
+    return csv_file
+
+
+class _CountingLines:
+    """The lines of a binary stream, counting the bytes handed out."""
+
+    def __init__(self, binary: BinaryIO) -> None:
+        self.binary = binary
+        self.position = 0
+
+    def __iter__(self) -> Iterator[bytes]:
+        for raw in self.binary:
+            self.position += len(raw)
+            yield raw
+
+
+_BOM = b"\xef\xbb\xbf"
+
+
+def stream_lines(lines: Iterable[bytes], name: str) -> Iterator[str]:
+    """The lines of a binary stream as text, for ``csv.reader``. A line that is not
+    UTF-8 ends the reading: the rest is scanned and every such line is raised at once
+    as an ``EncodingProblem``."""
+    scan = _EncodingScan(ProblemLog(name))
+    numbered = enumerate(lines, start=1)
+    for number, raw in numbered:
+        if number == 1 and raw.startswith(_BOM):
+            raw = raw[3:]
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            scan.line(number, raw)
+            for later, rest in numbered:
+                scan.line(later, rest)
+            raise EncodingProblem(scan.log) from None
+        if number == 1:
+            scan.header = next(csv.reader([text]), [])
+        yield text
 
 
 def locate_encoding_errors(path: Path) -> ProblemLog:
     """Every line holding bytes that are not UTF-8, with the column they fall in."""
-    log = ProblemLog(str(path))
-    header: list[str] = []
+    scan = _EncodingScan(ProblemLog(str(path)))
     with open(path, "rb") as binary:
         for number, raw in enumerate(binary, start=1):
-            chunk = raw[3:] if number == 1 and raw.startswith(b"\xef\xbb\xbf") else raw
-            text = chunk.decode("utf-8", errors="surrogateescape")
-            fields = next(csv.reader([text]), [])
-            if number == 1:
-                header = fields
-            try:
-                chunk.decode("utf-8")
-                continue
-            except UnicodeDecodeError as error:
-                bad = chunk[error.start : error.end]
-            for index, value in enumerate(fields):
-                if any("\udc80" <= ch <= "\udcff" for ch in value):
-                    column = header[index] if index < len(header) and number > 1 else "header"
-                    shown = value.encode("utf-8", errors="surrogateescape").decode(
-                        "utf-8", errors="backslashreplace"
-                    )
-                    log.add(number, column, f"bytes that are not UTF-8 ({bad!r})", shown)
-                    break
-            else:
-                log.add(number, "(line)", f"bytes that are not UTF-8 ({bad!r})")
-    return log
+            scan.line(number, raw[3:] if number == 1 and raw.startswith(_BOM) else raw)
+    return scan.log
+
+
+class _EncodingScan:
+    """Reports the lines that are not UTF-8, naming the column of the first bad bytes."""
+
+    def __init__(self, log: ProblemLog) -> None:
+        self.log = log
+        self.header: list[str] = []
+
+    def line(self, number: int, chunk: bytes) -> None:
+        text = chunk.decode("utf-8", errors="surrogateescape")
+        fields = next(csv.reader([text]), [])
+        if number == 1:
+            self.header = fields
+        try:
+            chunk.decode("utf-8")
+            return
+        except UnicodeDecodeError as error:
+            bad = chunk[error.start : error.end]
+        header = self.header
+        for index, value in enumerate(fields):
+            if any("\udc80" <= ch <= "\udcff" for ch in value):
+                column = header[index] if index < len(header) and number > 1 else "header"
+                shown = value.encode("utf-8", errors="surrogateescape").decode(
+                    "utf-8", errors="backslashreplace"
+                )
+                self.log.add(number, column, f"bytes that are not UTF-8 ({bad!r})", shown)
+                return
+        self.log.add(number, "(line)", f"bytes that are not UTF-8 ({bad!r})")
 
 
 def wrong_delimiter(header: list[str]) -> str | None:

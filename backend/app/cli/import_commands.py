@@ -266,6 +266,11 @@ def import_actuals_command(
         )
 
 
+class ExportFormat(enum.StrEnum):
+    CSV = "csv"
+    PARQUET = "parquet"
+
+
 @app.command("export")
 def export_command(
     table: Annotated[str, typer.Argument(help="The table: stores, historical_sales, ...")],
@@ -275,18 +280,39 @@ def export_command(
     forecast_id: Annotated[
         str | None, typer.Option("--forecast-id", help="For actual_sales: whose actuals.")
     ] = None,
+    file_format: Annotated[
+        ExportFormat,
+        typer.Option(
+            "--format",
+            help="csv, or parquet (typed columns: dates, integers, JSON as text; needs --output).",
+        ),
+    ] = ExportFormat.CSV,
     database_url: DatabaseUrl = DEFAULT_DATABASE_URL,
 ) -> None:
-    """A table as CSV that `ffdb import` reads back unchanged."""
+    """A table as CSV (or Parquet) that `ffdb import` reads back unchanged."""
+    if file_format is ExportFormat.PARQUET and output is None:
+        raise CommandError("--format parquet writes a file: give --output FILE")
     with open_engine(database_url) as engine:
         try:
-            if output is None:
+            if file_format is ExportFormat.PARQUET:
+                from backend.app.ingest.parquet_export import export_parquet
+
+                assert output is not None
+                partial = output.with_name(output.name + ".partial")
+                try:
+                    count = export_parquet(engine, table, partial, forecast_id=forecast_id)
+                except BaseException:
+                    partial.unlink(missing_ok=True)
+                    raise
+                os.replace(partial, output)
+            elif output is None:
                 export_table(engine, table, sys.stdout, forecast_id=forecast_id)
                 return
-            partial = output.with_name(output.name + ".partial")
-            with open(partial, "w", encoding="utf-8", newline="") as out:
-                count = export_table(engine, table, out, forecast_id=forecast_id)
-            os.replace(partial, output)
+            else:
+                partial = output.with_name(output.name + ".partial")
+                with open(partial, "w", encoding="utf-8", newline="") as out:
+                    count = export_table(engine, table, out, forecast_id=forecast_id)
+                os.replace(partial, output)
         except ExportError as error:
             raise CommandError(str(error)) from None
     error_console.print(

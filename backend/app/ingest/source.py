@@ -85,7 +85,11 @@ def import_source(source: Readable, name: str | None = None) -> ImportSource:
 
 
 def open_rows(source: ImportSource, progress: ProgressCallback | None, log: ProblemLog) -> CsvFile:
-    """The source's header and rows."""
+    """The source's header and rows: CSV, or Parquet (``parquet_source``)."""
+    from backend.app.ingest.parquet_source import is_parquet, open_parquet
+
+    if is_parquet(source):
+        return open_parquet(source, progress, log)
     if source.path is not None:
         csv_file = open_csv(source.path, progress, log)
         if source.name != str(source.path):

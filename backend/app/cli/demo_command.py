@@ -147,6 +147,19 @@ def _markdown_decisions(session: Session, summary: DemoSummary) -> Table:
     return table
 
 
+def _charts(engine: Engine, url: URL, summary: DemoSummary) -> None:
+    """One chart per category beside the SQLite file (PostgreSQL: the current folder)."""
+    from backend.app.demo.charts import write_demo_charts
+
+    path = sqlite_file(url)
+    folder, prefix = (Path.cwd(), "demo") if path is None else (path.parent, path.stem)
+    with error_console.status("Drawing the charts"):
+        paths = write_demo_charts(engine, summary, folder, prefix)
+    console.print("Forecast against actuals, one chart per category:")
+    for chart in paths:
+        console.print(f"  {chart}", markup=False, highlight=False)
+
+
 @app.command()
 def demo(
     seed: Annotated[int, typer.Option("--seed", help="Same seed, same database.")] = 42,
@@ -212,6 +225,7 @@ def demo(
             for forecast_id in summary.forecast_ids.values():
                 console.print(_curve_against_actuals(session, forecast_id))
             console.print(_markdown_decisions(session, summary))
+        _charts(engine, url, summary)
         stats = "ffdb stats" + (
             "" if str(url) == DEFAULT_DATABASE_URL else f" --database-url '{redacted(url)}'"
         )

@@ -35,7 +35,6 @@ from backend.app.database.db import normalize_url
 from backend.app.maintenance.definitions import season_week_days
 from backend.app.models import (
     Category,
-    Forecast,
     HistoricalSales,
     Store,
     StoreCluster,
@@ -43,6 +42,7 @@ from backend.app.models import (
 )
 from backend.app.queries.errors import InvalidReadArgument, NotFound
 from backend.app.queries.history import weekly_history_query
+from backend.app.queries.season import forecast_season
 from backend.app.queries.sql import total
 from backend.app.queries.variance import forecast_variance
 
@@ -180,11 +180,7 @@ def forecast_actuals_frame(session: Session, forecast_id: str, week: int) -> pd.
     import pandas as pd
 
     report = forecast_variance(session, forecast_id, week)
-    season_start = session.execute(
-        select(Category.season_start_date)
-        .join(Forecast, Forecast.category_id == Category.category_id)
-        .where(Forecast.forecast_id == forecast_id)
-    ).scalar_one()
+    season_start = forecast_season(session, forecast_id).season_start_date
     rows: list[dict[str, Any]] = []
     planned = actual = 0
     for entry in report.weeks:

@@ -54,6 +54,9 @@ class CsvFile:
     log: ProblemLog | None = None
     # Bytes read so far, for the progress bar (0 when unknown).
     position: Callable[[], int] = lambda: 0
+    # The file on disk, when it is one (a fast reader may open it again); None for a
+    # stream or a Parquet file.
+    path: Path | None = None
     rows_read: int = field(default=0, init=False)
 
     def rows(self) -> Iterator[tuple[int, list[str]]]:
@@ -115,6 +118,7 @@ def open_csv(
             progress=progress,
             log=log,
             position=position,
+            path=path,
         )
     )
 

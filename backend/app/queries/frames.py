@@ -140,10 +140,10 @@ def store_attributes_frame(bind: Bind) -> pd.DataFrame:
     table = _read_arrow(bind, statement, None)
     assert table is not None
     extras_text = table.column("attributes").to_pylist()
-    table = table.drop_columns(["attributes"])
-    frame = table.to_pandas()
+    frame: pd.DataFrame = table.drop_columns(["attributes"]).to_pandas()
     frame = frame.astype(
         {
+            "store_id": "string",
             "store_name": "string",
             "cluster_id": "category",
             "fashion_tier": "category",
@@ -332,4 +332,5 @@ def _normalized(table: pa.Table, statement: AnySelect) -> pa.Table:
 
 
 def _to_pandas(table: pa.Table) -> pd.DataFrame:
-    return table.to_pandas(date_as_object=False)
+    frame: pd.DataFrame = table.to_pandas(date_as_object=False)
+    return frame

@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_WORKERS ?= auto
 
-.PHONY: install lint typecheck test demo bench clean
+.PHONY: install lint typecheck test demo docs-chart bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,10 @@ test: lint typecheck
 # tables; it stays for `sqlite3 fashion_forecast.db` and `ffdb stats`.
 demo: install
 	$(BIN)/ffdb demo --database-url sqlite:///./fashion_forecast.db
+
+# The README's chart (docs/img/), drawn by the code from the demo season (seed 42).
+docs-chart: install
+	$(BIN)/python -m backend.app.demo.charts docs/img/variance-FC-CAT-WD-SS25.svg
 
 # Benchmarks print ratios against baselines measured in the same run; not part of `make test`.
 bench: install

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from backend.app.charts.variance import ChartError, plot_forecast_variance
 from backend.app.database.db import make_engine
+from backend.app.demo.charts import DOCS_CHART, write_docs_chart
 from backend.app.models import Forecast
 from backend.tests.support.cli import run_ffdb
 from backend.tests.support.expected_reads import expected_variance
@@ -153,3 +154,17 @@ def test_demo_writes_one_chart_per_category(
         full = path if path.is_absolute() else tmp_path / path
         assert full.parent.resolve() == folder.resolve()
         assert full.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_the_readme_chart_generator_runs_and_matches_the_committed_chart(tmp_path: Path) -> None:
+    chart = write_docs_chart(tmp_path / "docs.svg")
+    assert (chart.forecast_id, chart.through_week) == ("FC-CAT-WD-SS25", 9)
+    assert chart.actual_weeks == [1, 2, 3, 4, 5, 6] and chart.checkpoint_week == 6
+    fresh = _svg(chart.path)
+    committed_path = Path(__file__).resolve().parents[2] / DOCS_CHART
+    committed = _svg(committed_path)  # `make docs-chart` writes it
+    assert _texts(fresh) == _texts(committed)
+    for gid in ("forecast-curve", "cumulative-variance", "markdown-checkpoint"):
+        assert _points(fresh, gid) == _points(committed, gid), gid
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    assert f"]({DOCS_CHART})" in readme

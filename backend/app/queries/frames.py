@@ -77,7 +77,7 @@ def history_frame(bind: Bind, category_id: str, by: HistoryLevel = "total") -> p
     """
     if by not in HISTORY_LEVELS:
         raise InvalidReadArgument(f"by={by!r}: expected one of {', '.join(HISTORY_LEVELS)}")
-    statement = _history_statement(category_id, by)
+    statement = history_statement(category_id, by)
     table = _read_arrow(bind, statement, _exists(Category.category_id == category_id))
     if table is None:
         raise NotFound(f"category {category_id!r} does not exist")
@@ -234,7 +234,8 @@ _ACTUALS_DTYPES: dict[str, str] = {
 # --- statements ---------------------------------------------------------------------------
 
 
-def _history_statement(category_id: str, by: HistoryLevel) -> AnySelect:
+def history_statement(category_id: str, by: HistoryLevel) -> AnySelect:
+    """The statement behind ``history_frame`` (for a plan, or a baseline to compare)."""
     if by == "total":
         return weekly_history_query(category_id)
     if by == "cluster":

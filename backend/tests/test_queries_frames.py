@@ -202,3 +202,53 @@ def _same(got: Any, want: float | None) -> None:
         assert got is pd.NA
     else:
         assert math.isclose(float(got), want, rel_tol=1e-9)
+
+
+def test_ids_with_quotes_and_backslashes_read_exactly(engine) -> None:
+    """Ids reach the SQL as bound parameters or as the dialect's own literals: a quote,
+    a backslash or SQL text in an id is just part of the id."""
+    from backend.app.models import Category, StoreCluster
+
+    odd = "O'Brien \\' ); DROP TABLE stores; --"
+    with Session(engine) as session:
+        session.add(StoreCluster(cluster_id="C'1", cluster_name="c", fashion_tier="VALUE"))
+        session.add(
+            Category(
+                category_id=odd,
+                category_name="odd",
+                season_start_date=date(2025, 2, 17),
+                season_end_date=date(2025, 5, 11),
+                season_length_weeks=12,
+            )
+        )
+        session.flush()
+        session.add(
+            Store(
+                store_id="S'\\1",
+                store_name="s",
+                cluster_id="C'1",
+                store_size_sqft=1000,
+                location_tier="A",
+                median_income=1,
+                store_format="MALL",
+                region="WEST",
+                avg_weekly_sales_12mo=1.0,
+            )
+        )
+        session.flush()
+        session.add(
+            HistoricalSales(
+                sale_id="h1",
+                store_id="S'\\1",
+                category_id=odd,
+                week_start_date=date(2024, 1, 1),
+                units_sold=3,
+            )
+        )
+        session.commit()
+    frame = history_frame(engine, odd, by="store")
+    assert frame["store_id"].astype(str).tolist() == ["S'\\1"]
+    assert frame["units_sold"].tolist() == [3]
+    ds_y = prophet_frame(engine, odd, store_id="S'\\1", cluster_id=None)
+    assert ds_y["y"].tolist() == [3.0]
+    assert len(store_attributes_frame(engine)) == 1  # the stores table is still there

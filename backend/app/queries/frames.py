@@ -24,6 +24,7 @@ inside the functions, so importing this module (and ``ffdb``) stays cheap.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 from sqlalchemy import Connection, Engine, Select, Text, cast, exists, select
@@ -78,9 +79,7 @@ def history_frame(bind: Bind, category_id: str, by: HistoryLevel = "total") -> p
     if by not in HISTORY_LEVELS:
         raise InvalidReadArgument(f"by={by!r}: expected one of {', '.join(HISTORY_LEVELS)}")
     statement = history_statement(category_id, by)
-    table = _read_arrow(bind, statement, _exists(Category.category_id == category_id))
-    if table is None:
-        raise NotFound(f"category {category_id!r} does not exist")
+    table = _read_arrow(bind, statement, [("category", Category.category_id, category_id)])
     return _to_pandas(table)
 
 
@@ -90,17 +89,12 @@ def prophet_frame(
     """The weekly series Prophet and ARIMA fit: ``ds`` (week start, datetime64[ms]) and
     ``y`` (units sold, float64), for the category's stores, one cluster or one store."""
     statement = weekly_history_query(category_id, store_id=store_id, cluster_id=cluster_id)
-    for model_key, key, label in (
-        (Category.category_id, category_id, "category"),
-        (Store.store_id, store_id, "store"),
-        (StoreCluster.cluster_id, cluster_id, "store cluster"),
-    ):
-        if key is not None:
-            table = _read_arrow(bind, select(model_key).where(model_key == key), None)
-            if table is None or table.num_rows == 0:
-                raise NotFound(f"{label} {key!r} does not exist")
-    table = _read_arrow(bind, statement, None)
-    assert table is not None
+    keys = [
+        ("category", Category.category_id, category_id),
+        ("store", Store.store_id, store_id),
+        ("store cluster", StoreCluster.cluster_id, cluster_id),
+    ]
+    table = _read_arrow(bind, statement, keys)
     frame = _to_pandas(table)
     return frame.rename(columns={"week_start_date": "ds", "units_sold": "y"}).astype(
         {"y": "float64"}
@@ -137,8 +131,7 @@ def store_attributes_frame(bind: Bind) -> pd.DataFrame:
         .outerjoin(StoreExtraAttributes, StoreExtraAttributes.store_id == Store.store_id)
         .order_by(Store.store_id)
     )
-    table = _read_arrow(bind, statement, None)
-    assert table is not None
+    table = _read_arrow(bind, statement)
     extras_text = table.column("attributes").to_pylist()
     frame: pd.DataFrame = table.drop_columns(["attributes"]).to_pandas()
     frame = frame.astype(
@@ -260,10 +253,6 @@ def history_statement(category_id: str, by: HistoryLevel) -> AnySelect:
     )
 
 
-def _exists(condition: Any) -> AnySelect:
-    return select(exists().where(condition))
-
-
 # --- running a statement through ADBC -------------------------------------------------------
 
 
@@ -280,29 +269,55 @@ def _compiled(statement: AnySelect, backend: str) -> tuple[str, list[Any]]:
     compiled = statement.compile(dialect=dialect)
     parameters = compiled.construct_params()
     order = compiled.positiontup or []
-    return str(compiled), [parameters[name] for name in order]
+    values = [parameters[name] for name in order]
+    if backend == "postgresql" and all(_plain_literal(value) for value in values):
+        # ADBC's PostgreSQL driver streams a statement without parameters as binary COPY;
+        # one with parameters is first materialised through libpq (about twice as slow).
+        # So plain ids and numbers are rendered by SQLAlchemy's literal processor for the
+        # dialect (quotes doubled, with standard_conforming_strings on), never by
+        # formatting text into SQL here.
+        literal = statement.compile(dialect=dialect, compile_kwargs={"literal_binds": True})
+        return str(literal), []
+    return str(compiled), values
 
 
-def _read_arrow(bind: Bind, statement: AnySelect, guard: AnySelect | None) -> pa.Table | None:
-    """The statement's rows as an Arrow table; None when ``guard`` (an EXISTS) is false.
-    Columns get their documented Arrow types (``_normalized``)."""
+def _plain_literal(value: Any) -> bool:
+    """A value safe and exact as an SQL literal: an int, or text without NUL."""
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, int) or (isinstance(value, str) and "\x00" not in value)
+
+
+def _read_arrow(
+    bind: Bind, statement: AnySelect, keys: Sequence[tuple[str, Any, str | None]] = ()
+) -> pa.Table:
+    """The statement's rows as an Arrow table, columns in their documented Arrow types
+    (``_normalized``). ``keys``: (label, key column, value) the statement reads by; when
+    it returns no rows, a value that names nothing raises ``NotFound``."""
     url = database_url(bind)
     backend = url.get_backend_name()
     with arrow_connection(url) as connection:
         cursor = connection.cursor()
         try:
-            if guard is not None:
-                sql, parameters = _compiled(guard, backend)
-                cursor.execute(sql, parameters)
-                found = cursor.fetchone()
-                if found is None or not found[0]:
-                    return None
             sql, parameters = _compiled(statement, backend)
+            if backend == "postgresql" and not parameters:
+                # What makes the literals in ``sql`` plain text with only ' escaped.
+                cursor.execute("SET standard_conforming_strings = on")
             if backend == "sqlite":
                 # Bigger record batches: fewer round trips through the driver per row.
                 cursor.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": "65536"})
             cursor.execute(sql, parameters)
             table = cursor.fetch_arrow_table()
+            # Only an empty answer asks whether the keys exist at all.
+            if table.num_rows == 0:
+                for label, column, value in keys:
+                    if value is None:
+                        continue
+                    sql, parameters = _compiled(select(exists().where(column == value)), backend)
+                    cursor.execute(sql, parameters)
+                    found = cursor.fetchone()
+                    if found is None or not found[0]:
+                        raise NotFound(f"{label} {value!r} does not exist")
         finally:
             cursor.close()
     return _normalized(table, statement)

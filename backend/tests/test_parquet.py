@@ -214,3 +214,29 @@ def test_pandas_parquet_from_a_stream_loads(reads_copy: URL) -> None:
         assert [tuple(row) for row in stored] == [("S001", 7), ("S002", 0)]
     finally:
         engine.dispose()
+
+
+def test_columns_of_other_types_are_refused_by_value(reads_copy: URL, tmp_path: Path) -> None:
+    odd = tmp_path / "odd.parquet"
+    odd.write_bytes(
+        _parquet(
+            {
+                "week_start_date": pa.array([datetime(2030, 1, 7, 15, 30)], pa.timestamp("us")),
+                "store_id": pa.array(["S001"]),
+                "category_id": pa.array(["CAT-WD"]).dictionary_encode(),
+                "units_sold": pa.array([[1, 2]], pa.list_(pa.int64())),
+            }
+        )
+    )
+    before = snapshot(reads_copy)
+    engine = make_engine(reads_copy)
+    try:
+        with pytest.raises(ImportRejected) as raised:
+            import_historical_sales(engine, odd)
+    finally:
+        engine.dispose()
+    lines = raised.value.lines()
+    assert [line.split(": ")[1] for line in lines] == ["units_sold", "week_start_date"]
+    assert lines[0].endswith("('[1, 2]')")  # a list is shown as its text, refused
+    assert "'2030-01-07 15:30:00" in lines[1]  # not at midnight: not taken as a date
+    assert snapshot(reads_copy) == before

@@ -58,25 +58,29 @@ def is_parquet(source: ImportSource) -> bool:
 class _ParquetRows(Iterator[list[str]]):
     """A Parquet file's rows as CSV text fields; ``line_num`` is the last row's number."""
 
-    def __init__(self, parquet: pq.ParquetFile) -> None:
+    def __init__(self, parquet: pq.ParquetFile, size: int, log: ProblemLog) -> None:
         self.line_num = 0
         self.position = 0
+        self._log = log
         self._batches = parquet.iter_batches(batch_size=BATCH_ROWS)
         self._rows: Iterator[list[str]] = iter(())
-        self._bytes_per_row = (
-            parquet.metadata.serialized_size / max(parquet.metadata.num_rows, 1)
-            if parquet.metadata is not None
-            else 0.0
-        )
+        rows = parquet.metadata.num_rows if parquet.metadata is not None else 0
+        self._bytes_per_row = size / rows if rows else 0.0
 
     def __iter__(self) -> _ParquetRows:
         return self
 
     def __next__(self) -> list[str]:
+        import pyarrow as pa
+
         row = next(self._rows, None)
         while row is None:
-            batch = next(self._batches)  # StopIteration ends the rows
-            columns = [as_text(column).to_pylist() for column in batch.columns]
+            try:
+                batch = next(self._batches)  # StopIteration ends the rows
+                columns = [as_text(column).to_pylist() for column in batch.columns]
+            except pa.ArrowException as error:  # a damaged page, say
+                self._log.add(self.line_num + 1, "file", f"unreadable Parquet data: {error}")
+                raise ImportRejected(self._log) from None
             self._rows = map(list, zip(*columns, strict=True))
             row = next(self._rows, None)
         self.line_num += 1
@@ -101,7 +105,11 @@ def as_text(column: pa.Array[Any]) -> pa.Array[Any]:
     elif pa.types.is_boolean(kind):
         column = pc.if_else(column, pa.scalar("True"), pa.scalar("False"))
     else:
-        column = column.cast(pa.string())
+        try:
+            column = column.cast(pa.string())
+        except pa.ArrowNotImplementedError:  # lists, structs: their Python text
+            texts = [None if value is None else str(value) for value in column.to_pylist()]
+            column = pa.array(texts, pa.string())
     return column.cast(pa.string()).fill_null("")
 
 
@@ -135,7 +143,7 @@ def open_parquet(
     except (pa.ArrowException, OSError) as error:
         log.add(1, "file", f"not a readable Parquet file: {error}")
         raise ImportRejected(log) from None
-    rows = _ParquetRows(parquet)
+    rows = _ParquetRows(parquet, source.size, log)
     return CsvFile(
         name=source.name,
         header=list(parquet.schema_arrow.names),

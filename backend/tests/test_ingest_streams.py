@@ -177,3 +177,17 @@ def test_a_seekable_stream_can_be_read_again_and_a_pipe_cannot(tmp_path: Path) -
     with os.fdopen(read_end, "rb") as pipe, os.fdopen(write_end, "wb"):
         assert import_source(pipe, "pipe").rewinder() is None
     assert import_source(tmp_path / "a.csv").rewinder() is not None
+
+
+def test_a_stream_with_cr_or_crlf_line_ends_reads_like_a_file(stocked: Engine) -> None:
+    rows = ["2024-02-19,S001,womens_dresses,5", "2024-02-19,S002,womens_dresses,x"]
+    for end in ("\r", "\r\n"):
+        payload = end.join([WEEKLY.strip(), *rows]) + end
+        with pytest.raises(ImportRejected) as raised:
+            import_historical_sales(stocked, io.BytesIO(payload.encode()), name="old-mac.csv")
+        assert raised.value.lines() == [
+            "old-mac.csv:3: units_sold: not a number, expected a whole number ('x')"
+        ]
+    payload = "\r".join([WEEKLY.strip(), rows[0]])  # no line end after the last row
+    result = import_historical_sales(stocked, io.BytesIO(payload.encode()), name="cr.csv")
+    assert (result.rows_read, result.inserted) == (1, 1)

@@ -162,16 +162,29 @@ def _with_header(csv_file: CsvFile) -> CsvFile:
 
 
 class _CountingLines:
-    """The lines of a binary stream, counting the bytes handed out."""
+    """The lines of a binary stream, split as a text file opened with ``newline=""``
+    splits them (at ``\n``, ``\r\n`` or a lone ``\r``, kept at the end of the line),
+    read in chunks, counting the bytes read."""
+
+    CHUNK = 1 << 16
 
     def __init__(self, binary: BinaryIO) -> None:
         self.binary = binary
         self.position = 0
 
     def __iter__(self) -> Iterator[bytes]:
-        for raw in self.binary:
-            self.position += len(raw)
-            yield raw
+        pending = b""
+        while chunk := self.binary.read(self.CHUNK):
+            self.position += len(chunk)
+            lines = (pending + chunk).splitlines(keepends=True)
+            # The last piece may go on in the next chunk (a '\r' may be half of '\r\n').
+            pending = lines.pop()
+            if pending.endswith(b"\n"):
+                lines.append(pending)
+                pending = b""
+            yield from lines
+        if pending:
+            yield pending
 
 
 _BOM = b"\xef\xbb\xbf"

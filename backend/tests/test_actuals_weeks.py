@@ -21,12 +21,11 @@ from backend.app.domain.rules import ClusterShare, curve_from_units
 from backend.app.maintenance.definitions import actual_sales_id
 from backend.tests.support.cli import Result, run_ffdb
 from backend.tests.support.exports import write_file as write
+from backend.tests.support.meanings import MEANINGS_DIR, SEASON_START, STORES, twelve_store_database
 from backend.tests.support.snapshot import snapshot
 
-DATA = Path(__file__).parent / "data" / "meanings"
-SEASON_START = date(2025, 3, 1)  # a Saturday
+DATA = MEANINGS_DIR
 FORECAST = "F_SAT"
-STORES = tuple(f"S{n:03d}" for n in range(1, 13))
 DAILY = "date,store_id,quantity_sold\n"
 WEEKLY = "store_id,week_number,units_sold\n"
 PARTIAL_HINT = "give --allow-partial to load a partial week"
@@ -35,24 +34,8 @@ PARTIAL_HINT = "give --allow-partial to load a partial week"
 @pytest.fixture
 def db(migrated_url: URL, capsys: pytest.CaptureFixture[str]) -> Iterator[Engine]:
     """Twelve stores, a Saturday season, its forecast and an allocation to all 12 stores."""
-    from backend.app.database.db import make_engine
-
-    engine = make_engine(migrated_url)
-    assert (
-        run_ffdb(
-            capsys, "import", "stores", str(DATA / "stores.csv"), "--database-url", migrated_url
-        ).exit_code
-        == 0
-    )
+    engine = twelve_store_database(migrated_url, capsys, {"womens_dresses": "Women's Dresses"})
     with Session(engine) as session:
-        records.upsert_category(
-            session,
-            category_id="womens_dresses",
-            category_name="Women's Dresses",
-            season_start_date=SEASON_START,
-            season_end_date=SEASON_START + timedelta(days=83),
-            season_length_weeks=12,
-        )
         records.record_forecast(
             session,
             forecast_id=FORECAST,

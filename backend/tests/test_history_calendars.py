@@ -20,15 +20,15 @@ from sqlalchemy import Engine, text
 from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session
 
-from backend.app.database.db import make_engine
 from backend.app.domain import records
 from backend.app.domain.records import HistoricalSalesRow
 from backend.app.maintenance.definitions import Weekday, historical_sale_id, weekday_of
 from backend.tests.support.cli import run_ffdb
 from backend.tests.support.exports import write_file as write
+from backend.tests.support.meanings import MEANINGS_DIR, twelve_store_database
 from backend.tests.support.snapshot import snapshot
 
-DATA = Path(__file__).parent / "data" / "meanings"
+DATA = MEANINGS_DIR
 WEEKLY = "week_start_date,store_id,category_id,units_sold\n"
 DAILY = "date,store_id,category,quantity_sold\n"
 SEASON_OPTIONS = "--season-start YYYY-MM-DD --season-weeks N"
@@ -37,27 +37,11 @@ SEASON_OPTIONS = "--season-start YYYY-MM-DD --season-weeks N"
 @pytest.fixture
 def db(migrated_url: URL, capsys: pytest.CaptureFixture[str]) -> Iterator[Engine]:
     """Twelve stores and the categories womens_dresses and mens_outerwear."""
-    engine = make_engine(migrated_url)
-    assert (
-        run_ffdb(
-            capsys, "import", "stores", str(DATA / "stores.csv"), "--database-url", migrated_url
-        ).exit_code
-        == 0
+    engine = twelve_store_database(
+        migrated_url,
+        capsys,
+        {"womens_dresses": "Women's Dresses", "mens_outerwear": "Men's Outerwear"},
     )
-    with Session(engine) as session:
-        for category_id, name in (
-            ("womens_dresses", "Women's Dresses"),
-            ("mens_outerwear", "Men's Outerwear"),
-        ):
-            records.upsert_category(
-                session,
-                category_id=category_id,
-                category_name=name,
-                season_start_date=date(2025, 3, 1),
-                season_end_date=date(2025, 5, 23),
-                season_length_weeks=12,
-            )
-        session.commit()
     yield engine
     engine.dispose()
 

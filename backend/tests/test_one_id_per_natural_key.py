@@ -25,10 +25,11 @@ from backend.app.schemas.enums import FashionTier
 from backend.tests.support.cli import run_ffdb
 from backend.tests.support.databases import READS, DatabaseCache
 from backend.tests.support.exports import write_file as write
+from backend.tests.support.meanings import MEANINGS_DIR
 from backend.tests.support.snapshot import snapshot
 from backend.tests.support.sql import query_rows
 
-DATA = Path(__file__).parent / "data" / "meanings"
+DATA = MEANINGS_DIR
 WD = "FC-CAT-WD-SS25"
 
 

@@ -6,6 +6,8 @@ a populated SQLite file. The round trip back to SQLite covers PostgreSQL -> SQLi
 
 from __future__ import annotations
 
+import gc
+import logging
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -254,6 +256,21 @@ def test_a_constraint_failure_mid_way_leaves_the_target_unchanged(
         "copying stores failed: check constraint ck_stores_target_only violated"
     )
     assert snapshot(target) == before
+
+
+def test_a_failed_copy_closes_its_source_cursor_before_the_source_connection(
+    source_url: URL, migrated_url: URL, open_engines: Opener, caplog: pytest.LogCaptureFixture
+) -> None:
+    source, target = open_engines(source_url), open_engines(migrated_url)
+    add_target_only_rule(target)
+
+    with pytest.raises(TableCopyFailed) as failed:
+        transfer(source, target, force=True, batch_size=2)
+    source.dispose()  # the source's connections close, as when the command exits
+    del failed  # its traceback held the half-read batch generator
+    gc.collect()
+
+    assert not [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
 
 
 def corrupt_source(url: URL, statement: str) -> None:

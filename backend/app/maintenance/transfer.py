@@ -22,8 +22,8 @@ Every primary key is a string, so there are no sequences to move forward afterwa
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Generator, Iterator, Sequence
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -148,7 +148,7 @@ def _source_snapshot(source: Engine) -> Iterator[Connection]:
         yield connection
 
 
-def _batches(source: Connection, table: Table, batch_size: int) -> Iterator[Batch]:
+def _batches(source: Connection, table: Table, batch_size: int) -> Generator[Batch, None, None]:
     """The table's rows in primary-key order, ``batch_size`` at a time, never all at once."""
     query = select(table).order_by(*table.primary_key.columns)
     result = source.execution_options(stream_results=True, yield_per=batch_size).execute(query)
@@ -272,12 +272,16 @@ def transfer(
                 report.rows_copied(name, rows)
 
             loader = _copy_batches if load == "copy" else _insert_batches
-            try:
-                rows = loader(writer, table, batches, copied)
-            except (StatementError, ValueError, TypeError) as error:
-                # StatementError covers the driver's errors; ValueError and TypeError a
-                # source value our column types refuse (a JSON payload of the wrong shape).
-                raise TableCopyFailed(table.name, error) from error
+            # closing(): a failed copy closes the source cursor now, while the reader's
+            # connection is open, not later when the generator is garbage-collected.
+            with closing(batches):
+                try:
+                    rows = loader(writer, table, batches, copied)
+                except (StatementError, ValueError, TypeError) as error:
+                    # StatementError covers the driver's errors; ValueError and TypeError
+                    # a source value our column types refuse (a JSON payload of the wrong
+                    # shape).
+                    raise TableCopyFailed(table.name, error) from error
             copies.append(TableCopy(table.name, rows))
             report.table_finished(table.name, rows)
 

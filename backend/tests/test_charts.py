@@ -137,23 +137,29 @@ def test_cli_variance_plot(reads_url: URL, tmp_path: Path, capsys) -> None:
 def test_demo_writes_one_chart_per_category(
     empty_database_url: URL, tmp_path: Path, capsys, monkeypatch
 ) -> None:
-    monkeypatch.chdir(tmp_path)  # PostgreSQL's charts go to the current folder
-    outcome = run_ffdb(capsys, "demo", "--database-url", empty_database_url)
+    monkeypatch.chdir(tmp_path)  # nothing may land in the current folder unasked
+    sqlite = empty_database_url.get_backend_name() == "sqlite"
+    # SQLite: beside the database file, named after it (test.db); PostgreSQL: --charts.
+    charts = tmp_path / "charts"
+    if not sqlite:  # no file to draw beside: only when asked, never in the current folder
+        plain = run_ffdb(capsys, "demo", "--database-url", empty_database_url)
+        assert plain.exit_code == 0, plain.output
+        assert "Charts: give --charts DIR to draw one per category." in plain.stdout
+        assert not list(tmp_path.rglob("*.png"))
+    extra = () if sqlite else ("--charts", str(charts))
+    outcome = run_ffdb(capsys, "demo", "--database-url", empty_database_url, *extra)
     assert outcome.exit_code == 0, outcome.output
     lines = outcome.stdout.splitlines()
     start = lines.index("Forecast against actuals, one chart per category:")
     paths = [Path(line.strip()) for line in lines[start + 1 : start + 4]]
-    sqlite = empty_database_url.get_backend_name() == "sqlite"
-    # Named after the SQLite file (test.db), else "demo"; in the season's category order.
     prefix = "test" if sqlite else "demo"
     assert [p.name for p in paths] == [
         f"{prefix}-FC-CAT-{category}-SS25.png" for category in ("WD", "MO", "AC")
     ]
-    folder = Path(str(empty_database_url.database)).parent if sqlite else tmp_path
+    folder = Path(str(empty_database_url.database)).parent if sqlite else charts
     for path in paths:
-        full = path if path.is_absolute() else tmp_path / path
-        assert full.parent.resolve() == folder.resolve()
-        assert full.read_bytes()[:4] == b"\x89PNG"
+        assert path.parent.resolve() == folder.resolve()
+        assert path.read_bytes()[:4] == b"\x89PNG"
 
 
 def test_the_readme_chart_generator_runs_and_matches_the_committed_chart(tmp_path: Path) -> None:

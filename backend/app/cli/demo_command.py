@@ -147,12 +147,17 @@ def _markdown_decisions(session: Session, summary: DemoSummary) -> Table:
     return table
 
 
-def _charts(engine: Engine, url: URL, summary: DemoSummary) -> None:
-    """One chart per category beside the SQLite file (PostgreSQL: the current folder)."""
+def _charts(engine: Engine, url: URL, summary: DemoSummary, charts: Path | None) -> None:
+    """One chart per category: in ``charts``, else beside the SQLite file (on PostgreSQL
+    only when a folder is given)."""
     from backend.app.demo.charts import write_demo_charts
 
     path = sqlite_file(url)
-    folder, prefix = (Path.cwd(), "demo") if path is None else (path.parent, path.stem)
+    if charts is None and path is None:
+        console.print("Charts: give --charts DIR to draw one per category.")
+        return
+    folder = charts if charts is not None else path.parent if path is not None else Path()
+    prefix = path.stem if path is not None else "demo"
     with error_console.status("Drawing the charts"):
         paths = write_demo_charts(engine, summary, folder, prefix)
     console.print("Forecast against actuals, one chart per category:")
@@ -169,6 +174,16 @@ def demo(
             "--replace", help="Wipe a database that holds data `ffdb demo` did not write."
         ),
     ] = False,
+    charts: Annotated[
+        Path | None,
+        typer.Option(
+            "--charts",
+            metavar="DIR",
+            help="Where to draw one forecast-against-actuals chart per category "
+            "[default: beside the SQLite file; on PostgreSQL none unless given].",
+            show_default=False,
+        ),
+    ] = None,
     database_url: DatabaseUrl = DEFAULT_DATABASE_URL,
 ) -> None:
     """Build a fresh database at head filled with a sample season, then report on it.
@@ -225,7 +240,7 @@ def demo(
             for forecast_id in summary.forecast_ids.values():
                 console.print(_curve_against_actuals(session, forecast_id))
             console.print(_markdown_decisions(session, summary))
-        _charts(engine, url, summary)
+        _charts(engine, url, summary, charts)
         stats = "ffdb stats" + (
             "" if str(url) == DEFAULT_DATABASE_URL else f" --database-url '{redacted(url)}'"
         )

@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_WORKERS ?= auto
 
-.PHONY: install lint typecheck test demo docs-chart bench clean
+.PHONY: install lint typecheck test demo docs docs-chart bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,12 @@ test: lint typecheck
 # tables; it stays for `sqlite3 fashion_forecast.db` and `ffdb stats`.
 demo: install
 	$(BIN)/ffdb demo --database-url sqlite:///./fashion_forecast.db
+
+# Regenerate the documents made from the code (tests fail when a committed copy is stale).
+docs: install docs-chart
+	$(BIN)/ffdb erd --output docs/erd.md
+	$(BIN)/ffdb schema-doc --output docs/schema.md
+	$(BIN)/ffdb lifecycle --readme README.md
 
 # The README's chart (docs/img/), drawn by the code from the demo season (seed 42).
 docs-chart: install

@@ -104,3 +104,34 @@ def test_check_fails_when_a_check_constraint_is_missing(
         "error: models and migrations differ: "
         "CHECK ck_stores_median_income on stores exists only in the models"
     )
+
+
+@pytest.mark.parametrize("table", ["workflows", "markdown_status_changes"])
+def test_check_covers_the_orchestrators_tables(
+    migrated_url: URL, table: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    execute_sql(migrated_url, f"DROP TABLE {table}")
+    result = run_ffdb(capsys, "check", "--database-url", migrated_url)
+    assert result.exit_code == 1
+    assert f"table {table} exists only in the models" in result.stderr
+
+
+def test_check_covers_the_orchestrators_checks(
+    migrated_url: URL, backend_name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    if backend_name == "postgresql":
+        execute_sql(migrated_url, "ALTER TABLE workflows DROP CONSTRAINT ck_workflows_progress")
+    else:
+        execute_sql(
+            migrated_url,
+            "PRAGMA writable_schema=ON",
+            "UPDATE sqlite_master SET sql = replace(sql, "
+            "'CONSTRAINT ck_workflows_progress CHECK (progress >= 0 AND progress <= 1), ', '') "
+            "WHERE name = 'workflows'",
+        )
+    result = run_ffdb(capsys, "check", "--database-url", migrated_url)
+    assert result.exit_code == 1
+    assert result.stderr.strip() == (
+        "error: models and migrations differ: "
+        "CHECK ck_workflows_progress on workflows exists only in the models"
+    )

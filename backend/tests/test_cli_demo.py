@@ -33,6 +33,13 @@ def test_demo_builds_reports_and_can_run_again(
     assert "historical_sales" in out and "23,400" in out
     assert "Women's Dresses (FC-CAT-WD-SS25): forecast against actuals" in out
     assert "Markdown decisions at week 6" in out
+    # Each category's run: its trail, and the planner's approval on the markdown's.
+    for category in ("CAT-WD", "CAT-MO", "CAT-AC"):
+        assert (
+            f"Workflow WF-SS25-DEMO-5-{category} ({category}, Spring 2025): completed, 100%" in out
+        )
+    assert "demand_agent.forecast_demand" in out and "orchestrator.resume_after_approval" in out
+    assert "pending -> approved by planner@demo.example at 2025-03-31 " in out
     assert "The database stays for you" in out
 
     engine = make_engine(empty_database_url)

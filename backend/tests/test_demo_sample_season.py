@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session
 
+from backend.app import queries
 from backend.app.database.base import Base
 from backend.app.database.db import make_engine
 from backend.app.demo.sample_season import (
@@ -126,3 +128,41 @@ def test_the_demo_refuses_a_database_with_data(engine: Engine) -> None:
 def test_apportion_sums_exactly(total: int, weights: list[float], expected: list[int]) -> None:
     assert apportion(total, weights) == expected
     assert sum(apportion(total, weights)) == total
+
+
+def test_each_category_runs_through_a_workflow(engine: Engine) -> None:
+    """Started, six steps in order, paused for the planner, approved, completed; its
+    outputs are the season's parameters, forecast and allocation."""
+    summary = generate_sample_season(engine)
+    expected_steps = [
+        ("orchestrator", "extract_season_parameters"),
+        ("demand_agent", "forecast_demand"),
+        ("inventory_agent", "allocate_inventory"),
+        ("orchestrator", "record_actual_sales"),
+        ("pricing_agent", "recommend_markdown"),
+        ("orchestrator", "resume_after_approval"),
+    ]
+    with Session(engine) as session:
+        assert sorted(summary.workflow_ids) == sorted(summary.category_ids)
+        for category_id, workflow_id in summary.workflow_ids.items():
+            run = queries.workflow_status(session, workflow_id)
+            assert (run.status, run.progress, run.current_agent) == ("completed", 1.0, None)
+            assert (run.parameter_id, run.forecast_id, run.allocation_id) == (
+                summary.parameter_ids[category_id],
+                summary.forecast_ids[category_id],
+                summary.allocation_ids[category_id],
+            )
+            assert [(s.agent_name, s.action) for s in run.steps] == expected_steps
+            assert all(s.duration_seconds and s.duration_seconds > 0 for s in run.steps)
+            # Steps keep the run's clock: in order, the actuals at the checkpoint Monday.
+            times = [s.created_at for s in run.steps]
+            assert times == sorted(times)
+            assert times[3] is not None and times[3].date() == date(2025, 3, 31)
+            (markdown,) = queries.markdowns_of_forecast(session, summary.forecast_ids[category_id])
+            assert markdown.markdown_id == summary.markdown_ids[category_id]
+            assert markdown.status == "approved"
+            assert [(t.from_status, t.to_status, t.actor) for t in markdown.trail] == [
+                ("pending", "approved", "planner@demo.example")
+            ]
+            # Approved while the run waited, before it resumed.
+            assert times[4] is not None and times[4] < markdown.trail[0].changed_at <= times[5]

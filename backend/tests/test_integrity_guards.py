@@ -75,12 +75,16 @@ class Key:
         }
 
 
-KEYS = [Key(str(fk.name), *fk_columns(fk)) for fk in foreign_keys()]
+ALL_KEYS = [Key(str(fk.name), *fk_columns(fk)) for fk in foreign_keys()]
+# A table's valid row refers to the valid rows of its parents; a key from a table to
+# itself (a revision of a forecast) has its own tests below.
+KEYS = [key for key in ALL_KEYS if key.child != key.parent]
+SELF_KEYS = [key for key in ALL_KEYS if key.child == key.parent]
 BYPASSES = ["orphan insert", "child update", "parent delete", "parent key update"]
 
 
 def test_the_schema_declares_the_expected_foreign_keys() -> None:
-    assert {(k.child, k.column, k.parent) for k in KEYS} == {
+    assert {(k.child, k.column, k.parent) for k in ALL_KEYS} == {
         ("stores", "cluster_id", "store_clusters"),
         ("forecasts", "category_id", "categories"),
         ("season_parameters", "category_id", "categories"),
@@ -94,16 +98,42 @@ def test_the_schema_declares_the_expected_foreign_keys() -> None:
         ("actual_sales", "forecast_id", "forecasts"),
         # Extension beyond the story: retailer store columns `stores` has no place for.
         ("store_extra_attributes", "store_id", "stores"),
+        # The orchestrator's records (revision 0003).
+        ("forecasts", "revises_forecast_id", "forecasts"),
+        ("workflows", "category_id", "categories"),
+        ("workflows", "parameter_id", "season_parameters"),
+        ("workflows", "forecast_id", "forecasts"),
+        ("workflows", "allocation_id", "allocations"),
+        ("markdown_status_changes", "markdown_id", "markdowns"),
     }
 
 
 # --- through our engine, on both backends ------------------------------------------------
 
 
-def _refusal(engine: Engine, key: Key, setup: tuple[str, ...], statement: sa.Executable) -> str:
+def rows_through(key: Key) -> SampleRows:
+    """The child's valid row and its parents, with the child's other optional keys NULL,
+    so that the key's parent row is referenced by this one child row only."""
+    child = metadata.tables[key.child]
+    cleared = {
+        fk.parent.name: None
+        for fk in child.foreign_keys
+        if fk.parent.name != key.column and fk.parent.nullable
+    }
+    needed = {
+        fk.column.table.name
+        for fk in child.foreign_keys
+        if fk.parent.name not in cleared and fk.column.table is not child
+    }
+    rows = SampleRows().add_valid(*needed)
+    rows.add(key.child, **cleared)
+    return rows
+
+
+def _refusal(engine: Engine, key: Key, setup: SampleRows, statement: sa.Executable) -> str:
     """The error the database raises for ``statement`` after seeding ``setup``."""
     with engine.connect() as connection:
-        SampleRows().add_valid(*setup).write(connection)
+        setup.write(connection)
         with pytest.raises(IntegrityError) as refused:
             connection.execute(statement)
         connection.rollback()
@@ -121,7 +151,9 @@ def _names_the_key(engine: Engine, key: Key, message: str) -> None:
 def test_engine_refuses_an_orphan_insert(shared_engine: Engine, key: Key) -> None:
     orphan = valid_row(key.child, **{key.column: "no-such-parent"})
     child = metadata.tables[key.child]
-    parents = tuple(fk.column.table.name for fk in child.foreign_keys)
+    parents = tuple(
+        fk.column.table.name for fk in child.foreign_keys if fk.column.table is not child
+    )
     with shared_engine.connect() as connection:
         SampleRows().add_valid(*parents).write(connection)
         with pytest.raises(IntegrityError) as refused:
@@ -145,8 +177,74 @@ def _changes(key: Key) -> dict[str, sa.Executable]:
 def test_engine_refuses_breaking_an_existing_reference(
     shared_engine: Engine, key: Key, change: str
 ) -> None:
-    message = _refusal(shared_engine, key, (key.child,), _changes(key)[change])
+    message = _refusal(shared_engine, key, rows_through(key), _changes(key)[change])
     _names_the_key(shared_engine, key, message)
+
+
+def _with_revision(connection: sa.Connection) -> None:
+    """Forecast F1 and F2, a revision of F1 from week 7."""
+    rows = SampleRows().add_valid("forecasts")
+    rows.add("forecasts", forecast_id="F2", revises_forecast_id="F1", from_week=7, peak_week=7)
+    rows.write(connection)
+
+
+SELF_CHANGES = {
+    "orphan insert": lambda table: sa.insert(table).values(
+        {
+            **valid_row("forecasts"),
+            "forecast_id": "F3",
+            "revises_forecast_id": "NOPE",
+            "from_week": 2,
+        }
+    ),
+    "parent delete": lambda table: sa.delete(table).where(table.c.forecast_id == "F1"),
+    "parent key update": lambda table: (
+        sa.update(table).where(table.c.forecast_id == "F1").values(forecast_id="F1-renamed")
+    ),
+    "child update": lambda table: (
+        sa.update(table).where(table.c.forecast_id == "F2").values(revises_forecast_id="NOPE")
+    ),
+}
+
+
+@pytest.mark.parametrize("change", sorted(SELF_CHANGES))
+@pytest.mark.parametrize("key", SELF_KEYS, ids=lambda k: k.name)
+def test_a_revision_keeps_the_forecast_it_revises(
+    shared_engine: Engine, key: Key, change: str
+) -> None:
+    table = metadata.tables[key.child]
+    with shared_engine.connect() as connection:
+        _with_revision(connection)
+        with pytest.raises(IntegrityError) as refused:
+            connection.execute(SELF_CHANGES[change](table))
+        connection.rollback()
+    _names_the_key(shared_engine, key, str(refused.value))
+
+
+@pytest.mark.parametrize("key", SELF_KEYS, ids=lambda k: k.name)
+@pytest.mark.parametrize("backend_name", ["sqlite"])
+def test_plain_sqlite3_cannot_orphan_a_revision(migrated_url: URL, key: Key) -> None:
+    engine = make_engine(migrated_url)
+    with engine.begin() as connection:
+        _with_revision(connection)
+    engine.dispose()
+    assert migrated_url.database is not None
+    path = Path(migrated_url.database)
+    before = snapshot(path)
+    for statement in (
+        "DELETE FROM forecasts WHERE forecast_id = 'F1';",
+        "UPDATE forecasts SET forecast_id = 'F1-renamed' WHERE forecast_id = 'F1';",
+        "UPDATE forecasts SET revises_forecast_id = 'NOPE' WHERE forecast_id = 'F2';",
+    ):
+        connection = sqlite3.connect(path, isolation_level=None)
+        try:
+            connection.execute("PRAGMA foreign_keys=OFF")
+            with pytest.raises(sqlite3.IntegrityError) as refused:
+                connection.executescript(statement)
+        finally:
+            connection.close()
+        assert f"FOREIGN KEY constraint failed: {key.describe()}" in str(refused.value)
+    assert snapshot(path) == before
 
 
 def test_a_parent_without_children_can_go(shared_engine: Engine) -> None:
@@ -207,7 +305,9 @@ def test_plain_sqlite3_with_the_pragma_off_is_refused(
     migrated_url: URL, key: Key, bypass: str
 ) -> None:
     # Only the key's own child row refers to the parent, so the refusal is this key's.
-    path = _sqlite_holding(migrated_url, key.child)
+    rows_through(key).write(migrated_url)
+    assert migrated_url.database is not None
+    path = Path(migrated_url.database)
     before = snapshot(path)
     connection = sqlite3.connect(path, isolation_level=None)
     try:
@@ -233,7 +333,9 @@ def _cli(path: Path, sql: str) -> subprocess.CompletedProcess[str]:
 @pytest.mark.parametrize("key", KEYS, ids=lambda k: k.name)
 @pytest.mark.parametrize("backend_name", ["sqlite"])
 def test_the_sqlite3_cli_is_refused(migrated_url: URL, key: Key, bypass: str) -> None:
-    path = _sqlite_holding(migrated_url, key.child)
+    rows_through(key).write(migrated_url)
+    assert migrated_url.database is not None
+    path = Path(migrated_url.database)
     before = snapshot(path)
     result = _cli(path, "PRAGMA foreign_keys=OFF; " + key.bypass_statements()[bypass])
     assert result.returncode != 0
@@ -247,7 +349,7 @@ def test_the_sqlite3_cli_is_refused(migrated_url: URL, key: Key, bypass: str) ->
 def _expected_trigger_names() -> set[str]:
     return {
         f"{integrity.GUARD_PREFIX}{key.child}_{key.column}_{kind}"
-        for key in KEYS
+        for key in ALL_KEYS
         for kind in GUARD_KINDS
     }
 
@@ -261,7 +363,7 @@ def _triggers(engine: Engine) -> set[str]:
 @pytest.mark.parametrize("backend_name", ["sqlite"])
 def test_four_guards_per_declared_foreign_key_and_nothing_else(engine: Engine) -> None:
     assert _triggers(engine) == _expected_trigger_names()
-    assert len(_expected_trigger_names()) == 4 * len(KEYS)
+    assert len(_expected_trigger_names()) == 4 * len(ALL_KEYS)
     with engine.connect() as connection:
         assert integrity.missing_guards(connection) == []
         assert integrity.stray_guards(connection) == []
@@ -294,7 +396,7 @@ def test_missing_guards_reports_a_stale_trigger_and_install_repairs_it(engine: E
         assert integrity.missing_guards(connection) == [stale]
         assert integrity.stray_guards(connection) == [f"{integrity.GUARD_PREFIX}gone_column_insert"]
     with engine.begin() as connection:
-        assert integrity.install_guards(connection) == 4 * len(KEYS)
+        assert integrity.install_guards(connection) == 4 * len(ALL_KEYS)
     with engine.connect() as connection:
         assert integrity.missing_guards(connection) == []
         assert integrity.stray_guards(connection) == []

@@ -162,11 +162,134 @@ CHECK_CASES: list[CheckCase] = [
     *_range("ck_markdowns_target_sell_through", "markdowns", "target_sell_through_pct", 0, 1, None),
     # The story caps a markdown at 40%.
     *_range("ck_markdowns_markdown_pct", "markdowns", "recommended_markdown_pct", 0, 0.40, None),
+    # --- the orchestrator's records (revision 0003) ---
+    CheckCase(
+        "ck_forecasts_from_week",
+        "forecasts",
+        {"from_week": 12, "revises_forecast_id": "F1", "forecast_id": "F2"},
+        {"from_week": 13, "revises_forecast_id": "F1", "forecast_id": "F2"},
+    ),
+    CheckCase(
+        "ck_forecasts_revision_from_week",
+        "forecasts",
+        {"from_week": 2, "revises_forecast_id": "F1", "forecast_id": "F2"},
+        {"from_week": 1, "revises_forecast_id": "F1", "forecast_id": "F2"},
+    ),
+    CheckCase("ck_forecasts_revision_from_week", "forecasts", {"from_week": 1}, {"from_week": 2}),
+    CheckCase(
+        "ck_forecasts_revises_another",
+        "forecasts",
+        {"forecast_id": "F2", "revises_forecast_id": "F1", "from_week": 2},
+        {"forecast_id": "F2", "revises_forecast_id": "F2", "from_week": 2},
+        # PostgreSQL checks the foreign key at the end of the statement, when the row
+        # exists: only the CHECK refuses it. SQLite's guard trigger refuses it first.
+        also=("forecasts.revises_forecast_id -> forecasts.forecast_id (no such forecasts row)",),
+    ),
+    *_range("ck_workflows_progress", "workflows", "progress", 0, 1, None),
+    CheckCase(
+        "ck_workflows_finished_at",
+        "workflows",
+        {"status": "cancelled", "finished_at": datetime(2025, 4, 7, tzinfo=UTC)},
+        {"status": "cancelled", "finished_at": None},
+    ),
+    CheckCase(
+        "ck_workflows_finished_at",
+        "workflows",
+        {"status": "running", "finished_at": None},
+        {"status": "running", "finished_at": datetime(2025, 4, 7, tzinfo=UTC)},
+    ),
+    CheckCase(
+        "ck_workflows_failed_has_error",
+        "workflows",
+        {
+            "status": "failed",
+            "error_message": "boom",
+            "finished_at": datetime(2025, 4, 7, tzinfo=UTC),
+        },
+        {
+            "status": "failed",
+            "error_message": None,
+            "finished_at": datetime(2025, 4, 7, tzinfo=UTC),
+        },
+    ),
+    CheckCase(
+        "ck_workflows_completed_progress",
+        "workflows",
+        {
+            "status": "completed",
+            "progress": 1.0,
+            "produces_forecast": False,
+            "finished_at": datetime(2025, 4, 7, tzinfo=UTC),
+        },
+        {
+            "status": "completed",
+            "progress": 0.5,
+            "produces_forecast": False,
+            "finished_at": datetime(2025, 4, 7, tzinfo=UTC),
+        },
+    ),
+    CheckCase(
+        "ck_workflows_completed_forecast",
+        "workflows",
+        {
+            "status": "completed",
+            "progress": 1.0,
+            "forecast_id": "F1",
+            "finished_at": datetime(2025, 4, 7, tzinfo=UTC),
+        },
+        {
+            "status": "completed",
+            "progress": 1.0,
+            "forecast_id": None,
+            "finished_at": datetime(2025, 4, 7, tzinfo=UTC),
+        },
+    ),
+    CheckCase(
+        "ck_markdown_status_changes_moves",
+        "markdown_status_changes",
+        {"from_status": "pending", "to_status": "rejected"},
+        {"from_status": "pending", "to_status": "pending"},
+    ),
+]
+
+
+@dataclass(frozen=True)
+class KeyLengthCase:
+    """A string key bounded to 1..KEY_MAX_LENGTH characters by a named CHECK."""
+
+    table: str
+    column: str
+
+    @property
+    def constraint(self) -> str:
+        return f"ck_{self.table}_{self.column}_length"
+
+    @property
+    def parent(self) -> tuple[str, str] | None:
+        column = metadata.tables[self.table].c[self.column]
+        for key in column.foreign_keys:
+            return key.column.table.name, key.column.name
+        return None
+
+
+KEY_LENGTH_CASES = [
+    KeyLengthCase(table.name, column.name)
+    for table in metadata.sorted_tables
+    for column in table.columns
+    if any(
+        isinstance(c, CheckConstraint) and c.name == f"ck_{table.name}_{column.name}_length"
+        for c in table.constraints
+    )
 ]
 
 # Nullable columns under a CHECK: NULL means "not given" and must pass.
 NULL_PASSES = [
     ("workflow_logs", "duration_seconds"),
+    ("workflows", "current_agent"),
+    ("workflows", "parameter_id"),
+    ("workflows", "forecast_id"),
+    ("workflows", "allocation_id"),
+    ("forecasts", "revises_forecast_id"),
     ("season_parameters", "markdown_checkpoint_week"),
     ("season_parameters", "markdown_threshold"),
 ]
@@ -205,11 +328,42 @@ STORY_ENUM_VALUES = {
     ("stores", "location_tier"): ("A", "B", "C"),
     ("stores", "store_format"): ("MALL", "STANDALONE", "SHOPPING_CENTER", "OUTLET"),
     ("stores", "region"): ("NORTHEAST", "SOUTHEAST", "MIDWEST", "WEST"),
-    ("markdowns", "status"): ("pending", "approved", "applied"),
+    # "rejected" is this layer's addition (a planner's "no"; README, lifecycles).
+    ("markdowns", "status"): ("pending", "approved", "applied", "rejected"),
+    ("markdown_status_changes", "from_status"): ("pending", "approved", "applied", "rejected"),
+    ("markdown_status_changes", "to_status"): ("pending", "approved", "applied", "rejected"),
+    ("workflows", "status"): (
+        "pending",
+        "running",
+        "awaiting_approval",
+        "completed",
+        "failed",
+        "cancelled",
+    ),
     ("workflow_logs", "status"): ("started", "completed", "failed"),
     ("season_parameters", "replenishment_strategy"): ("none", "weekly", "bi-weekly"),
     ("season_parameters", "extraction_confidence"): ("low", "medium", "high"),
 }
+
+
+# Enum columns that a CHECK requires to differ from another column of the row.
+DIFFERENT_FROM = {
+    ("markdown_status_changes", "from_status"): "to_status",
+    ("markdown_status_changes", "to_status"): "from_status",
+}
+
+
+def _status_consistent(table: str, column: str, value: str) -> dict[str, Any]:
+    """What a workflows row in status ``value`` must also hold by its CHECKs."""
+    if (table, column) != ("workflows", "status"):
+        return {}
+    finished = value in ("completed", "failed", "cancelled")
+    return {
+        "finished_at": datetime(2025, 4, 7, tzinfo=UTC) if finished else None,
+        "error_message": "stopped",
+        "progress": 1.0,
+        "produces_forecast": False,
+    }
 
 
 def metadata_checks() -> set[str]:
@@ -228,7 +382,7 @@ def metadata_checks() -> set[str]:
 def _error(engine: Engine, table_name: str, values: dict[str, Any]) -> str:
     """The database's refusal of ``values`` (after seeding the rows it needs), as text."""
     with engine.connect() as connection:
-        SampleRows().add_valid(*_parents(table_name)).write(connection)
+        SampleRows().add_valid(*_parents(table_name, values)).write(connection)
         with pytest.raises(IntegrityError) as refused:
             insert_row(connection, table_name, values)
         connection.rollback()
@@ -237,13 +391,24 @@ def _error(engine: Engine, table_name: str, values: dict[str, Any]) -> str:
 
 def _accepts(engine: Engine, table_name: str, values: dict[str, Any]) -> None:
     with engine.connect() as connection:
-        SampleRows().add_valid(*_parents(table_name)).write(connection)
+        SampleRows().add_valid(*_parents(table_name, values)).write(connection)
         insert_row(connection, table_name, values)
         connection.rollback()
 
 
-def _parents(table_name: str) -> list[str]:
-    return [fk.column.table.name for fk in metadata.tables[table_name].foreign_keys]
+def _parents(table_name: str, values: dict[str, Any] | None = None) -> list[str]:
+    """The tables ``values`` (a row of ``table_name``) needs rows in first. A table's
+    own valid row is written first only for a row that references it (a revision)."""
+    table = metadata.tables[table_name]
+    parents = []
+    for fk in table.foreign_keys:
+        if fk.column.table is not table:
+            parents.append(fk.column.table.name)
+        elif values is not None and values.get(fk.parent.name) is not None:
+            own_key = primary_key(table_name)
+            if values.get(own_key) != VALID_ROWS[table_name][own_key]:
+                parents.append(table_name)
+    return parents
 
 
 # --- CHECK constraints -------------------------------------------------------------------
@@ -251,7 +416,64 @@ def _parents(table_name: str) -> list[str]:
 
 def test_every_check_has_a_case() -> None:
     covered = {case.constraint for case in CHECK_CASES} | {e.constraint for e in ENUM_COLUMNS}
+    covered |= {case.constraint for case in KEY_LENGTH_CASES}
     assert metadata_checks() == covered
+
+
+def test_every_new_string_key_is_bounded() -> None:
+    from backend.app.maintenance.definitions import KEY_MAX_LENGTH as DEFINED_MAX
+    from backend.app.models.key_bounds import KEY_MAX_LENGTH
+
+    assert KEY_MAX_LENGTH == DEFINED_MAX
+    bounded = {(case.table, case.column) for case in KEY_LENGTH_CASES}
+    assert bounded >= {
+        ("workflows", "workflow_id"),
+        ("workflows", "category_id"),
+        ("workflows", "parameter_id"),
+        ("workflows", "forecast_id"),
+        ("workflows", "allocation_id"),
+        ("markdown_status_changes", "change_id"),
+        ("markdown_status_changes", "markdown_id"),
+        ("markdown_status_changes", "actor"),
+        ("forecasts", "revises_forecast_id"),
+    }
+
+
+@pytest.mark.parametrize("case", KEY_LENGTH_CASES, ids=lambda case: case.constraint)
+def test_key_of_128_characters_passes_and_129_or_none_is_refused(
+    shared_engine: Engine, case: KeyLengthCase
+) -> None:
+    from backend.app.models.key_bounds import KEY_MAX_LENGTH
+
+    extra: dict[str, Any] = {}
+    if case.table == "forecasts" and case.column != "forecast_id":
+        extra = {"forecast_id": "F-revision", "from_week": 2}
+    for length, accepted in ((KEY_MAX_LENGTH, True), (KEY_MAX_LENGTH + 1, False), (0, False)):
+        value = "k" * length
+        with shared_engine.connect() as connection:
+            SampleRows().add_valid(*_parents(case.table)).write(connection)
+            parent_bounded = False
+            if case.parent is not None:
+                # A parent with the same key, so only the length can refuse the row
+                # (SQLite's guard triggers would name the foreign key first). Where the
+                # parent's own key is bounded too, the parent cannot exist at all.
+                parent_table, parent_key = case.parent
+                try:
+                    with connection.begin_nested():
+                        rows = SampleRows().add(parent_table, **{parent_key: value})
+                        insert_row(connection, parent_table, rows)
+                except IntegrityError as error:
+                    assert f"ck_{parent_table}_{parent_key}_length" in str(error), str(error)
+                    parent_bounded = True
+            row = valid_row(case.table, **{case.column: value}, **extra)
+            if accepted:
+                insert_row(connection, case.table, row)
+            else:
+                with pytest.raises(IntegrityError) as refused:
+                    insert_row(connection, case.table, row)
+                if not parent_bounded:
+                    assert case.constraint in str(refused.value), (length, str(refused.value))
+            connection.rollback()
 
 
 def test_the_database_has_every_check_of_the_models(shared_engine: Engine) -> None:
@@ -295,6 +517,10 @@ def test_enum_stores_the_exact_story_strings(shared_engine: Engine, enum: EnumCo
         SampleRows().add_valid(*_parents(enum.table)).write(connection)
         for index, value in enumerate(enum.values):
             fields = {key: f"{VALID_ROWS[enum.table][key]}-{index}", enum.column: value}
+            fields.update(_status_consistent(enum.table, enum.column, value))
+            companion = DIFFERENT_FROM.get((enum.table, enum.column))
+            if companion is not None:  # a status change moves to another status
+                fields[companion] = next(other for other in enum.values if other != value)
             insert_row(connection, enum.table, valid_row(enum.table, **fields))
         stored = connection.execute(
             sa.select(sa.cast(metadata.tables[enum.table].c[enum.column], sa.String))
@@ -419,6 +645,10 @@ STORY_DEFAULTS: dict[tuple[str, str], Any] = {
     ("markdowns", "elasticity_coefficient"): 2.0,
     ("markdowns", "status"): "pending",
     ("season_parameters", "extraction_confidence"): "medium",
+    ("forecasts", "from_week"): 1,
+    ("workflows", "status"): "pending",
+    ("workflows", "progress"): 0.0,
+    ("workflows", "produces_forecast"): True,
 }
 
 
@@ -427,7 +657,7 @@ def test_every_server_default_has_a_case() -> None:
         (t.name, c.name)
         for t in metadata.sorted_tables
         for c in t.columns
-        if c.server_default is not None and c.name != "created_at"
+        if c.server_default is not None and c.name not in ("created_at", "updated_at")
     }
     assert defaulted == set(STORY_DEFAULTS)
     with_created_at = {t.name for t in metadata.sorted_tables if "created_at" in t.c}
@@ -451,6 +681,7 @@ RAW_INSERTS = [
     " initial_allocation_total, holdback_total, store_allocations)"
     ' VALUES (\'A1\', \'F1\', 9600, 5280, 4320, \'[{"store_id": "S01", "initial": 176,'
     ' "holdback": 142}]\')',
+    "INSERT INTO workflows (workflow_id, category_id, season) VALUES ('W1', 'CAT1', 'Spring 2025')",
     "INSERT INTO markdowns (markdown_id, forecast_id, week_number, sell_through_pct, gap_pct,"
     " recommended_markdown_pct) VALUES ('M1', 'F1', 6, 0.5, 0.1, 0.2)",
 ]

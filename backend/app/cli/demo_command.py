@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from backend.app.cli.app import app
 from backend.app.cli.common import CommandError, DatabaseUrl, console, error_console
+from backend.app.cli.workflow_commands import workflow_table
 from backend.app.database.base import Base
 from backend.app.database.db import (
     DEFAULT_DATABASE_URL,
@@ -28,7 +29,15 @@ from backend.app.database.db import (
 )
 from backend.app.demo.sample_season import DEMO_WORKFLOW_PREFIX, DemoSummary, generate_sample_season
 from backend.app.maintenance import migrate
-from backend.app.models import ActualSales, Category, Forecast, Markdown, WorkflowLog
+from backend.app.models import (
+    ActualSales,
+    Category,
+    Forecast,
+    Markdown,
+    MarkdownStatusChange,
+    WorkflowLog,
+)
+from backend.app.queries import workflow_status
 
 SQLITE_COMPANIONS = ("", "-wal", "-shm", "-journal")
 
@@ -127,8 +136,8 @@ def _markdown_decisions(session: Session, summary: DemoSummary) -> Table:
     table = Table(
         title=f"Markdown decisions at week {summary.checkpoint_week}", title_justify="left"
     )
-    for column in ("category", "sell-through", "target", "gap", "markdown"):
-        table.add_column(column, justify="left" if column == "category" else "right")
+    for column in ("category", "sell-through", "target", "gap", "markdown", "status"):
+        table.add_column(column, justify="left" if column in ("category", "status") else "right")
     reasons = []
     for category_id, markdown_id in summary.markdown_ids.items():
         markdown = session.get(Markdown, markdown_id)
@@ -140,8 +149,18 @@ def _markdown_decisions(session: Session, summary: DemoSummary) -> Table:
             f"{markdown.target_sell_through_pct:.0%}",
             f"{markdown.gap_pct:+.1%}",
             f"[bold]{markdown.recommended_markdown_pct:.1%}[/]",
+            str(markdown.status),
         )
-        reasons.append(f"{category.category_name}: {markdown.reasoning}")
+        moves = "; ".join(
+            f"{move.from_status} -> {move.to_status} by {move.actor} at "
+            f"{move.changed_at:%Y-%m-%d %H:%M:%S} UTC"
+            for move in session.scalars(
+                select(MarkdownStatusChange)
+                .where(MarkdownStatusChange.markdown_id == markdown_id)
+                .order_by(MarkdownStatusChange.changed_at, MarkdownStatusChange.change_id)
+            )
+        )
+        reasons.append(f"{category.category_name}: {markdown.reasoning} ({moves or 'undecided'})")
     table.caption = "\n".join(reasons)
     table.caption_justify = "left"
     return table
@@ -190,7 +209,8 @@ def demo(
 
     3 store clusters, 50 stores, 3 categories, 3 years of weekly history, a 12-week
     forecast per category with its cluster split, allocations, 6 weeks of actuals,
-    markdown decisions and the workflow log: every one of the 11 tables.
+    markdown decisions approved by a planner, and per category the orchestrator's run
+    with its steps: every table.
 
     Example: ffdb demo --seed 7 && ffdb stats
     """
@@ -240,6 +260,8 @@ def demo(
             for forecast_id in summary.forecast_ids.values():
                 console.print(_curve_against_actuals(session, forecast_id))
             console.print(_markdown_decisions(session, summary))
+            for workflow_id in summary.workflow_ids.values():
+                console.print(workflow_table(workflow_status(session, workflow_id)))
         _charts(engine, url, summary, charts)
         stats = "ffdb stats" + (
             "" if str(url) == DEFAULT_DATABASE_URL else f" --database-url '{redacted(url)}'"

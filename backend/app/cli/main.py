@@ -21,6 +21,7 @@ from backend.app.cli import (
     import_commands,  # noqa: F401  (ffdb import, ffdb export)
     query_commands,  # noqa: F401
     transfer_command,  # noqa: F401
+    workflow_commands,  # noqa: F401  (ffdb workflow, ffdb lifecycle)
 )
 from backend.app.cli.app import app
 from backend.app.cli.common import CommandError, error_console

@@ -40,7 +40,9 @@ Format = Annotated[
 Output = TypeVar("Output", bound=CommandOutput)
 
 
-def _read(database_url: str, read: Callable[[Session], Output], output_format: str) -> Output:
+def read_command(
+    database_url: str, read: Callable[[Session], Output], output_format: str
+) -> Output:
     """Run ``read`` on a read-only session; a ``ReadError`` is the command's one-line error.
     Prints the result as one JSON object when asked to (the caller prints tables)."""
     with open_engine(database_url) as engine, Session(read_only(engine)) as session:
@@ -72,7 +74,7 @@ def variance_command(
     """Forecast against actual units per week, cumulative, and sell-through per store."""
     if plot is not None:
         _check_chart_path(plot)
-    report = _read(
+    report = read_command(
         database_url, lambda session: forecast_variance(session, forecast_id, week), output_format
     )
     if plot is not None:
@@ -173,7 +175,7 @@ def sell_through_command(
     database_url: DatabaseUrl = DEFAULT_DATABASE_URL,
 ) -> None:
     """Units sold in weeks 1..N / units shipped to the stores, against a target."""
-    measured = _read(
+    measured = read_command(
         database_url,
         lambda session: sell_through_to_date(session, forecast_id, week, target),
         output_format,

@@ -14,7 +14,10 @@
   cluster distribution (each cluster's share of the same weeks in past years), an
   allocation across all 50 stores, actual sales for weeks 1..6 and the markdown
   decision at the checkpoint week (see ``_markdown``);
-- the workflow log of the run, one row per agent step.
+- per category one orchestrator run (``workflows``) through the write API
+  (``domain.workflows``): started, each agent step logged (workflow_logs), paused
+  awaiting the planner's approval of the markdown, approved (markdown_status_changes),
+  resumed and completed.
 
 Same seed, same rows: every value comes from ``random.Random(seed)`` in a fixed order
 and every key is derived, never random, so two runs differ only in ``created_at``.
@@ -26,7 +29,7 @@ import math
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, func, select
@@ -34,7 +37,7 @@ from sqlalchemy.orm import Session
 
 from backend.app.database.base import Base
 from backend.app.database.db import session_scope
-from backend.app.domain import records
+from backend.app.domain import approvals, records, workflows
 from backend.app.domain.records import ActualSalesRow, ClusterShare, HistoricalSalesRow
 from backend.app.domain.rules import curve_from_units
 from backend.app.maintenance import definitions
@@ -85,9 +88,22 @@ TARGET_SELL_THROUGH = 0.60
 ELASTICITY = 2.0
 YEARLY_GROWTH = 0.04
 FORECASTING_METHOD = "seasonal_average_yoy_growth"
-# Every demo run's workflow_id starts with this, followed by the seed.
+# Every demo run's workflow_id starts with this, followed by the seed and the category.
 DEMO_WORKFLOW_PREFIX = "WF-SS25-DEMO-"
 MODELS_USED = ("seasonal_average_3y", "yoy_growth")
+# When the checkpoint week's actual sales are in: the Monday after week CHECKPOINT_WEEK.
+CHECKPOINT_AT = datetime.combine(SEASON_START + timedelta(weeks=CHECKPOINT_WEEK), time(9), UTC)
+# Who approves the demo's markdowns.
+PLANNER = "planner@demo.example"
+# The steps of each category's run, in order: (agent, action).
+STEPS = (
+    ("orchestrator", "extract_season_parameters"),
+    ("demand_agent", "forecast_demand"),
+    ("inventory_agent", "allocate_inventory"),
+    ("orchestrator", "record_actual_sales"),
+    ("pricing_agent", "recommend_markdown"),
+    ("orchestrator", "resume_after_approval"),
+)
 
 # (completed, total, what is being written): called as the generator goes.
 ProgressCallback = Callable[[int, int, str], None]
@@ -230,7 +246,7 @@ class DemoSummary:
     seed: int
     season: str
     season_start: date
-    workflow_id: str
+    workflow_ids: dict[str, str]  # category_id -> workflow_id (one run per category)
     cluster_ids: tuple[str, ...]
     store_ids: tuple[str, ...]
     category_ids: tuple[str, ...]
@@ -306,16 +322,21 @@ class _Generator:
         self.rng = random.Random(seed)  # noqa: S311 - reproducible sample data, not secrets
         self.progress = progress
         self.done = 0
-        self.workflow_id = f"{DEMO_WORKFLOW_PREFIX}{seed}"
-        self.log_step = 0
+        # The runs' own clock, so the same seed gives the same rows: each run starts the
+        # Monday before the season, its steps take their durations, the actual sales
+        # arrive at the checkpoint and the planner decides an hour after the markdown.
+        self.clock = datetime.combine(SEASON_START - timedelta(weeks=1), time(9), UTC)
+        self.workflow_ids: dict[str, str] = {}
+        self.log_steps: dict[str, int] = {}
         self.counts: dict[str, int] = {}
         stores = sum(cluster.stores for cluster in CLUSTERS)
-        per_category = 1 + len(CLUSTERS) + 1 + stores * ACTUAL_WEEKS + 1 + 4
+        # forecast and its clusters, allocation, actuals, markdown; the run, its six
+        # steps and the approval.
+        per_category = 1 + len(CLUSTERS) + 1 + stores * ACTUAL_WEEKS + 1 + 1 + len(STEPS) + 1
         self.total = (
             len(CLUSTERS)
             + stores * 2  # the stores and their extra attributes
             + len(CATEGORIES) * (1 + 1 + stores * HISTORY_WEEKS + per_category)
-            + 1
         )
 
     # --- bookkeeping ------------------------------------------------------------------
@@ -330,26 +351,83 @@ class _Generator:
 
     def _log(
         self,
+        category: _CategorySpec,
         agent: str,
         action: str,
         input_data: dict[str, Any],
         output_data: dict[str, Any],
         seconds: tuple[float, float],
     ) -> None:
-        self.log_step += 1
-        records.log_workflow_step(
+        """One agent step of the category's run; progress is the share of steps done."""
+        workflow_id = self.workflow_ids[category.category_id]
+        step = self.log_steps[workflow_id] = self.log_steps[workflow_id] + 1
+        assert STEPS[step - 1] == (agent, action), (step, agent, action)
+        duration = round(self.rng.uniform(*seconds), 3)
+        if (agent, action) == ("orchestrator", "record_actual_sales"):
+            self.clock = max(self.clock, CHECKPOINT_AT)
+        self.clock += timedelta(seconds=duration)
+        workflows.record_step(
             self.session,
-            log_id=f"{self.workflow_id}-{self.log_step:02d}",
-            workflow_id=self.workflow_id,
+            workflow_id,
+            log_id=f"{workflow_id}-{step:02d}",
             agent_name=agent,
             action=action,
             status=WorkflowStatus.COMPLETED,
             input_data=input_data,
             output_data=output_data,
-            duration_seconds=round(self.rng.uniform(*seconds), 3),
+            duration_seconds=duration,
+            at=self.clock,
+            # The last step is the run's completion (progress 1 when it completes).
+            progress=round(step / (len(STEPS) + 1), 4),
         )
         self._count("workflow_logs")
-        self._advance(1, f"workflow log: {agent}.{action}")
+        self._advance(1, f"{category.name}: {agent}.{action}")
+
+    def _start_run(self, category: _CategorySpec) -> str:
+        workflow_id = f"{DEMO_WORKFLOW_PREFIX}{self.seed}-{category.category_id}"
+        self.clock = datetime.combine(SEASON_START - timedelta(weeks=1), time(9), UTC)
+        workflows.start_workflow(
+            self.session,
+            workflow_id=workflow_id,
+            category_id=category.category_id,
+            season=SEASON,
+            at=self.clock,
+        )
+        workflows.run(self.session, workflow_id, at=self.clock)
+        self.workflow_ids[category.category_id] = workflow_id
+        self.log_steps[workflow_id] = 0
+        self._count("workflows")
+        self._advance(1, f"{category.name}: workflow started")
+        return workflow_id
+
+    def _approve_and_complete(self, category: _CategorySpec, markdown_id: str) -> None:
+        """The run waits for the planner, who approves the markdown; then it completes."""
+        workflow_id = self.workflow_ids[category.category_id]
+        workflows.await_approval(self.session, workflow_id, at=self.clock)
+        self.clock += timedelta(hours=1)
+        approval = approvals.approve_markdown(
+            self.session,
+            markdown_id,
+            actor=PLANNER,
+            at=self.clock,
+            note="Approved as recommended.",
+        )
+        self._count("markdown_status_changes")
+        self._advance(1, f"{category.name}: markdown approved")
+        workflows.resume(self.session, workflow_id, at=self.clock)
+        self._log(
+            category,
+            "orchestrator",
+            "resume_after_approval",
+            {"markdown_id": markdown_id},
+            {
+                "markdown_id": markdown_id,
+                "status": str(approval.to_status),
+                "approved_by": approval.actor,
+            },
+            (0.05, 0.3),
+        )
+        workflows.complete(self.session, workflow_id, at=self.clock)
 
     # --- master data ------------------------------------------------------------------
 
@@ -510,6 +588,7 @@ class _Generator:
         self._count("markdowns")
         self._advance(1, f"{category.name}: markdown decision")
         self._log(
+            category,
             "pricing_agent",
             "recommend_markdown",
             {
@@ -564,10 +643,17 @@ class _Generator:
             models_used=MODELS_USED,
         )
         summary["forecast_ids"][category.category_id] = forecast_id
+        workflows.record_outputs(
+            self.session,
+            self.workflow_ids[category.category_id],
+            forecast_id=forecast_id,
+            at=self.clock,
+        )
         self._count("forecasts")
         self._count("forecast_cluster_distribution", len(CLUSTERS))
         self._advance(1 + len(CLUSTERS), f"{category.name}: forecast")
         self._log(
+            category,
             "demand_agent",
             "forecast_demand",
             {
@@ -609,9 +695,16 @@ class _Generator:
             ],
         )
         summary["allocation_ids"][category.category_id] = allocation_id
+        workflows.record_outputs(
+            self.session,
+            self.workflow_ids[category.category_id],
+            allocation_id=allocation_id,
+            at=self.clock,
+        )
         self._count("allocations")
         self._advance(1, f"{category.name}: allocation")
         self._log(
+            category,
             "inventory_agent",
             "allocate_inventory",
             {
@@ -653,6 +746,7 @@ class _Generator:
         self._advance(written, f"{category.name}: actual sales weeks 1-{ACTUAL_WEEKS}")
         sold = sum(row.units_sold for row in actuals)
         self._log(
+            category,
             "orchestrator",
             "record_actual_sales",
             {"forecast_id": forecast_id, "weeks": list(range(1, ACTUAL_WEEKS + 1))},
@@ -660,9 +754,9 @@ class _Generator:
             (0.1, 0.8),
         )
         self._markdown(category, forecast_id)
-        summary["markdown_ids"][category.category_id] = (
-            f"MD-{category.category_id}-SS25-W{CHECKPOINT_WEEK:02d}"
-        )
+        markdown_id = f"MD-{category.category_id}-SS25-W{CHECKPOINT_WEEK:02d}"
+        summary["markdown_ids"][category.category_id] = markdown_id
+        self._approve_and_complete(category, markdown_id)
 
     def run(self) -> DemoSummary:
         stores = self._stores()
@@ -701,24 +795,6 @@ class _Generator:
         self._advance(len(stores), "stores")
         self._store_extras(stores)
 
-        self._log(
-            "orchestrator",
-            "extract_season_parameters",
-            {
-                "season": SEASON,
-                "brief": "12-week spring season from 2025-02-17, weekly replenishment, "
-                "35% held at the DC, markdown review after week 6 against a 60% target.",
-            },
-            {
-                "forecast_horizon_weeks": HORIZON_WEEKS,
-                "season_start_date": SEASON_START.isoformat(),
-                "season_end_date": SEASON_END.isoformat(),
-                "dc_holdback_percentage": DC_HOLDBACK_PERCENTAGE,
-                "markdown_checkpoint_week": CHECKPOINT_WEEK,
-                "markdown_threshold": TARGET_SELL_THROUGH,
-            },
-            (0.8, 3.0),
-        )
         summary: dict[str, dict[str, str]] = {
             "parameter_ids": {},
             "forecast_ids": {},
@@ -736,6 +812,26 @@ class _Generator:
                 archetype=Archetype.FASHION_RETAIL,
                 description=category.description,
             )
+            self._start_run(category)
+            self._log(
+                category,
+                "orchestrator",
+                "extract_season_parameters",
+                {
+                    "season": SEASON,
+                    "brief": "12-week spring season from 2025-02-17, weekly replenishment, "
+                    "35% held at the DC, markdown review after week 6 against a 60% target.",
+                },
+                {
+                    "forecast_horizon_weeks": HORIZON_WEEKS,
+                    "season_start_date": SEASON_START.isoformat(),
+                    "season_end_date": SEASON_END.isoformat(),
+                    "dc_holdback_percentage": DC_HOLDBACK_PERCENTAGE,
+                    "markdown_checkpoint_week": CHECKPOINT_WEEK,
+                    "markdown_threshold": TARGET_SELL_THROUGH,
+                },
+                (0.8, 3.0),
+            )
             parameter_id = f"SP-{category.category_id}-SS25"
             records.upsert_season_parameters(
                 self.session,
@@ -750,6 +846,12 @@ class _Generator:
                 markdown_threshold=TARGET_SELL_THROUGH,
                 extraction_confidence=ExtractionConfidence.HIGH,
                 extraction_reasoning="Stated explicitly in the season brief.",
+            )
+            workflows.record_outputs(
+                self.session,
+                self.workflow_ids[category.category_id],
+                parameter_id=parameter_id,
+                at=self.clock,
             )
             summary["parameter_ids"][category.category_id] = parameter_id
             self._count("categories")
@@ -777,7 +879,7 @@ class _Generator:
             seed=self.seed,
             season=SEASON,
             season_start=SEASON_START,
-            workflow_id=self.workflow_id,
+            workflow_ids=dict(self.workflow_ids),
             cluster_ids=tuple(cluster.cluster_id for cluster in CLUSTERS),
             store_ids=tuple(sorted(store.store_id for store in stores)),
             category_ids=tuple(category.category_id for category in CATEGORIES),

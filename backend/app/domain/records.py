@@ -18,10 +18,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Table, func, select, tuple_
+from sqlalchemy import Table, func, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -68,6 +68,7 @@ from backend.app.models.markdown import (
     DEFAULT_TARGET_SELL_THROUGH,
     MAX_MARKDOWN_PCT,
 )
+from backend.app.schemas import lifecycles
 from backend.app.schemas.payloads import (
     validate_store_allocations,
     validate_weekly_demand_curve,
@@ -84,6 +85,7 @@ __all__ = [
     "record_forecast",
     "record_historical_sales",
     "record_markdown",
+    "record_reforecast",
     "upsert_category",
     "upsert_season_parameters",
     "upsert_store",
@@ -126,6 +128,11 @@ def _shape_or_rule(
     if repeated and readable:
         check_rules()
     validate(items)
+
+
+def _rowcount(result: Any) -> int:
+    """Rows an UPDATE matched (a CursorResult's rowcount; typed loosely by SQLAlchemy)."""
+    return int(result.rowcount)
 
 
 def _reference_error(table: str, key: str, rule: str, detail: str) -> DomainRuleError:
@@ -313,7 +320,122 @@ def record_forecast(
 
     ``peak_week`` defaults to the curve's (first) maximum; when given it is checked.
     """
-    curve = [dict(point) for point in weekly_demand_curve]
+    return _write_forecast(
+        session,
+        _ForecastValues(
+            forecast_id=forecast_id,
+            category_id=category_id,
+            season=season,
+            forecast_horizon_weeks=forecast_horizon_weeks,
+            total_season_demand=total_season_demand,
+            weekly_demand_curve=[dict(point) for point in weekly_demand_curve],
+            peak_week=peak_week,
+            forecasting_method=forecasting_method,
+            models_used=list(models_used),
+            prophet_forecast=prophet_forecast,
+            arima_forecast=arima_forecast,
+        ),
+        cluster_distribution,
+    )
+
+
+def record_reforecast(
+    session: Session,
+    *,
+    forecast_id: str,
+    revises_forecast_id: str,
+    from_week: int,
+    total_season_demand: int,
+    weekly_demand_curve: Sequence[Mapping[str, Any]],
+    cluster_distribution: Sequence[ClusterShare],
+    peak_week: int | None = None,
+    forecasting_method: str = DEFAULT_FORECASTING_METHOD,
+    models_used: Sequence[str] = (),
+    prophet_forecast: int | None = None,
+    arima_forecast: int | None = None,
+) -> Forecast:
+    """A re-forecast of weeks ``from_week``..N of forecast ``revises_forecast_id``.
+
+    The revision keeps the revised forecast's category, season and horizon; its curve
+    has one entry per week from_week..N and ``total_season_demand`` is the demand of
+    those weeks (rule ``forecast_curve_weeks``, ``forecast_curve_total``). The forecast
+    it revises stays as it was: its actual sales and markdowns stay with it.
+    """
+    revised = _forecast_or_error(session, "forecasts", forecast_id, revises_forecast_id)
+    _raise_first_of(
+        rules.reforecast_violations(
+            forecast_id,
+            revised.category_id,
+            revised.season,
+            revised.forecast_horizon_weeks,
+            from_week,
+            _revised(revised),
+        )
+    )
+    return _write_forecast(
+        session,
+        _ForecastValues(
+            forecast_id=forecast_id,
+            category_id=revised.category_id,
+            season=revised.season,
+            forecast_horizon_weeks=revised.forecast_horizon_weeks,
+            total_season_demand=total_season_demand,
+            weekly_demand_curve=[dict(point) for point in weekly_demand_curve],
+            peak_week=peak_week,
+            forecasting_method=forecasting_method,
+            models_used=list(models_used),
+            prophet_forecast=prophet_forecast,
+            arima_forecast=arima_forecast,
+            from_week=from_week,
+            revises_forecast_id=revises_forecast_id,
+        ),
+        cluster_distribution,
+    )
+
+
+def _revised(forecast: Forecast) -> rules.RevisedForecast:
+    return rules.RevisedForecast(
+        forecast.forecast_id,
+        forecast.category_id,
+        forecast.season,
+        forecast.forecast_horizon_weeks,
+        forecast.from_week,
+    )
+
+
+def _raise_first_of(violations: Sequence[RuleViolation]) -> None:
+    if violations:
+        raise DomainRuleError(violations[0])
+
+
+@dataclass
+class _ForecastValues:
+    forecast_id: str
+    category_id: str
+    season: str
+    forecast_horizon_weeks: int
+    total_season_demand: int
+    weekly_demand_curve: list[dict[str, Any]]
+    peak_week: int | None
+    forecasting_method: str
+    models_used: list[str]
+    prophet_forecast: int | None
+    arima_forecast: int | None
+    from_week: int = 1
+    revises_forecast_id: str | None = None
+
+
+def _write_forecast(
+    session: Session, values: _ForecastValues, cluster_distribution: Sequence[ClusterShare]
+) -> Forecast:
+    forecast_id = values.forecast_id
+    curve = values.weekly_demand_curve
+    horizon, total, from_week = (
+        values.forecast_horizon_weeks,
+        values.total_season_demand,
+        values.from_week,
+    )
+    peak_week = values.peak_week
     # The payload's shape first (PayloadError names the item), so the rules read clean
     # data; a repeated week is a rule, though, and is reported as one.
     _shape_or_rule(
@@ -321,22 +443,18 @@ def record_forecast(
         curve,
         "week_number",
         ("week_number", "demand_units"),
-        lambda: rules.check_forecast(
-            forecast_id, forecast_horizon_weeks, total_season_demand, curve, peak_week or 0
-        ),
+        lambda: rules.check_forecast(forecast_id, horizon, total, curve, peak_week or 0, from_week),
     )
     if peak_week is None and curve:
         peak_week = rules.peak_week_of(curve)
-    rules.check_forecast(
-        forecast_id, forecast_horizon_weeks, total_season_demand, curve, peak_week or 0
-    )
-    rules.check_distribution(forecast_id, total_season_demand, cluster_distribution)
-    if session.get(Category, category_id) is None:
+    rules.check_forecast(forecast_id, horizon, total, curve, peak_week or 0, from_week)
+    rules.check_distribution(forecast_id, total, cluster_distribution)
+    if session.get(Category, values.category_id) is None:
         raise _reference_error(
             "forecasts",
             forecast_id,
             "forecast_category",
-            f"category {category_id} does not exist",
+            f"category {values.category_id} does not exist",
         )
     cluster_ids = [share.cluster_id for share in cluster_distribution]
     repeated = sorted({c for c in cluster_ids if cluster_ids.count(c) > 1})
@@ -362,16 +480,18 @@ def record_forecast(
         )
     forecast = Forecast(
         forecast_id=forecast_id,
-        category_id=category_id,
-        season=season,
-        forecast_horizon_weeks=forecast_horizon_weeks,
-        total_season_demand=total_season_demand,
+        category_id=values.category_id,
+        season=values.season,
+        forecast_horizon_weeks=horizon,
+        total_season_demand=total,
         weekly_demand_curve=curve,
         peak_week=peak_week,
-        forecasting_method=forecasting_method,
-        models_used=list(models_used),
-        prophet_forecast=prophet_forecast,
-        arima_forecast=arima_forecast,
+        forecasting_method=values.forecasting_method,
+        models_used=values.models_used,
+        prophet_forecast=values.prophet_forecast,
+        arima_forecast=values.arima_forecast,
+        from_week=from_week,
+        revises_forecast_id=values.revises_forecast_id,
     )
     session.add(forecast)
     session.add_all(
@@ -467,7 +587,12 @@ def record_markdown(
     status: MarkdownStatus = MarkdownStatus.PENDING,
     reasoning: str | None = None,
 ) -> Markdown:
-    """A markdown decision at ``week_number``.
+    """A markdown recommendation at ``week_number``, recorded ``pending``.
+
+    Recording the same ``markdown_id`` again while it is pending replaces the
+    recommendation (an agent re-running its step); once a planner has decided on it
+    (``approvals``) it is refused. Decisions are made only through ``approvals``, so
+    ``status`` other than pending is refused: each decision needs who and when.
 
     ``sell_through_pct`` is the forecast's sell-through through that week by the one
     definition (``definitions.sell_through``: units sold / units shipped to the
@@ -475,7 +600,31 @@ def record_markdown(
     given (rule ``markdown_sell_through``). ``gap_pct`` is computed when omitted and
     checked when given (rule ``markdown_gap``).
     """
+    if MarkdownStatus(status) is not lifecycles.MARKDOWN_INITIAL:
+        raise ValueError(
+            f"markdown {markdown_id}: recorded as {MarkdownStatus(status)}, but a markdown is "
+            f"recorded {lifecycles.MARKDOWN_INITIAL} and decided through "
+            "backend.app.domain.approvals (who and when are recorded)"
+        )
+    existing = session.get(Markdown, markdown_id)
+    if existing is not None:
+        if existing.status is not lifecycles.MARKDOWN_INITIAL:
+            raise ValueError(
+                f"markdown {markdown_id} is already {existing.status}: a decided markdown "
+                "cannot be recorded again; record a new markdown id for a new recommendation"
+            )
+        if existing.forecast_id != forecast_id:
+            raise ValueError(
+                f"markdown {markdown_id} belongs to forecast {existing.forecast_id}, "
+                f"not {forecast_id}: record a new markdown id"
+            )
     forecast = _forecast_or_error(session, "markdowns", markdown_id, forecast_id)
+    if forecast.revises_forecast_id is not None:
+        raise ValueError(
+            f"markdown {markdown_id}: forecast {forecast_id} is a re-forecast of "
+            f"{forecast.revises_forecast_id}; markdowns, like actual sales, are recorded "
+            "against the season's original forecast"
+        )
     if not 1 <= week_number <= forecast.forecast_horizon_weeks:
         raise ValueError(
             f"markdown {markdown_id}: week_number {week_number} is outside forecast "
@@ -496,22 +645,41 @@ def record_markdown(
     ):
         if not 0 <= value <= upper:
             raise ValueError(f"markdown {markdown_id}: {name} {value!r} is outside 0..{upper:g}")
-    markdown = Markdown(
-        markdown_id=markdown_id,
-        forecast_id=forecast_id,
-        week_number=week_number,
-        sell_through_pct=sell_through_pct,
-        target_sell_through_pct=target_sell_through_pct,
-        gap_pct=gap_pct,
-        recommended_markdown_pct=recommended_markdown_pct,
-        elasticity_coefficient=elasticity_coefficient,
-        expected_demand_lift_pct=expected_demand_lift_pct,
-        status=MarkdownStatus(status),
-        reasoning=reasoning,
+    values = {
+        "markdown_id": markdown_id,
+        "forecast_id": forecast_id,
+        "week_number": week_number,
+        "sell_through_pct": sell_through_pct,
+        "target_sell_through_pct": target_sell_through_pct,
+        "gap_pct": gap_pct,
+        "recommended_markdown_pct": recommended_markdown_pct,
+        "elasticity_coefficient": elasticity_coefficient,
+        "expected_demand_lift_pct": expected_demand_lift_pct,
+        "status": lifecycles.MARKDOWN_INITIAL,
+        "reasoning": reasoning,
+    }
+    if existing is None:
+        markdown = Markdown(**values)
+        session.add(markdown)
+        session.flush()
+        return markdown
+    # Compare-and-set: a decision another writer committed meanwhile is not overwritten.
+    changed = session.execute(
+        update(Markdown)
+        .where(
+            Markdown.markdown_id == markdown_id,
+            Markdown.status == lifecycles.MARKDOWN_INITIAL,
+        )
+        .values({name: value for name, value in values.items() if name != "markdown_id"})
+        .execution_options(synchronize_session=False)
     )
-    session.add(markdown)
-    session.flush()
-    return markdown
+    if _rowcount(changed) != 1:
+        raise ValueError(
+            f"markdown {markdown_id} was decided by another writer meanwhile: "
+            "a decided markdown cannot be recorded again"
+        )
+    session.refresh(existing)
+    return existing
 
 
 # --- sales ----------------------------------------------------------------------------
@@ -545,9 +713,16 @@ def record_actual_sales(session: Session, forecast_id: str, rows: Iterable[Actua
     """Upsert a forecast's actual sales on (forecast, store, week); returns the row count.
 
     Every row is checked (store exists, week inside the forecast's horizon, units not
-    negative) before any is written.
+    negative) before any is written. Actual sales belong to the season's original
+    forecast; a re-forecast is measured against them (``queries.forecast_variance``).
     """
     forecast = _forecast_or_error(session, "actual_sales", f"forecast {forecast_id}", forecast_id)
+    if forecast.revises_forecast_id is not None:
+        raise ValueError(
+            f"actual sales of forecast {forecast_id}: it is a re-forecast of "
+            f"{forecast.revises_forecast_id}; record actual sales against the season's "
+            "original forecast"
+        )
     materialized = list(rows)
     known = _existing_store_ids(session, (row.store_id for row in materialized))
     rules.check_actual_sales(
@@ -712,8 +887,10 @@ def log_workflow_step(
     duration_seconds: float | None = None,
     error_message: str | None = None,
     log_id: str | None = None,
+    created_at: datetime | None = None,
 ) -> WorkflowLog:
-    """One agent step of a workflow run; ``log_id`` defaults to a new UUID."""
+    """One agent step of a workflow run; ``log_id`` defaults to a new UUID and
+    ``created_at`` to the database's clock (``workflows.record_step`` also moves the run)."""
     if duration_seconds is not None and duration_seconds < 0:
         raise ValueError(
             f"workflow {workflow_id} {agent_name}.{action}: duration_seconds "
@@ -735,6 +912,8 @@ def log_workflow_step(
         status=status,
         error_message=error_message,
     )
+    if created_at is not None:
+        log.created_at = created_at
     session.add(log)
     session.flush()
     return log

@@ -11,7 +11,8 @@ the same functions on rows already in a database.
 Rules (the names appear in every message):
 
 - ``forecast_curve_weeks``: a forecast's weekly_demand_curve has exactly one entry per
-  week 1..forecast_horizon_weeks.
+  week from_week..forecast_horizon_weeks (from_week is 1, except for a re-forecast,
+  which covers the weeks from the one it starts at).
 - ``forecast_curve_total``: the curve's demand_units sum to total_season_demand.
 - ``forecast_peak_week``: peak_week is the week of the curve's maximum; on a tie, the
   FIRST (earliest) week with the maximum, so the rule has exactly one right answer.
@@ -32,6 +33,10 @@ Rules (the names appear in every message):
   importer and the write API refuse a batch that breaks it.
 - ``actual_sales_week``: actual sales exist only for weeks 1..forecast_horizon_weeks
   of their forecast (``actual_sales_store``: and only for existing stores).
+- ``reforecast_revises``: a re-forecast revises an existing forecast of the same
+  category, season and horizon, from a week after the first week that forecast covers.
+- ``markdown_applied_unapproved``: an applied markdown went through ``approved``: its
+  approval trail (markdown_status_changes) records the move to approved.
 """
 
 from __future__ import annotations
@@ -62,6 +67,8 @@ MARKDOWN_SELL_THROUGH = "markdown_sell_through"
 HISTORY_WEEK_CALENDAR = "history_week_calendar"
 ACTUAL_SALES_WEEK = "actual_sales_week"
 ACTUAL_SALES_STORE = "actual_sales_store"
+REFORECAST_REVISES = "reforecast_revises"
+MARKDOWN_APPLIED_UNAPPROVED = "markdown_applied_unapproved"
 
 ALL_RULES = (
     FORECAST_CURVE_WEEKS,
@@ -78,6 +85,8 @@ ALL_RULES = (
     HISTORY_WEEK_CALENDAR,
     ACTUAL_SALES_WEEK,
     ACTUAL_SALES_STORE,
+    REFORECAST_REVISES,
+    MARKDOWN_APPLIED_UNAPPROVED,
 )
 
 
@@ -157,29 +166,39 @@ def forecast_violations(
     total_season_demand: int,
     weekly_demand_curve: Sequence[Mapping[str, Any]],
     peak_week: int,
+    from_week: int = 1,
 ) -> list[RuleViolation]:
+    """The curve rules; a re-forecast from week k (``from_week``) covers weeks k..N."""
+
     def broken(rule: str, detail: str) -> RuleViolation:
         return RuleViolation(rule, "forecasts", forecast_id, detail)
 
     found: list[RuleViolation] = []
     weeks = [int(point["week_number"]) for point in weekly_demand_curve]
-    expected = set(range(1, forecast_horizon_weeks + 1))
+    expected = set(range(from_week, forecast_horizon_weeks + 1))
     repeated = sorted(week for week, count in Counter(weeks).items() if count > 1)
     missing = sorted(expected - set(weeks))
     outside = sorted(set(weeks) - expected)
     if repeated or missing or outside:
+        covers = (
+            "forecast_horizon_weeks"
+            if from_week == 1
+            else f"a re-forecast from week {from_week} of forecast_horizon_weeks"
+        )
         parts = []
         if missing:
             parts.append(f"no entry for week(s) {_listing(missing)}")
         if outside:
-            parts.append(f"week(s) {_listing(outside)} outside 1..{forecast_horizon_weeks}")
+            parts.append(
+                f"week(s) {_listing(outside)} outside {from_week}..{forecast_horizon_weeks}"
+            )
         if repeated:
             parts.append(f"week(s) {_listing(repeated)} more than once")
         found.append(
             broken(
                 FORECAST_CURVE_WEEKS,
-                f"weekly_demand_curve must have one entry per week 1..{forecast_horizon_weeks} "
-                f"(forecast_horizon_weeks) but has {'; '.join(parts)}",
+                f"weekly_demand_curve must have one entry per week "
+                f"{from_week}..{forecast_horizon_weeks} ({covers}) but has {'; '.join(parts)}",
             )
         )
     curve_total = sum(int(point["demand_units"]) for point in weekly_demand_curve)
@@ -211,11 +230,72 @@ def check_forecast(
     total_season_demand: int,
     weekly_demand_curve: Sequence[Mapping[str, Any]],
     peak_week: int,
+    from_week: int = 1,
 ) -> None:
     _raise_first(
         forecast_violations(
-            forecast_id, forecast_horizon_weeks, total_season_demand, weekly_demand_curve, peak_week
+            forecast_id,
+            forecast_horizon_weeks,
+            total_season_demand,
+            weekly_demand_curve,
+            peak_week,
+            from_week,
         )
+    )
+
+
+@dataclass(frozen=True)
+class RevisedForecast:
+    """What a re-forecast must agree with: the forecast it revises."""
+
+    forecast_id: str
+    category_id: str
+    season: str
+    forecast_horizon_weeks: int
+    from_week: int
+
+
+def reforecast_violations(
+    forecast_id: str,
+    category_id: str,
+    season: str,
+    forecast_horizon_weeks: int,
+    from_week: int,
+    revised: RevisedForecast,
+) -> list[RuleViolation]:
+    def broken(detail: str) -> RuleViolation:
+        return RuleViolation(REFORECAST_REVISES, "forecasts", forecast_id, detail)
+
+    found = []
+    for name, mine, theirs in (
+        ("category_id", category_id, revised.category_id),
+        ("season", season, revised.season),
+        ("forecast_horizon_weeks", forecast_horizon_weeks, revised.forecast_horizon_weeks),
+    ):
+        if mine != theirs:
+            found.append(
+                broken(
+                    f"{name} is {mine!r} but forecast {revised.forecast_id} it revises has "
+                    f"{theirs!r}"
+                )
+            )
+    if not revised.from_week < from_week <= forecast_horizon_weeks:
+        found.append(
+            broken(
+                f"a re-forecast from week {from_week} of forecast {revised.forecast_id} "
+                f"(which covers weeks {revised.from_week}..{revised.forecast_horizon_weeks}) "
+                f"must start in week {revised.from_week + 1}..{forecast_horizon_weeks}"
+            )
+        )
+    return found
+
+
+def markdown_applied_unapproved(markdown_id: str) -> RuleViolation:
+    return RuleViolation(
+        MARKDOWN_APPLIED_UNAPPROVED,
+        "markdowns",
+        markdown_id,
+        "status is applied but its approval trail has no move to approved",
     )
 
 

@@ -45,8 +45,10 @@ from backend.app.models import (
     ForecastClusterDistribution,
     HistoricalSales,
     Markdown,
+    MarkdownStatusChange,
     Store,
 )
+from backend.app.schemas.enums import MarkdownStatus
 from backend.app.schemas.payloads import PayloadError, validate_weekly_demand_curve
 from backend.app.schemas.problems import Problem
 
@@ -112,13 +114,14 @@ def _forecast_problems(connection: Connection, batch_rows: int) -> Iterator[Prob
         Forecast.total_season_demand,
         Forecast.weekly_demand_curve,
         Forecast.peak_week,
+        Forecast.from_week,
     ).order_by(Forecast.forecast_id)
     result = connection.execution_options(yield_per=batch_rows).execute(query)
-    for forecast_id, horizon, total, curve, peak_week in result:
+    for forecast_id, horizon, total, curve, peak_week, from_week in result:
         # Items the rules can read get the rules (a repeated week is a rule, not a
         # shape); anything else, or what the rules accept, is checked for its shape.
         found = (
-            rules.forecast_violations(forecast_id, horizon, total, curve, peak_week)
+            rules.forecast_violations(forecast_id, horizon, total, curve, peak_week, from_week)
             if _readable_curve(curve)
             else []
         )
@@ -429,6 +432,56 @@ def _history_calendar_problems(connection: Connection) -> Iterator[Problem]:
             yield _problem(violation)
 
 
+def _approval_problems(connection: Connection) -> Iterator[Problem]:
+    """Applied markdowns whose trail has no move to approved (written around the API)."""
+    approved = exists().where(
+        MarkdownStatusChange.markdown_id == Markdown.markdown_id,
+        MarkdownStatusChange.to_status == MarkdownStatus.APPROVED,
+    )
+    query = (
+        select(Markdown.markdown_id)
+        .where(Markdown.status == MarkdownStatus.APPLIED, ~approved)
+        .order_by(Markdown.markdown_id)
+    )
+    for markdown_id in connection.execute(query).scalars():
+        yield _problem(rules.markdown_applied_unapproved(markdown_id))
+
+
+def _reforecast_problems(connection: Connection) -> Iterator[Problem]:
+    """Re-forecasts that disagree with the forecast they revise (one join)."""
+    revised = Forecast.__table__.alias("revised")
+    query = (
+        select(
+            Forecast.forecast_id,
+            Forecast.category_id,
+            Forecast.season,
+            Forecast.forecast_horizon_weeks,
+            Forecast.from_week,
+            revised.c.forecast_id,
+            revised.c.category_id,
+            revised.c.season,
+            revised.c.forecast_horizon_weeks,
+            revised.c.from_week,
+        )
+        .join(revised, revised.c.forecast_id == Forecast.revises_forecast_id)
+        .where(
+            or_(
+                Forecast.category_id != revised.c.category_id,
+                Forecast.season != revised.c.season,
+                Forecast.forecast_horizon_weeks != revised.c.forecast_horizon_weeks,
+                Forecast.from_week <= revised.c.from_week,
+            )
+        )
+        .order_by(Forecast.forecast_id)
+    )
+    for forecast_id, category, season, horizon, from_week, *other in connection.execute(query):
+        parent = rules.RevisedForecast(*other)
+        for violation in rules.reforecast_violations(
+            forecast_id, category, season, horizon, from_week, parent
+        ):
+            yield _problem(violation)
+
+
 def find_rule_violations(
     connection: Connection, *, batch_rows: int = STREAM_BATCH_ROWS
 ) -> list[Problem]:
@@ -444,4 +497,6 @@ def find_rule_violations(
     found.extend(_markdown_sell_through_problems(connection))
     found.extend(_history_calendar_problems(connection))
     found.extend(_actual_sales_problems(connection))
+    found.extend(_reforecast_problems(connection))
+    found.extend(_approval_problems(connection))
     return found

@@ -27,7 +27,7 @@ from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-from sqlalchemy import Connection, Engine, Table, delete, insert, select
+from sqlalchemy import Connection, Engine, Table, delete, exists, insert, or_, select
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError, IntegrityError, StatementError
 
@@ -39,7 +39,7 @@ from backend.app.maintenance.schema_version import (
     require_current,
 )
 from backend.app.maintenance.stats import row_counts
-from backend.app.models import tables_in_dependency_order
+from backend.app.models import copy_order, tables_in_dependency_order
 
 DEFAULT_BATCH_SIZE = 5_000
 LoadMethod = Literal["auto", "copy", "insert"]
@@ -148,9 +148,27 @@ def _source_snapshot(source: Engine) -> Iterator[Connection]:
         yield connection
 
 
+def _empty(target: Connection, table: Table) -> None:
+    """Delete every row of ``table``. Rows that reference rows of the same table (a
+    re-forecast) go before the rows they reference: SQLite's guard triggers check each
+    deleted row at once, not at the end of the statement."""
+    self_keys = [fk for fk in table.foreign_keys if fk.column.table is table]
+    if not self_keys:
+        target.execute(delete(table))
+        return
+    other = table.alias("referencing")
+    referenced = or_(
+        *(exists().where(other.c[fk.parent.name] == table.c[fk.column.name]) for fk in self_keys)
+    )
+    while target.execute(delete(table).where(~referenced)).rowcount:
+        pass
+    target.execute(delete(table))  # rows left only reference each other in a cycle
+
+
 def _batches(source: Connection, table: Table, batch_size: int) -> Generator[Batch, None, None]:
-    """The table's rows in primary-key order, ``batch_size`` at a time, never all at once."""
-    query = select(table).order_by(*table.primary_key.columns)
+    """The table's rows in primary-key order (parents first in a table whose rows
+    reference each other), ``batch_size`` at a time, never all at once."""
+    query = select(table).order_by(*copy_order(table))
     result = source.execution_options(stream_results=True, yield_per=batch_size).execute(query)
     try:
         yield from result.partitions()
@@ -260,7 +278,7 @@ def transfer(
             raise TargetNotEmpty(populated)
         for table in reversed(tables):  # children before the parents they reference
             if table.name in populated:
-                writer.execute(delete(table))
+                _empty(writer, table)
 
         expected = row_counts(reader, tables)
         copies = []

@@ -4,6 +4,8 @@ Import ``metadata`` or ``tables_in_dependency_order`` from here instead of impor
 the package for its side effect of registering tables.
 """
 
+from typing import Any
+
 from sqlalchemy import MetaData, Table
 
 from backend.app.database.base import Base
@@ -14,10 +16,12 @@ from backend.app.models.forecast import Forecast
 from backend.app.models.forecast_cluster_distribution import ForecastClusterDistribution
 from backend.app.models.historical_sales import HistoricalSales
 from backend.app.models.markdown import Markdown
+from backend.app.models.markdown_status_change import MarkdownStatusChange
 from backend.app.models.parameters import SeasonParameters
 from backend.app.models.store import Store
 from backend.app.models.store_cluster import StoreCluster
 from backend.app.models.store_extra_attributes import StoreExtraAttributes
+from backend.app.models.workflow import Workflow
 from backend.app.models.workflow_log import WorkflowLog
 
 metadata: MetaData = Base.metadata
@@ -28,6 +32,21 @@ def tables_in_dependency_order() -> list[Table]:
     return list(metadata.sorted_tables)
 
 
+# Tables whose rows reference rows of the same table: the columns to copy them in so
+# that a referenced row always comes first (a revision's from_week is later than the
+# from_week of the forecast it revises).
+_SELF_REFERENCE_ORDER = {"forecasts": ("from_week", "forecast_id")}
+
+
+def copy_order(table: Table) -> list[Any]:
+    """The columns to read ``table`` in when copying it row by row: the primary key,
+    unless rows reference rows of the same table (then parents first)."""
+    names = _SELF_REFERENCE_ORDER.get(table.name)
+    if names is None:
+        return list(table.primary_key.columns)
+    return [table.c[name] for name in names]
+
+
 __all__ = [
     "ActualSales",
     "Allocation",
@@ -36,11 +55,14 @@ __all__ = [
     "ForecastClusterDistribution",
     "HistoricalSales",
     "Markdown",
+    "MarkdownStatusChange",
     "SeasonParameters",
     "Store",
     "StoreCluster",
     "StoreExtraAttributes",
+    "Workflow",
     "WorkflowLog",
+    "copy_order",
     "metadata",
     "tables_in_dependency_order",
 ]

@@ -19,6 +19,7 @@ from backend.app.schemas.enums import (
     Region,
     ReplenishmentStrategy,
     StoreFormat,
+    WorkflowRunStatus,
     WorkflowStatus,
 )
 
@@ -31,6 +32,7 @@ __all__ = [
     "Region",
     "ReplenishmentStrategy",
     "StoreFormat",
+    "WorkflowRunStatus",
     "WorkflowStatus",
     "enum_type",
 ]

@@ -9,6 +9,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from backend.app.database.base import Base
+from backend.app.models.key_bounds import key_length_check
 from backend.app.models.types import UtcDateTime, json_list
 from backend.app.schemas.payloads import validate_models_used, validate_weekly_demand_curve
 
@@ -47,6 +48,12 @@ class Forecast(Base):
     prophet_forecast: Mapped[int | None] = mapped_column(Integer, nullable=True)
     arima_forecast: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[datetime | None] = mapped_column(UtcDateTime, server_default=func.now())
+    # A re-forecast revises another forecast from ``from_week`` on: its curve covers
+    # weeks from_week..forecast_horizon_weeks; the forecast it revises stays unchanged.
+    revises_forecast_id: Mapped[str | None] = mapped_column(
+        String, ForeignKey("forecasts.forecast_id"), nullable=True, index=True
+    )
+    from_week: Mapped[int] = mapped_column(Integer, nullable=False, default=1, server_default="1")
 
     category: Mapped[Category] = relationship()
     cluster_distribution: Mapped[list[ForecastClusterDistribution]] = relationship(
@@ -59,4 +66,16 @@ class Forecast(Base):
         CheckConstraint("total_season_demand >= 0", name="total_demand"),
         CheckConstraint("forecast_horizon_weeks >= 1", name="forecast_horizon_weeks"),
         CheckConstraint("peak_week >= 1 AND peak_week <= forecast_horizon_weeks", name="peak_week"),
+        CheckConstraint("from_week >= 1 AND from_week <= forecast_horizon_weeks", name="from_week"),
+        # An original covers the whole season; a revision starts after week 1 (and,
+        # by the write API, after the forecast it revises), so ordering forecasts by
+        # from_week puts every forecast before the revisions of it.
+        CheckConstraint(
+            "(revises_forecast_id IS NULL) = (from_week = 1)", name="revision_from_week"
+        ),
+        CheckConstraint(
+            "revises_forecast_id IS NULL OR revises_forecast_id <> forecast_id",
+            name="revises_another",
+        ),
+        key_length_check("revises_forecast_id", nullable=True),
     )

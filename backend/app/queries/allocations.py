@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 
 from backend.app.maintenance import definitions
 from backend.app.maintenance.json_rows import json_array_rows
-from backend.app.models import Allocation, Store
+from backend.app.models import Allocation, Forecast, Store
 from backend.app.queries.errors import NotFound
 from backend.app.queries.sql import dialect_of
 from backend.app.schemas.read_models import AllocatedStore, AllocationWithStores
@@ -16,6 +16,24 @@ from backend.app.schemas.read_models import AllocatedStore, AllocationWithStores
 def latest_allocation_id(session: Session, forecast_id: str) -> str | None:
     """The forecast's newest allocation (by created_at, then allocation_id), if any."""
     return definitions.latest_allocation_id(session, forecast_id)
+
+
+def allocation_of_forecast(session: Session, forecast_id: str) -> AllocationWithStores:
+    """The allocation a forecast's stock went out by: its latest allocation, or for a
+    re-forecast without one, the latest allocation of the forecast it revises (and so on
+    back to the season's original)."""
+    current: str | None = forecast_id
+    seen: set[str] = set()
+    while current is not None and current not in seen:
+        seen.add(current)
+        forecast = session.get(Forecast, current)
+        if forecast is None:
+            raise NotFound(f"forecast {current!r} does not exist")
+        allocation_id = definitions.latest_allocation_id(session, current)
+        if allocation_id is not None:
+            return allocation_with_stores(session, allocation_id)
+        current = forecast.revises_forecast_id
+    raise NotFound(f"forecast {forecast_id!r} has no allocation")
 
 
 def allocation_with_stores(session: Session, allocation_id: str) -> AllocationWithStores:

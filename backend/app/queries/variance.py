@@ -9,6 +9,11 @@ For forecast F and week N, three statements, each answered by the database:
 3. per store: sell-through through week N, by the one definition
    (``backend.app.maintenance.definitions.sell_through``).
 
+A re-forecast from week k is measured on its own weeks k..N, against the actual sales
+stored with the season's original forecast (the one its chain of revisions starts
+from), and its stores against the allocation its stock went out by (its own latest,
+else the forecast it revises'); the original's variance is unchanged by a revision.
+
 Missing is not zero: a week without a single actual_sales row has no actual units
 and no variance (None, JSON ``null``), and the cumulative figures cover only the
 weeks that have actuals (``weeks_reported``). A week in which some stores of the
@@ -22,9 +27,22 @@ follows the forecast's own rows, not the size of the table.
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import BigInteger, ColumnElement, Integer, Select, case, cast, func, select, true
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Integer,
+    Select,
+    String,
+    bindparam,
+    case,
+    cast,
+    func,
+    select,
+    true,
+)
 from sqlalchemy.orm import Session
 
 from backend.app.maintenance import definitions
@@ -41,35 +59,73 @@ from backend.app.schemas.read_models import (
 )
 
 
+@dataclass(frozen=True)
+class _Measured:
+    """What a forecast's variance is measured on."""
+
+    horizon: int
+    from_week: int
+    allocation_id: str | None
+    actuals_forecast_id: str  # the forecast its actual sales are stored against
+
+
 def forecast_horizon(session: Session, forecast_id: str) -> tuple[int, str | None]:
     """The forecast's horizon in weeks and its latest allocation id; NotFound if absent."""
-    row = session.execute(_horizon_statement(), {"forecast_id": forecast_id}).one_or_none()
-    if row is None:
-        raise NotFound(f"forecast {forecast_id!r} does not exist")
+    row = _forecast_row(session, forecast_id)
     return int(row[0]), row[1]
 
 
-def check_week(forecast_id: str, week: int, horizon: int) -> None:
-    if not 1 <= week <= horizon:
+def _forecast_row(session: Session, forecast_id: str) -> Any:
+    row = session.execute(_horizon_statement(), {"forecast_id": forecast_id}).one_or_none()
+    if row is None:
+        raise NotFound(f"forecast {forecast_id!r} does not exist")
+    return row
+
+
+def _measured(session: Session, forecast_id: str) -> _Measured:
+    """Horizon, weeks and allocation of the forecast; for a re-forecast, the original's
+    actual sales and the latest allocation along the chain of revisions."""
+    horizon, allocation_id, from_week, revises = _forecast_row(session, forecast_id)
+    actuals_forecast_id = forecast_id
+    seen = {forecast_id}
+    while revises is not None and revises not in seen:
+        seen.add(revises)
+        _, revised_allocation, _, parent = _forecast_row(session, revises)
+        allocation_id = allocation_id or revised_allocation
+        actuals_forecast_id, revises = revises, parent
+    return _Measured(int(horizon), int(from_week), allocation_id, actuals_forecast_id)
+
+
+def check_week(forecast_id: str, week: int, horizon: int, from_week: int = 1) -> None:
+    if not from_week <= week <= horizon:
+        covers = "horizon" if from_week == 1 else "re-forecast weeks"
         raise InvalidReadArgument(
-            f"week {week} is outside forecast {forecast_id!r}'s horizon 1..{horizon}"
+            f"week {week} is outside forecast {forecast_id!r}'s {covers} {from_week}..{horizon}"
         )
 
 
 def forecast_variance(session: Session, forecast_id: str, week: int) -> VarianceReport:
-    """Forecast against actual units for weeks 1..``week``, cumulative, and per store."""
-    horizon, allocation_id = forecast_horizon(session, forecast_id)
-    check_week(forecast_id, week, horizon)
-    flows = definitions.sell_through(session, forecast_id, week, allocation_id=allocation_id)
+    """Forecast against actual units for weeks 1..``week`` (a re-forecast: from_week..week),
+    cumulative, and per store."""
+    measured = _measured(session, forecast_id)
+    allocation_id = measured.allocation_id
+    check_week(forecast_id, week, measured.horizon, measured.from_week)
+    flows = definitions.sell_through(
+        session, measured.actuals_forecast_id, week, allocation_id=allocation_id
+    )
     allocated = (
         None
         if allocation_id is None
         else sum(store.units_shipped is not None for store in flows.stores)
     )
-    weeks = _weekly(session, forecast_id, week, allocation_id, allocated)
+    weeks = _weekly(
+        session, forecast_id, measured.actuals_forecast_id, week, allocation_id, allocated
+    )
     return VarianceReport(
         forecast_id=forecast_id,
         week=week,
+        from_week=measured.from_week,
+        actuals_forecast_id=measured.actuals_forecast_id,
         allocation_id=allocation_id,
         stores_allocated=allocated,
         weeks=weeks,
@@ -86,6 +142,9 @@ def forecast_variance(session: Session, forecast_id: str, week: int) -> Variance
     )
 
 
+# The forecast whose actual sales a variance reads (a re-forecast's original).
+ACTUALS_FORECAST_ID = bindparam("actuals_forecast_id", type_=String)
+
 # The statements are built once per dialect with bound parameters: an agent polling
 # variance pays for SQL execution, not for rebuilding the same SQL in Python.
 
@@ -93,15 +152,16 @@ def forecast_variance(session: Session, forecast_id: str, week: int) -> Variance
 @functools.cache
 def _horizon_statement() -> Select[Any]:
     latest = definitions.latest_allocation_id_query(FORECAST_ID).limit(1).scalar_subquery()
-    return select(Forecast.forecast_horizon_weeks, latest).where(
-        Forecast.forecast_id == FORECAST_ID
-    )
+    return select(
+        Forecast.forecast_horizon_weeks, latest, Forecast.from_week, Forecast.revises_forecast_id
+    ).where(Forecast.forecast_id == FORECAST_ID)
 
 
 @functools.cache
 def weekly_variance_statement(dialect: str, with_allocation: bool) -> Select[Any]:
-    """Per week 1..:week of :forecast_id: forecast units, and the week's actual units, the
-    stores that reported and how many of them allocation :allocation_id ships to."""
+    """Per week of :forecast_id's curve up to :week: forecast units, and the week's actual
+    units (stored against :actuals_forecast_id), the stores that reported and how many
+    of them allocation :allocation_id ships to."""
     curve = json_array_rows(Forecast.weekly_demand_curve, dialect, "curve")
     curve_week = curve.integer("week_number")
     forecast_weeks = (
@@ -128,7 +188,7 @@ def weekly_variance_statement(dialect: str, with_allocation: bool) -> Select[Any
             cast(func.count(), Integer).label("stores_reported"),
             cast(allocated_reported, Integer).label("allocated_reported"),
         )
-        .where(ActualSales.forecast_id == FORECAST_ID, ActualSales.week_number <= WEEK)
+        .where(ActualSales.forecast_id == ACTUALS_FORECAST_ID, ActualSales.week_number <= WEEK)
         .group_by(ActualSales.week_number)
         .cte("actual_weeks")
     )
@@ -153,13 +213,19 @@ def _ratio(numerator: int, denominator: int) -> float | None:
 def _weekly(
     session: Session,
     forecast_id: str,
+    actuals_forecast_id: str,
     week: int,
     allocation_id: str | None,
     allocated: int | None,
 ) -> list[WeekVariance]:
     rows = session.execute(
         weekly_variance_statement(dialect_of(session), allocation_id is not None),
-        {"forecast_id": forecast_id, "week": week, "allocation_id": allocation_id},
+        {
+            "forecast_id": forecast_id,
+            "actuals_forecast_id": actuals_forecast_id,
+            "week": week,
+            "allocation_id": allocation_id,
+        },
     ).all()
     weeks = []
     for number, planned, actual, reported, allocated_reported in rows:

@@ -43,12 +43,28 @@ class MarkdownStatus(enum.StrEnum):
     PENDING = "pending"
     APPROVED = "approved"
     APPLIED = "applied"
+    # Beyond the story's three: a planner's "no" (``lifecycles.MARKDOWN_TRANSITIONS``).
+    REJECTED = "rejected"
 
 
 class WorkflowStatus(enum.StrEnum):
+    """The status of one agent step (a workflow_logs row)."""
+
     STARTED = "started"
     COMPLETED = "completed"
     FAILED = "failed"
+
+
+class WorkflowRunStatus(enum.StrEnum):
+    """The status of a whole workflow run (a workflows row); moves are in
+    ``lifecycles.WORKFLOW_TRANSITIONS``."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    AWAITING_APPROVAL = "awaiting_approval"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
 
 
 class ReplenishmentStrategy(enum.StrEnum):

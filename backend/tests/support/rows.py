@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -113,6 +113,25 @@ VALID_ROWS: dict[str, Row] = {
         "store_id": "S01",
         "attributes": {"foot_traffic": 2800, "mall_location": True},
         "source_file": "store_attributes.csv",
+    },
+    "workflows": {
+        "workflow_id": "W1",
+        "category_id": "CAT1",
+        "season": "Spring 2025",
+        "parameter_id": "P1",
+        "forecast_id": "F1",
+        "allocation_id": "A1",
+        "status": "running",
+        "current_agent": "demand",
+        "progress": 0.25,
+    },
+    "markdown_status_changes": {
+        "change_id": "MC1",
+        "markdown_id": "M1",
+        "from_status": "pending",
+        "to_status": "approved",
+        "actor": "planner@example.com",
+        "changed_at": datetime(2025, 4, 7, 9, 30, tzinfo=UTC),
     },
     "workflow_logs": {
         "log_id": "L1",

@@ -21,9 +21,13 @@ from datetime import UTC, date, datetime, timedelta, timezone
 
 from sqlalchemy import Engine, MetaData, pool, text
 from sqlalchemy.engine import URL
+from sqlalchemy.orm import Session
 
 from backend.app.database.db import make_engine
 from backend.app.demo.sample_season import generate_sample_season
+from backend.app.domain import records
+from backend.app.domain.records import ActualSalesRow, ClusterShare
+from backend.app.domain.rules import curve_from_units
 from backend.app.models.enums import (
     Archetype,
     ExtractionConfidence,
@@ -210,6 +214,51 @@ def every_table() -> SampleRows:
         duration_seconds=None,
         status=WorkflowStatus.FAILED,
         error_message="Fehler: 'holdback' > 100 %",
+    )
+    # A re-forecast whose id sorts before the forecast it revises: copies must still
+    # write the revised forecast first.
+    rows.add(
+        "forecasts",
+        forecast_id="F-0-REVISION",
+        category_id="CAT-DRESS",
+        season="Spring 2024",
+        forecast_horizon_weeks=12,
+        total_season_demand=sum(480 + week * 41 for week in range(7, 13)),
+        weekly_demand_curve=[
+            {"week_number": week, "demand_units": 480 + week * 41} for week in range(7, 13)
+        ],
+        peak_week=12,
+        models_used=["prophet"],
+        revises_forecast_id="F-1",
+        from_week=7,
+        created_at=stamped,
+    )
+    rows.add(
+        "workflows",
+        workflow_id="wf-2024-03",
+        category_id="CAT-DRESS",
+        season="Spring 2024",
+        parameter_id="P-1",
+        forecast_id="F-1",
+        allocation_id="A-1",
+        produces_forecast=True,
+        status="failed",
+        current_agent="inventory_agent",
+        progress=0.5,
+        error_message="Fehler: 'holdback' > 100 %",
+        created_at=stamped,
+        updated_at=stamped + timedelta(seconds=1.5),
+        finished_at=stamped + timedelta(seconds=1.5),
+    )
+    rows.add(
+        "markdown_status_changes",
+        change_id="MS:M-1:approved",
+        markdown_id="M-1",
+        from_status="pending",
+        to_status="approved",
+        actor="Zoë — planificatrice",
+        changed_at=stamped + timedelta(days=40),
+        note="« d'accord » ✓",
     )
     first_week = date(2023, 9, 4)
     for store in stores:
@@ -749,3 +798,110 @@ def exports_season() -> SampleRows:
         models_used=["prophet"],
     )
     return rows
+
+
+# --- an orchestrated season, through the write API -----------------------------------------
+
+SEASON_WEEKS = 8
+SEASON_CURVE = [100, 150, 200, 250, 220, 180, 120, 80]  # peak week 4
+SEASON_SHIPPED = {"S1": 400, "S2": 300, "S3": 200}  # initial units per store
+SEASON_HELD = {"S1": 178, "S2": 133, "S3": 89}  # holdback units per store (400 in all)
+# Units sold per (store, week) for weeks 1..4: S3 misses week 4 (missing is not zero).
+SEASON_ACTUALS = {
+    ("S1", 1): 40,
+    ("S2", 1): 35,
+    ("S3", 1): 20,
+    ("S1", 2): 60,
+    ("S2", 2): 50,
+    ("S3", 2): 30,
+    ("S1", 3): 70,
+    ("S2", 3): 65,
+    ("S3", 3): 45,
+    ("S1", 4): 90,
+    ("S2", 4): 80,
+}
+
+
+def orchestrated_season(session: Session) -> None:
+    """Clusters C1 (stores S1, S2), C2 (S3) and C3 (no stores); category WD with an
+    8-week season, parameters P1, forecast F1 (curve SEASON_CURVE, split over C1..C3),
+    allocation A1 (SEASON_SHIPPED), actual sales SEASON_ACTUALS and markdown M1 at week
+    4, pending. Written through the write API; the caller commits."""
+    for cluster_id, tier in (
+        ("C1", FashionTier.PREMIUM),
+        ("C2", FashionTier.MAINSTREAM),
+        ("C3", FashionTier.VALUE),
+    ):
+        records.upsert_store_cluster(
+            session, cluster_id=cluster_id, cluster_name=f"Cluster {cluster_id}", fashion_tier=tier
+        )
+    for store_id, cluster_id in (("S1", "C1"), ("S2", "C1"), ("S3", "C2")):
+        records.upsert_store(
+            session,
+            store_id=store_id,
+            store_name=f"Store {store_id}",
+            cluster_id=cluster_id,
+            store_size_sqft=9_000,
+            location_tier=LocationTier.A,
+            median_income=70_000,
+            store_format=StoreFormat.MALL,
+            region=Region.WEST,
+            avg_weekly_sales_12mo=500.0,
+        )
+    start = date(2025, 2, 17)
+    records.upsert_category(
+        session,
+        category_id="WD",
+        category_name="Women's Dresses",
+        season_start_date=start,
+        season_end_date=start + timedelta(weeks=SEASON_WEEKS, days=-1),
+        season_length_weeks=SEASON_WEEKS,
+    )
+    records.upsert_season_parameters(
+        session,
+        parameter_id="P1",
+        category_id="WD",
+        forecast_horizon_weeks=SEASON_WEEKS,
+        season_start_date=start,
+        season_end_date=start + timedelta(weeks=SEASON_WEEKS, days=-1),
+        replenishment_strategy=ReplenishmentStrategy.WEEKLY,
+        dc_holdback_percentage=0.3,
+        markdown_checkpoint_week=4,
+        markdown_threshold=0.6,
+    )
+    total = sum(SEASON_CURVE)
+    records.record_forecast(
+        session,
+        forecast_id="F1",
+        category_id="WD",
+        season="Spring 2025",
+        forecast_horizon_weeks=SEASON_WEEKS,
+        total_season_demand=total,
+        weekly_demand_curve=curve_from_units(SEASON_CURVE),
+        cluster_distribution=[
+            ClusterShare("C1", 0.5, total // 2),
+            ClusterShare("C2", 0.3, total * 3 // 10),
+            ClusterShare("C3", 0.2, total - total // 2 - total * 3 // 10),
+        ],
+    )
+    records.record_allocation(
+        session,
+        allocation_id="A1",
+        forecast_id="F1",
+        manufacturing_qty=1_300,
+        initial_allocation_total=sum(SEASON_SHIPPED.values()),
+        holdback_total=sum(SEASON_HELD.values()),
+        store_allocations=[
+            {"store_id": store, "initial": units, "holdback": SEASON_HELD[store]}
+            for store, units in SEASON_SHIPPED.items()
+        ],
+    )
+    records.record_actual_sales(
+        session,
+        "F1",
+        [ActualSalesRow(store, week, units) for (store, week), units in SEASON_ACTUALS.items()],
+    )
+    records.record_markdown(
+        session, markdown_id="M1", forecast_id="F1", week_number=4, recommended_markdown_pct=0.1
+    )
+    session.flush()

@@ -22,6 +22,8 @@ STORY_TABLES = {
 # Tables beyond the story's eleven, each for a reason the README gives.
 EXTENSION_TABLES = {
     "store_extra_attributes",  # retailer store columns `stores` has no place for
+    "workflows",  # the orchestrator's runs, whose steps are workflow_logs rows
+    "markdown_status_changes",  # the approval trail of each markdown
 }
 # The performance indexes the story names.
 STORY_INDEXES = {

@@ -1,0 +1,178 @@
+"""The write API of a markdown decision: approve, reject, apply; each move on the trail.
+
+Markdowns move only as ``lifecycles.MARKDOWN_TRANSITIONS`` allows (pending ->
+approved -> applied, pending -> rejected), only forward. Each move is a
+compare-and-set on ``markdowns.status`` and writes a ``markdown_status_changes`` row
+with who (``actor``) and when (``changed_at``, UTC); its id is made from the natural
+key (markdown, status reached), since a markdown reaches each status at most once.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from backend.app.maintenance.definitions import natural_id
+from backend.app.models import Markdown, MarkdownStatusChange
+from backend.app.models.key_bounds import KEY_MAX_LENGTH
+from backend.app.schemas.enums import MarkdownStatus
+from backend.app.schemas.lifecycles import MARKDOWN_LIFECYCLE, transition_name
+
+__all__ = [
+    "MARKDOWN_CHANGE_KIND",
+    "ApprovalError",
+    "ConcurrentDecision",
+    "IllegalDecision",
+    "apply_markdown",
+    "approve_markdown",
+    "change_id",
+    "decide_markdown",
+    "reject_markdown",
+]
+
+MARKDOWN_CHANGE_KIND = "MS"
+
+
+class ApprovalError(ValueError):
+    """A markdown decision that cannot be recorded; nothing was written."""
+
+
+class IllegalDecision(ApprovalError):
+    """A move the markdown lifecycle does not allow (backwards, or from a final status)."""
+
+
+class ConcurrentDecision(ApprovalError):
+    """Another writer decided on the markdown since the caller saw its status."""
+
+
+def change_id(markdown_id: str, to_status: MarkdownStatus) -> str:
+    """The trail row's id: the markdown and the status it reached."""
+    return natural_id(MARKDOWN_CHANGE_KIND, markdown_id, MarkdownStatus(to_status).value)
+
+
+def decide_markdown(
+    session: Session,
+    markdown_id: str,
+    target: MarkdownStatus,
+    *,
+    actor: str,
+    at: datetime | None = None,
+    note: str | None = None,
+    expected: MarkdownStatus | None = None,
+) -> MarkdownStatusChange:
+    """Move markdown ``markdown_id`` to ``target`` on behalf of ``actor``; returns the
+    trail row. ``expected`` is the status the caller saw (default: the status now)."""
+    target = MarkdownStatus(target)
+    if not actor.strip() or len(actor) > KEY_MAX_LENGTH:
+        raise ApprovalError(
+            f"markdown {markdown_id}: actor must name who decides (1..{KEY_MAX_LENGTH} "
+            f"characters), got {actor!r}"
+        )
+    moment = at if at is not None else datetime.now(UTC)
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ApprovalError(
+            f"markdown {markdown_id}: decision time {moment.isoformat()} has no timezone"
+        )
+    markdown = session.get(Markdown, markdown_id, populate_existing=True)
+    if markdown is None:
+        raise ApprovalError(f"markdown {markdown_id} does not exist")
+    seen = MarkdownStatus(expected) if expected is not None else markdown.status
+    move = transition_name(seen, target)
+    if markdown.status is not seen:
+        raise ConcurrentDecision(
+            f"markdown {markdown_id} is {markdown.status}, not {seen}: another writer "
+            f"decided on it; {move} was not made"
+        )
+    if not MARKDOWN_LIFECYCLE.allows(seen, target):
+        allowed = MARKDOWN_LIFECYCLE.transitions[seen]
+        reason = (
+            f"{seen} is final"
+            if not allowed
+            else "from " + seen + " only " + ", ".join(sorted(allowed))
+        )
+        raise IllegalDecision(f"markdown {markdown_id}: {move} is not allowed ({reason})")
+    result: Any = session.execute(
+        update(Markdown)
+        .where(Markdown.markdown_id == markdown_id, Markdown.status == seen)
+        .values(status=target)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        session.refresh(markdown)
+        raise ConcurrentDecision(
+            f"markdown {markdown_id} is {markdown.status}, not {seen}: another writer "
+            f"decided on it; {move} was not made"
+        )
+    change = MarkdownStatusChange(
+        change_id=change_id(markdown_id, target),
+        markdown_id=markdown_id,
+        from_status=seen,
+        to_status=target,
+        actor=actor,
+        changed_at=moment,
+        note=note,
+    )
+    session.add(change)
+    session.flush()
+    session.refresh(markdown)
+    return change
+
+
+def approve_markdown(
+    session: Session,
+    markdown_id: str,
+    *,
+    actor: str,
+    at: datetime | None = None,
+    note: str | None = None,
+) -> MarkdownStatusChange:
+    """pending -> approved."""
+    return decide_markdown(
+        session,
+        markdown_id,
+        MarkdownStatus.APPROVED,
+        actor=actor,
+        at=at,
+        note=note,
+    )
+
+
+def reject_markdown(
+    session: Session,
+    markdown_id: str,
+    *,
+    actor: str,
+    at: datetime | None = None,
+    note: str | None = None,
+) -> MarkdownStatusChange:
+    """pending -> rejected."""
+    return decide_markdown(
+        session,
+        markdown_id,
+        MarkdownStatus.REJECTED,
+        actor=actor,
+        at=at,
+        note=note,
+    )
+
+
+def apply_markdown(
+    session: Session,
+    markdown_id: str,
+    *,
+    actor: str,
+    at: datetime | None = None,
+    note: str | None = None,
+) -> MarkdownStatusChange:
+    """approved -> applied (the price change is live)."""
+    return decide_markdown(
+        session,
+        markdown_id,
+        MarkdownStatus.APPLIED,
+        actor=actor,
+        at=at,
+        note=note,
+    )

@@ -99,8 +99,10 @@ def test_the_password_is_scrubbed_from_any_error(
 
 def test_an_unparsable_url_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
     result = run_ffdb(capsys, "current", "--database-url", "not a url")
-    assert result.exit_code == 1
-    assert result.stderr.startswith("error: Could not parse SQLAlchemy URL")
+    assert result.exit_code == 2
+    assert result.stderr.startswith(
+        "error: --database-url is not a usable database URL (Could not parse SQLAlchemy URL"
+    )
     assert result.stderr.count("\n") == 1
 
 

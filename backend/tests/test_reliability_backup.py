@@ -246,3 +246,43 @@ def test_backups_refuse_urls_without_a_sqlite_file(tmp_path: Path) -> None:
         backup_sqlite("sqlite://")
     with pytest.raises(BackupError, match="does not exist"):
         backup_sqlite(f"sqlite:///{tmp_path / 'nothing.db'}")
+
+
+@sqlite_only
+@pytest.mark.parametrize(
+    "damage",
+    [
+        "only alembic_version",
+        "DROP TABLE historical_sales",
+        "ALTER TABLE store_clusters DROP COLUMN description",
+    ],
+)
+def test_restore_refuses_a_backup_that_lacks_the_schema_of_its_revision(
+    engine: Engine, migrated_url: URL, tmp_path: Path, damage: str
+) -> None:
+    with engine.begin() as connection:
+        connection.execute(insert(WorkflowLog), _batch(1))
+    engine.dispose()
+    database = database_file(migrated_url)
+    before = _logs(database)
+    bad = tmp_path / "bad.db"
+    with closing(sqlite3.connect(bad)) as copy:
+        if damage == "only alembic_version":
+            copy.execute("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)")
+            copy.execute("INSERT INTO alembic_version VALUES (?)", (head_revision(),))
+        else:
+            with closing(sqlite3.connect(database)) as source:
+                source.backup(copy)
+            copy.execute("PRAGMA foreign_keys=OFF")
+            for name in [
+                r[0] for r in copy.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+            ]:
+                copy.execute(f'DROP TRIGGER "{name}"')
+            copy.execute(damage)
+        copy.commit()
+
+    with pytest.raises(BackupError, match=f"claims revision {head_revision()} but lacks"):
+        restore_sqlite(bad, migrated_url)
+
+    assert _logs(database) == before
+    assert not [p for p in database.parent.iterdir() if ".backup-" in p.name]

@@ -177,14 +177,26 @@ def test_backup_of_a_postgresql_url_is_refused_with_the_reason(
 PASSWORD = "Tr0ub4dor-s3cret"
 
 
+def _with_secret(url: URL, where: str) -> URL:
+    if where == "user-info":
+        return url.set(password=PASSWORD)
+    return url.update_query_dict({where: PASSWORD})
+
+
 @pytest.mark.postgresql
 @pytest.mark.parametrize("backend_name", ["postgresql"], indirect=True)
+@pytest.mark.parametrize("where", ["user-info", "password", "sslpassword"])
 def test_no_command_prints_or_logs_the_password(
-    migrated_url: URL, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+    migrated_url: URL,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    where: str,
 ) -> None:
     # The test server trusts local connections, so the password is carried but unused.
-    url = migrated_url.set(password=PASSWORD)
-    small_season().write(url)
+    url = _with_secret(migrated_url, where)
+    small_season().write(migrated_url)
     caplog.set_level(logging.DEBUG)
     outputs = []
     for args in (
@@ -195,14 +207,29 @@ def test_no_command_prints_or_logs_the_password(
         ["doctor"],
         ["doctor", "--json"],
         ["stats"],
+        ["export", "stores", "-o", str(tmp_path / "stores.csv")],
+        ["variance", "NO-SUCH-FORECAST", "--week", "1"],
+        ["demo"],
+        ["transfer", "--to", url],
         ["backup"],
         ["restore", "/nonexistent.db"],
         ["downgrade", "no-such-revision"],
+        ["downgrade", "base"],
     ):
         result = run_ffdb(capsys, *args, "--database-url", url)
         outputs.append(result.output)
     unreachable = url.set(host="127.0.0.1", port=1)
     outputs.append(run_ffdb(capsys, "current", "--database-url", unreachable).output)
+    # The same URL from the environment, and malformed ones that no parser accepts.
+    monkeypatch.setenv("DATABASE_URL", url.render_as_string(hide_password=False))
+    outputs.append(run_ffdb(capsys, "stats").output)
+    for broken in (
+        f"postgresql+psycopg://u:{PASSWORD}@host:notaport/db",
+        f"postgresql+psycopg://u@host/db?{where}={PASSWORD}&port=x",
+        f"not a url at all, password={PASSWORD}",
+    ):
+        monkeypatch.setenv("DATABASE_URL", broken)
+        outputs.append(run_ffdb(capsys, "stats").output)
 
     everything = "\n".join(outputs) + "\n".join(r.getMessage() for r in caplog.records)
     assert PASSWORD not in everything
@@ -210,9 +237,18 @@ def test_no_command_prints_or_logs_the_password(
     assert "no such revision" in everything or "unknown revision" in everything
 
 
-def test_urls_and_engines_never_render_the_password() -> None:
-    url = f"postgresql://agent:{PASSWORD}@db.example:5432/forecasts"
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"postgresql://agent:{PASSWORD}@db.example:5432/forecasts",
+        f"postgresql://agent@db.example:5432/forecasts?password={PASSWORD}",
+        f"postgresql://agent@db.example/forecasts?sslmode=require&sslpassword={PASSWORD}",
+        f"postgresql://agent@db.example/forecasts?PASSWORD={PASSWORD}",
+    ],
+)
+def test_urls_and_engines_never_render_the_password(url: str) -> None:
     assert PASSWORD not in redacted(url)
+    assert "***" in redacted(url)
     engine = make_engine(url)
     try:
         assert PASSWORD not in repr(engine)

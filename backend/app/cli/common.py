@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+import uuid
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, TextIO, TypeVar
 
 import typer
 from rich.console import Console
 from sqlalchemy import Engine
 
-from backend.app.database.db import DEFAULT_DATABASE_URL, make_engine, normalize_url, sqlite_file
+from backend.app.database.db import (
+    DEFAULT_DATABASE_URL,
+    database_url,
+    make_engine,
+    normalize_url,
+    scrub_secrets,
+    sqlite_file,
+)
+from backend.app.maintenance.backup import database_in_the_way
 from backend.app.maintenance.schema_version import require_current
 
 console = Console()
@@ -25,11 +36,34 @@ class CommandError(Exception):
         self.exit_code = exit_code
 
 
+def _valid_database_url(context: typer.Context, value: str) -> str:
+    """The URL as given, or a one-line error naming where it came from (the option or
+    DATABASE_URL) and what is wrong with it, never the URL itself (it may hold a secret)."""
+    try:
+        normalize_url(value).get_dialect()
+    except Exception as error:
+        source = context.get_parameter_source("database_url")
+        # By name: typer carries its own copy of click's ParameterSource.
+        from_environment = getattr(source, "name", "") == "ENVIRONMENT"
+        where = "DATABASE_URL" if from_environment else "--database-url"
+        reason = scrub_secrets(
+            str(error).strip().splitlines()[0] if str(error).strip() else "", [value]
+        )
+        raise CommandError(
+            f"{where} is not a usable database URL ({reason or type(error).__name__}); "
+            "expected e.g. sqlite:///./fashion_forecast.db or "
+            "postgresql+psycopg://user@host:5432/dbname",
+            exit_code=2,
+        ) from None
+    return value
+
+
 DatabaseUrl = Annotated[
     str,
     typer.Option(
         "--database-url",
         envvar="DATABASE_URL",
+        callback=_valid_database_url,
         help="SQLAlchemy URL of the database [default: $DATABASE_URL, else "
         f"{DEFAULT_DATABASE_URL}]",
         show_default=False,
@@ -62,3 +96,38 @@ def open_engine(
         yield engine
     finally:
         engine.dispose()
+
+
+T = TypeVar("T")
+
+
+def refuse_database_output(output: Path, url: str | None = None) -> None:
+    """Refuse an output path that is a database (``url``'s, default ``DATABASE_URL``'s,
+    its journal or backups, or any SQLite file): every command that writes a file asks."""
+    if url is None:
+        try:
+            url = database_url().render_as_string(hide_password=False)
+        except Exception:
+            url = None
+    reason = database_in_the_way(output, url)
+    if reason is not None:
+        raise CommandError(f"refusing to write {output}: {reason}", exit_code=2)
+
+
+def write_output(output: Path, write: Callable[[TextIO], T], url: str | None = None) -> T:
+    """Write ``output`` through ``write`` as one step: refused if it is a database, written
+    to a temporary file beside it and renamed only when complete, so a failed write
+    leaves neither a half file nor a temporary one."""
+    refuse_database_output(output, url)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    # A new name of this run's own ("x": never an existing file), with the usual
+    # permissions (mkstemp's would be owner-only).
+    partial = output.with_name(f".{output.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.partial")
+    try:
+        with open(partial, "x", encoding="utf-8", newline="") as out:
+            result = write(out)
+        os.replace(partial, output)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    return result

@@ -7,6 +7,7 @@ print with rich. Every URL is printed redacted.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 from pathlib import Path
 from typing import Annotated
@@ -23,6 +24,7 @@ from backend.app.cli.common import (
     error_console,
     open_engine,
     require_existing_sqlite,
+    write_output,
 )
 from backend.app.database.db import DEFAULT_DATABASE_URL, read_only, redacted
 from backend.app.domain import doctor as doctor_checks
@@ -30,7 +32,7 @@ from backend.app.maintenance import erd as erd_module
 from backend.app.maintenance import health, migrate
 from backend.app.maintenance import schema_doc as schema_doc_module
 from backend.app.maintenance import stats as stats_module
-from backend.app.maintenance.backup import BackupError, backup_before_upgrade
+from backend.app.maintenance.backup import BackupError, backup_before_migration
 from backend.app.maintenance.schema_version import current_revision, head_revision
 from backend.app.schemas.problems import Problem
 
@@ -86,7 +88,7 @@ def upgrade(
     """
     if backup:
         try:
-            saved = backup_before_upgrade(database_url, revision)
+            saved = backup_before_migration(database_url, revision)
         except BackupError as error:
             raise CommandError(f"{error}; not upgrading (--no-backup skips the backup)") from None
         if saved is not None:
@@ -97,12 +99,38 @@ def upgrade(
 
 
 @app.command()
-def downgrade(revision: RevisionArgument, database_url: DatabaseUrl = DEFAULT_DATABASE_URL) -> None:
+def downgrade(
+    revision: RevisionArgument,
+    yes: Annotated[
+        bool,
+        typer.Option(
+            "--yes", help="Confirm a downgrade that drops tables or columns holding data."
+        ),
+    ] = False,
+    database_url: DatabaseUrl = DEFAULT_DATABASE_URL,
+) -> None:
     """Migrate the database down to REVISION ('base' removes every table and its data).
 
-    Example: ffdb downgrade base
+    A downgrade that would drop rows (or columns holding values) is refused unless
+    --yes is given; a SQLite database is backed up next to itself first.
+
+    Example: ffdb downgrade 0001 --yes
     """
     require_existing_sqlite(database_url)
+    lost = migrate.data_a_downgrade_drops(database_url, revision)
+    if lost and not yes:
+        what = ", ".join(f"{name} ({count:,})" for name, count in lost)
+        raise CommandError(
+            f"downgrading {redacted(database_url)} to {revision} deletes data: {what}; "
+            "add --yes to confirm (a SQLite database is backed up first)",
+            exit_code=2,
+        )
+    try:
+        saved = backup_before_migration(database_url, revision)
+    except BackupError as error:
+        raise CommandError(f"{error}; not downgrading") from None
+    if saved is not None:
+        _say(f"Backed up {redacted(database_url)} to {saved}")
     with error_console.status(f"Migrating {redacted(database_url)} down to {revision}..."):
         reached = migrate.downgrade(database_url, revision)
     _say(f"{redacted(database_url)} is at {_describe_revision(reached)}")
@@ -189,7 +217,14 @@ def doctor(
         task = progress.add_task("Checking", total=len(doctor_checks.CHECKS))
         for check_function in doctor_checks.CHECKS:
             progress.update(task, description=f"Checking {health.check_name(check_function)}")
-            problems.extend(check_function(connection))
+            # A check that fails is itself a finding; the others still run.
+            problems.extend(
+                health.run_isolated(
+                    connection,
+                    health.check_name(check_function),
+                    functools.partial(check_function, connection),
+                )
+            )
             progress.advance(task)
     if as_json:
         typer.echo(json.dumps([dataclasses.asdict(p) for p in problems], indent=2))
@@ -265,8 +300,7 @@ def _write_or_print(content: str, output: Path | None) -> None:
     if output is None:
         typer.echo(content, nl=False)
         return
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(content, encoding="utf-8")
+    write_output(output, lambda out: out.write(content))
     _say(f"wrote {output}")
 
 

@@ -22,6 +22,7 @@ from backend.app.cli.workflow_commands import workflow_table
 from backend.app.database.base import Base
 from backend.app.database.db import (
     DEFAULT_DATABASE_URL,
+    SQLITE_COMPANION_SUFFIXES,
     make_engine,
     normalize_url,
     redacted,
@@ -29,6 +30,7 @@ from backend.app.database.db import (
 )
 from backend.app.demo.sample_season import DEMO_WORKFLOW_PREFIX, DemoSummary, generate_sample_season
 from backend.app.maintenance import migrate
+from backend.app.maintenance.backup import not_our_database
 from backend.app.models import (
     ActualSales,
     Category,
@@ -38,8 +40,6 @@ from backend.app.models import (
     WorkflowLog,
 )
 from backend.app.queries import workflow_status
-
-SQLITE_COMPANIONS = ("", "-wal", "-shm", "-journal")
 
 
 def _holds_foreign_data(engine: Engine) -> str | None:
@@ -76,7 +76,7 @@ def _fresh_database(url: URL) -> None:
     path = sqlite_file(url)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        for suffix in SQLITE_COMPANIONS:
+        for suffix in ("", *SQLITE_COMPANION_SUFFIXES):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
     migrate.upgrade(url, "head")
 
@@ -220,6 +220,11 @@ def demo(
             f"{redacted(url)} is an in-memory database that would vanish when ffdb exits: "
             "give a file, e.g. sqlite:///./fashion_forecast.db"
         )
+    path = sqlite_file(url)
+    refusal = not_our_database(path) if path is not None else None
+    if refusal is not None:
+        # Not even --replace deletes a file that is not a database of ours.
+        raise CommandError(f"{refusal}: not replacing it; choose another --database-url")
     probe = make_engine(url)
     try:
         foreign = None if replace else _holds_foreign_data(probe)

@@ -21,7 +21,15 @@ import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
 
 from backend.app.cli.app import app
-from backend.app.cli.common import CommandError, DatabaseUrl, console, error_console, open_engine
+from backend.app.cli.common import (
+    CommandError,
+    DatabaseUrl,
+    console,
+    error_console,
+    open_engine,
+    refuse_database_output,
+    write_output,
+)
 from backend.app.database.db import DEFAULT_DATABASE_URL
 from backend.app.database.retry import DEFAULT_POLICY, RetryPolicy, retry_transient
 from backend.app.ingest.actuals import UnknownForecast, import_actuals
@@ -298,7 +306,8 @@ def export_command(
                 from backend.app.ingest.parquet_export import export_parquet
 
                 assert output is not None
-                partial = output.with_name(output.name + ".partial")
+                refuse_database_output(output, database_url)
+                partial = output.with_name(f".{output.name}.{os.getpid()}.partial")
                 try:
                     count = export_parquet(engine, table, partial, forecast_id=forecast_id)
                 except BaseException:
@@ -309,10 +318,11 @@ def export_command(
                 export_table(engine, table, sys.stdout, forecast_id=forecast_id)
                 return
             else:
-                partial = output.with_name(output.name + ".partial")
-                with open(partial, "w", encoding="utf-8", newline="") as out:
-                    count = export_table(engine, table, out, forecast_id=forecast_id)
-                os.replace(partial, output)
+                count = write_output(
+                    output,
+                    lambda out: export_table(engine, table, out, forecast_id=forecast_id),
+                    database_url,
+                )
         except ExportError as error:
             raise CommandError(str(error)) from None
     error_console.print(

@@ -11,7 +11,7 @@ import sys
 from typing import NoReturn
 
 from alembic.util.exc import CommandError as AlembicCommandError
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 
 # Command modules register themselves on `app` when imported; import each one here.
 import backend.app.cli.backup_commands  # noqa: F401  (registers `ffdb backup`, `ffdb restore`)
@@ -25,7 +25,7 @@ from backend.app.cli import (
 )
 from backend.app.cli.app import app
 from backend.app.cli.common import CommandError, error_console
-from backend.app.database.db import normalize_url
+from backend.app.database.db import scrub_secrets
 from backend.app.maintenance.schema_version import SchemaOutOfDate
 
 KNOWN_ERRORS = (SchemaOutOfDate, SQLAlchemyError, AlembicCommandError, OSError, ValueError)
@@ -38,27 +38,12 @@ def _one_line(error: BaseException) -> str:
     return message.splitlines()[0] if message else type(error).__name__
 
 
-def _passwords(args: list[str]) -> set[str]:
-    """Passwords of every URL this run was given (any argument, or DATABASE_URL)."""
+def _scrubbed(message: str, args: list[str]) -> str:
+    """``message`` without any secret of the URLs this run was given (arguments or
+    DATABASE_URL), wherever in a URL it sat, parseable or not."""
     candidates = [os.environ.get("DATABASE_URL", "")]
     candidates += [arg.partition("=")[2] if arg.startswith("--") else arg for arg in args]
-    found = set()
-    for candidate in candidates:
-        if "://" not in candidate:
-            continue
-        try:
-            password = normalize_url(candidate).password
-        except (ArgumentError, ValueError):
-            continue
-        if password:
-            found.add(str(password))
-    return found
-
-
-def _scrubbed(message: str, args: list[str]) -> str:
-    for password in _passwords(args):
-        message = message.replace(password, "***")
-    return message
+    return scrub_secrets(message, [c for c in candidates if "://" in c])
 
 
 def _fail(message: str, exit_code: int = 1) -> NoReturn:

@@ -9,7 +9,8 @@ IMMEDIATE so two writers queue up rather than deadlock on a lock upgrade.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import re
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,6 +24,7 @@ from backend.app.database.base import Base
 
 __all__ = [
     "DEFAULT_DATABASE_URL",
+    "SQLITE_COMPANION_SUFFIXES",
     "Base",
     "SessionLocal",
     "database_url",
@@ -34,12 +36,16 @@ __all__ = [
     "normalize_url",
     "read_only",
     "redacted",
+    "scrub_secrets",
     "session_factory",
     "session_scope",
     "sqlite_file",
+    "url_secrets",
 ]
 
 DEFAULT_DATABASE_URL = "sqlite:///./fashion_forecast.db"
+# Files SQLite keeps beside a database file; they are part of the database.
+SQLITE_COMPANION_SUFFIXES = ("-wal", "-shm", "-journal")
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 # Execution option that lets a read-only unit of work begin DEFERRED on SQLite, so a
 # long report never holds the write lock that IMMEDIATE would take.
@@ -59,9 +65,49 @@ def database_url() -> URL:
     return normalize_url(os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL)
 
 
+# Query parameters libpq (and so psycopg) takes as secrets; a URL may carry them as
+# ``?password=...`` instead of in its user-info.
+SECRET_PARAMETERS = frozenset({"password", "sslpassword"})
+HIDDEN = "***"
+# Secrets in text that is not a parseable URL (a malformed DATABASE_URL, a driver's
+# message): the user-info password, and any secret parameter written ``name=value``.
+_USERINFO_PASSWORD = re.compile(r"(://[^:/@\s]*:)([^@\s]+)(@)")
+_PARAMETER_SECRET = re.compile(
+    r"(\b(?:" + "|".join(sorted(SECRET_PARAMETERS)) + r")\s*=\s*)('[^']*'|[^&;\s'\"]+)",
+    re.IGNORECASE,
+)
+
+
+def url_secrets(url: str | URL) -> set[str]:
+    """Every secret ``url`` holds: its user-info password and its secret query parameters."""
+    parsed = url if isinstance(url, URL) else make_url(url)
+    found = {str(parsed.password)} if parsed.password else set()
+    for name, value in parsed.query.items():
+        if name.lower() in SECRET_PARAMETERS:
+            values = (value,) if isinstance(value, str) else value
+            found.update(v for v in values if v)
+    return found
+
+
 def redacted(url: str | URL) -> str:
-    """The URL as it may be printed: never with its password."""
-    return normalize_url(url).render_as_string(hide_password=True)
+    """The URL as it may be printed: never with a password, wherever in the URL it sits."""
+    shown = normalize_url(url).render_as_string(hide_password=True)
+    return _PARAMETER_SECRET.sub(lambda m: m[1] + HIDDEN, shown)
+
+
+def scrub_secrets(text: str, urls: Iterable[str | URL] = ()) -> str:
+    """``text`` with every secret of ``urls`` hidden, and any password that looks like one
+    (user-info, ``password=``) even where no URL parses: the last filter before printing."""
+    secrets: set[str] = set()
+    for url in urls:
+        try:
+            secrets |= url_secrets(url)
+        except Exception:  # noqa: S112 (a malformed URL: the patterns below still apply)
+            continue
+    for secret in sorted(secrets, key=len, reverse=True):
+        text = text.replace(secret, HIDDEN)
+    text = _USERINFO_PASSWORD.sub(lambda m: m[1] + HIDDEN + m[3], text)
+    return _PARAMETER_SECRET.sub(lambda m: m[1] + HIDDEN, text)
 
 
 def sqlite_file(url: str | URL) -> Path | None:
@@ -117,6 +163,7 @@ def make_engine(url: str | URL | None = None, **options: Any) -> Engine:
         # A failed bulk statement must not print thousands of bound values.
         "hide_parameters": True,
     }
+    target, secrets = _secrets_out_of_query(target)
     if target.get_backend_name() == "sqlite":
         settings["connect_args"] = {
             "check_same_thread": False,
@@ -125,10 +172,27 @@ def make_engine(url: str | URL | None = None, **options: Any) -> Engine:
     else:
         settings["pool_pre_ping"] = True
     settings.update(options)
+    if secrets:
+        settings["connect_args"] = {**settings.get("connect_args", {}), **secrets}
     engine = create_engine(target, **settings)
     if target.get_backend_name() == "sqlite":
         _configure_sqlite(engine)
     return engine
+
+
+def _secrets_out_of_query(url: URL) -> tuple[URL, dict[str, str]]:
+    """The URL without secret query parameters, and those parameters as connect arguments:
+    an engine's URL is printed by its repr and by error messages, so it holds none."""
+    secrets = {
+        name.lower(): value
+        for name, value in url.query.items()
+        if name.lower() in SECRET_PARAMETERS and isinstance(value, str)
+    }
+    if not secrets:
+        return url, {}
+    return url.difference_update_query(list(url.query)).update_query_dict(
+        {k: v for k, v in url.query.items() if k.lower() not in SECRET_PARAMETERS}
+    ), secrets
 
 
 def read_only(engine: Engine) -> Engine:

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from backend.app.maintenance.definitions import natural_id
 from backend.app.models import Markdown, MarkdownStatusChange
-from backend.app.models.key_bounds import KEY_MAX_LENGTH
+from backend.app.models.keys import KEY_MAX_LENGTH
 from backend.app.schemas.enums import MarkdownStatus
 from backend.app.schemas.lifecycles import MARKDOWN_LIFECYCLE, transition_name
 

@@ -11,7 +11,8 @@ flat whatever the table sizes; only the problems found are kept.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+from collections.abc import Callable, Iterator
 from datetime import date
 from typing import Any
 
@@ -32,12 +33,14 @@ from sqlalchemy import (
     or_,
     select,
     true,
+    type_coerce,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.sql.selectable import TableValuedAlias
+from sqlalchemy.types import NullType
 
 from backend.app.domain import rules
-from backend.app.maintenance import definitions
+from backend.app.maintenance import definitions, health
 from backend.app.models import (
     ActualSales,
     Allocation,
@@ -60,6 +63,8 @@ STREAM_BATCH_ROWS = 100
 ALLOCATION_JSON_SHAPE = "allocation_store_allocations_shape"
 FORECAST_CURVE_SHAPE = "forecast_curve_shape"
 DISTRIBUTION_MISSING = "distribution_percentages"
+# What _json_array_type says of text that is not JSON at all (SQLite only).
+NOT_JSON = "malformed text"
 
 
 def _problem(violation: rules.RuleViolation) -> Problem:
@@ -76,7 +81,8 @@ def _is_postgresql(connection: Connection) -> bool:
 def _json_array_type(connection: Connection, column: Any) -> ColumnElement[str]:
     if _is_postgresql(connection):
         return func.jsonb_typeof(column)
-    return func.json_type(column)
+    # SQLite's json_type raises on malformed text (PostgreSQL never stores any).
+    return case((func.json_valid(column) == 1, func.json_type(column)), else_=literal(NOT_JSON))
 
 
 def _json_elements(connection: Connection, column: Any) -> TableValuedAlias:
@@ -91,7 +97,7 @@ def _json_elements(connection: Connection, column: Any) -> TableValuedAlias:
             else_=cast(literal("[]"), JSONB),
         )
         return func.jsonb_array_elements(guarded).table_valued("value").alias("element")
-    guarded = case((func.json_type(column) == "array", column), else_=literal("[]"))
+    guarded = case((_json_array_type(connection, column) == "array", column), else_=literal("[]"))
     return func.json_each(guarded).table_valued("value").alias("element")
 
 
@@ -112,12 +118,25 @@ def _forecast_problems(connection: Connection, batch_rows: int) -> Iterator[Prob
         Forecast.forecast_id,
         Forecast.forecast_horizon_weeks,
         Forecast.total_season_demand,
-        Forecast.weekly_demand_curve,
+        # As stored, parsed per row below: one malformed curve must not stop the rest.
+        type_coerce(Forecast.weekly_demand_curve, NullType()),
         Forecast.peak_week,
         Forecast.from_week,
     ).order_by(Forecast.forecast_id)
-    result = connection.execution_options(yield_per=batch_rows).execute(query)
-    for forecast_id, horizon, total, curve, peak_week, from_week in result:
+    # Options on the statement: on the connection they would outlive this query.
+    result = connection.execute(query.execution_options(yield_per=batch_rows))
+    for forecast_id, horizon, total, stored, peak_week, from_week in result:
+        curve: Any
+        try:
+            curve = json.loads(stored) if isinstance(stored, str | bytes) else stored
+        except ValueError as error:
+            yield Problem(
+                FORECAST_CURVE_SHAPE,
+                "forecasts",
+                forecast_id,
+                f"weekly_demand_curve is not valid JSON ({error})",
+            )
+            continue
         # Items the rules can read get the rules (a repeated week is a rule, not a
         # shape); anything else, or what the rules accept, is checked for its shape.
         found = (
@@ -432,6 +451,10 @@ def _history_calendar_problems(connection: Connection) -> Iterator[Problem]:
             yield _problem(violation)
 
 
+def _listed(check: Callable[[], Iterator[Problem]]) -> Callable[[], list[Problem]]:
+    return lambda: list(check())
+
+
 def _approval_problems(connection: Connection) -> Iterator[Problem]:
     """Applied markdowns whose trail has no move to approved (written around the API)."""
     approved = exists().where(
@@ -489,14 +512,20 @@ def find_rule_violations(
 
     Read-only; runs in the connection's current transaction (or begins one).
     """
+    checks: list[tuple[str, Callable[[], Iterator[Problem]]]] = [
+        ("forecast rules", lambda: _forecast_problems(connection, batch_rows)),
+        ("distribution rules", lambda: _distribution_problems(connection)),
+        ("allocation rules", lambda: _allocation_problems(connection)),
+        ("markdown rules", lambda: _markdown_problems(connection)),
+        ("markdown sell-through", lambda: _markdown_sell_through_problems(connection)),
+        ("history calendars", lambda: _history_calendar_problems(connection)),
+        ("actual sales rules", lambda: _actual_sales_problems(connection)),
+        ("re-forecasts", lambda: _reforecast_problems(connection)),
+        ("approvals", lambda: _approval_problems(connection)),
+    ]
     found: list[Problem] = []
-    found.extend(_forecast_problems(connection, batch_rows))
-    found.extend(_distribution_problems(connection))
-    found.extend(_allocation_problems(connection))
-    found.extend(_markdown_problems(connection))
-    found.extend(_markdown_sell_through_problems(connection))
-    found.extend(_history_calendar_problems(connection))
-    found.extend(_actual_sales_problems(connection))
-    found.extend(_reforecast_problems(connection))
-    found.extend(_approval_problems(connection))
+    for name, check in checks:
+        # One rule that cannot be checked (damage the rules cannot read) does not hide
+        # what the others find.
+        found.extend(health.run_isolated(connection, name, _listed(check)))
     return found

@@ -27,7 +27,7 @@ from backend.app.models import (
     Workflow,
     WorkflowLog,
 )
-from backend.app.models.key_bounds import KEY_MAX_LENGTH
+from backend.app.models.keys import KEY_MAX_LENGTH
 from backend.app.schemas.enums import WorkflowRunStatus, WorkflowStatus
 from backend.app.schemas.lifecycles import (
     FINISHED_RUN_STATES,

@@ -23,7 +23,7 @@ from typing import Any
 
 from backend.app.ingest.formats import Layout
 from backend.app.ingest.reader import CsvFile
-from backend.app.maintenance.definitions import KEY_MAX_LENGTH
+from backend.app.models.keys import KEY_MAX_LENGTH
 
 BLOCK_BYTES = 4 << 20  # one batch: ~150,000 weekly rows, a few MB of Arrow memory
 # First and last characters a letter, digit or '_', no control character anywhere.

@@ -92,6 +92,13 @@ def table_rows(
                 "actual_sales is exported per forecast: give --forecast-id "
                 "(the file's rows are store_id,week_number,units_sold)"
             )
+        known = connection.execute(
+            text("SELECT 1 FROM forecasts WHERE forecast_id = :forecast_id"),
+            {"forecast_id": forecast_id},
+        ).first()
+        if known is None:
+            # A header-only file would read as "no actuals yet" for a mistyped id.
+            raise ExportError(f"forecast {forecast_id!r} does not exist: nothing exported")
         header = ["store_id", "week_number", "units_sold"]
         rows = _stream(
             connection,

@@ -16,6 +16,7 @@ from typing import TypeVar
 
 from backend.app.ingest.normalize import unneutralize
 from backend.app.ingest.problems import ProblemLog
+from backend.app.models.keys import KEY_MAX_LENGTH
 
 T = TypeVar("T")
 
@@ -112,12 +113,28 @@ def boolean(text: str) -> bool:
     raise FieldError("not a boolean, expected True or False")
 
 
-def identifier(text: str) -> str:
-    """An id or name: surrounding spaces dropped, spreadsheet escaping undone, not empty."""
+def trimmed_name(text: str) -> str:
+    """A name that ids are derived from: surrounding spaces dropped, spreadsheet escaping
+    undone, not empty; any length (the id made from it is bounded)."""
     value = unneutralize(text.strip())
     if not value:
         raise FieldError("empty")
     return value
+
+
+def identifier(text: str) -> str:
+    """An id: surrounding spaces dropped, spreadsheet escaping undone, 1 to
+    KEY_MAX_LENGTH characters (what every backend's key CHECK allows)."""
+    value = trimmed_name(text)
+    if len(value) > KEY_MAX_LENGTH:
+        raise FieldError(f"{len(value)} characters, an id has at most {KEY_MAX_LENGTH}")
+    return value
+
+
+def exact_text(text: str) -> str:
+    """A name or other free text exactly as written (edge spaces, line breaks, the empty
+    text), spreadsheet escaping undone: what an export wrote, read back unchanged."""
+    return unneutralize(text)
 
 
 def number_text(value: float) -> str:

@@ -20,8 +20,8 @@ weekly one) is created only with the season the user gives (``NewSeason``:
 naming the unknown categories and those options. Ids from names:
 ``definitions.category_id_from_name``.
 
-``--replace``: for every (store, category) pair in the file, rows between the file's
-first and last week that the file does not contain are deleted.
+``--replace``: for every (store, category) pair in the file, rows between that pair's
+own first and last week in the file that the file does not contain are deleted.
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ from backend.app.ingest.fields import (
     iso_date,
     parsed,
     real_number,
+    trimmed_name,
     whole_number,
 )
 from backend.app.ingest.formats import FileKind, Layout
@@ -333,7 +334,7 @@ class _CategoryResolver:
         self.new: dict[str, tuple[str, int]] = {}
 
     def __call__(self, name: str, *, line: int) -> str:
-        clean = identifier(name)
+        clean = trimmed_name(name)
         category_id = self._by_name.get(clean.lower())
         if category_id is None:
             category_id = category_id_from_name(clean)
@@ -561,30 +562,33 @@ def _move(
     connection: Connection, log: ProblemLog, result: ImportResult, staged: int, *, replace: bool
 ) -> None:
     if replace:
-        first, last = connection.execute(
-            text(f"SELECT MIN(week_start_date), MAX(week_start_date) FROM {WEEKLY_STAGE}")  # noqa: S608
-        ).one()
+        # Each (store, category) pair's own first and last week bound what the file
+        # replaces: another pair's weeks are not this pair's to delete.
         pairs = "ffdb_stage_sales_pairs"
-        create_staging(connection, pairs, (("store_id", "text"), ("category_id", "text")))
+        create_staging(
+            connection,
+            pairs,
+            (
+                ("store_id", "text"),
+                ("category_id", "text"),
+                ("first_week", "text"),
+                ("last_week", "text"),
+            ),
+        )
         connection.execute(
             text(
-                f"INSERT INTO {pairs} SELECT DISTINCT store_id, category_id "  # noqa: S608
-                f"FROM {WEEKLY_STAGE}"
+                f"INSERT INTO {pairs} SELECT store_id, category_id, "  # noqa: S608
+                f"MIN(week_start_date), MAX(week_start_date) FROM {WEEKLY_STAGE} "
+                "GROUP BY store_id, category_id"
             )
         )
         scope = (
-            f"historical_sales.week_start_date BETWEEN {as_date(connection, ':first')} "  # noqa: S608
-            f"AND {as_date(connection, ':last')} AND EXISTS "
-            f"(SELECT 1 FROM {pairs} p WHERE p.store_id = historical_sales.store_id "
-            "AND p.category_id = historical_sales.category_id)"
+            f"EXISTS (SELECT 1 FROM {pairs} p WHERE p.store_id = historical_sales.store_id "  # noqa: S608
+            "AND p.category_id = historical_sales.category_id AND "
+            f"historical_sales.week_start_date BETWEEN {as_date(connection, 'p.first_week')} "
+            f"AND {as_date(connection, 'p.last_week')})"
         )
-        result.deleted = delete_uncovered(
-            connection,
-            WEEKLY_STAGE,
-            SALES_MOVE,
-            scope,
-            {"first": first, "last": last},
-        )
+        result.deleted = delete_uncovered(connection, WEEKLY_STAGE, SALES_MOVE, scope, {})
         drop_staging(connection, pairs)
 
     def check_duplicates() -> None:

@@ -3,11 +3,11 @@
 - Enum spellings: ``Mall``, ``mall``, ``Shopping Center``, ``shopping_center`` and
   ``ShoppingCenter`` all mean ``SHOPPING_CENTER``: case, spaces, hyphens and
   underscores are ignored when matching a value of the schema's enum.
-- A category named in a daily export gets a stable id from its name:
-  ``Women's Dresses`` -> ``womens_dresses``.
+- Ids from category names are ``maintenance.definitions.category_id_from_name``'s.
 - Spreadsheet formulas: exported text that a spreadsheet would run as a formula
   (``=``, ``+``, ``-``, ``@``, tab, CR) is written with a leading ``'``; a leading
-  ``'`` is doubled too, so the import can strip exactly one ``'`` and get the value back.
+  ``'`` is doubled too, so the import can strip exactly one ``'`` and get the value back;
+  the empty text is a lone ``'``, so it is not mistaken for an empty cell (no value).
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ import re
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 _ESCAPED_STARTS = (*FORMULA_TRIGGERS, "'")
 _SEPARATORS = re.compile(r"[\s_\-]+")
-_NOT_WORD = re.compile(r"[^0-9a-z]+")
 
 
 def spelling_key(value: str) -> str:
@@ -41,24 +40,24 @@ class EnumSpellings:
         return ", ".join(self.values)
 
 
-def category_id_from_name(name: str) -> str:
-    """A stable id for a category name: lower case words joined by ``_``."""
-    folded = name.strip().lower().replace("'", "").replace("\u2019", "")
-    return _NOT_WORD.sub("_", folded).strip("_")
-
-
 def display_name(value: str) -> str:
     """``SHOPPING_CENTER`` -> ``Shopping Center``; for names made from enum values."""
     return value.replace("_", " ").title()
 
 
 def neutralize(text: str) -> str:
-    """Text as a spreadsheet will not run it (and ``unneutralize`` gets it back)."""
+    """Text as a spreadsheet will not run it (and ``unneutralize`` gets it back).
+
+    The empty text is written as a lone ``'``: an empty cell means "no value" (NULL, an
+    extra attribute the store does not have), so the two stay apart in a CSV file.
+    """
+    if not text:
+        return "'"
     return "'" + text if text.startswith(_ESCAPED_STARTS) else text
 
 
 def unneutralize(text: str) -> str:
     """Undo ``neutralize``: strip one leading ``'`` that it would have added."""
-    if text[:1] == "'" and text[1:2] and text[1] in _ESCAPED_STARTS:
+    if text[:1] == "'" and (len(text) == 1 or text[1] in _ESCAPED_STARTS):
         return text[1:]
     return text

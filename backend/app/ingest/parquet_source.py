@@ -149,7 +149,6 @@ def open_parquet(
         header=list(parquet.schema_arrow.names),
         reader=rows,
         close=parquet.close,
-        locate_encoding_errors=lambda: ProblemLog(source.name),  # Parquet text is UTF-8
         header_line=0,
         size=source.size,
         progress=progress,

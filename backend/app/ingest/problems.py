@@ -18,8 +18,18 @@ class Problem:
         return (self.line, self.column, self.message)
 
     def render(self, path: str) -> str:
-        shown = "" if self.value is None else f" ({self.value!r})"
+        shown = "" if self.value is None else f" ({_shortened(self.value)!r})"
         return f"{path}:{self.line}: {self.column}: {self.message}{shown}"
+
+
+# A value is shown whole up to this many characters: a 100,000-character field is not.
+SHOWN_VALUE_CHARS = 200
+
+
+def _shortened(value: str) -> str:
+    if len(value) <= SHOWN_VALUE_CHARS:
+        return value
+    return f"{value[:SHOWN_VALUE_CHARS]}... ({len(value):,} characters)"
 
 
 @dataclass

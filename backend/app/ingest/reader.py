@@ -2,16 +2,25 @@
 
 The fast path is the C ``csv`` reader over a UTF-8 text stream (``utf-8-sig`` drops an
 Excel byte-order mark). Bytes that are not UTF-8 stop that stream; only then is the
-file scanned again, line by line in binary, to name every offending line and column.
+file scanned again, line by line in binary, to name every offending line and column
+(a pipe cannot be read twice: there the first bad line is named).
 
-A binary stream (an upload, standard input) cannot be read twice, so it is decoded
-line by line: the first line that is not UTF-8 stops the import, and the rest of the
-stream is scanned for the others (``stream_lines``). The caller keeps the stream open.
+A binary stream (an upload, standard input) is split into lines the same way and
+decoded line by line: the first line that is not UTF-8 stops the import, and the rest
+of the stream is scanned for the others (``stream_lines``). The caller keeps the stream
+open.
+
+Memory is bounded for any input: a physical line (``\n``, ``\r\n`` or ``\r`` ends
+it) is read at most MAX_LINE_CHARS characters at a time, so ``/dev/zero`` or a file
+without a newline is refused at its line instead of being buffered whole, and a field
+is at most the csv module's field limit. Anything the csv module cannot read, and a
+file that starts with NUL bytes (binary data, UTF-16 text), is a FILE:LINE problem.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -20,18 +29,58 @@ from typing import BinaryIO
 
 from backend.app.ingest.problems import ProblemLog
 
+# The longest physical line read; real exports' lines are a few hundred characters.
+MAX_LINE_CHARS = 1_000_000
+# Bytes looked at for NULs before reading: text exports have none.
+SNIFF_BYTES = 4096
+NUL_BYTES_OF_BINARY = 8
 # Delimiters a spreadsheet may have used instead of the comma.
 OTHER_DELIMITERS = (";", "\t", "|")
 ProgressCallback = Callable[[int, int], None]
 PROGRESS_EVERY = 50_000
 
 
-class EncodingProblem(Exception):
-    """The file is not UTF-8; ``log`` names the lines."""
+class UnreadableFile(Exception):
+    """The file cannot be read as a CSV export; ``log`` names the lines."""
 
     def __init__(self, log: ProblemLog) -> None:
-        super().__init__(f"{log.path}: not UTF-8")
+        super().__init__("\n".join(log.lines()))
         self.log = log
+
+
+class EncodingProblem(UnreadableFile):
+    """The file is not UTF-8; ``log`` names the lines."""
+
+
+class _LineTooLong(Exception):
+    pass
+
+
+def bounded_lines(stream: io.TextIOWrapper, limit: int = MAX_LINE_CHARS) -> Iterator[str]:
+    """The stream's lines, refusing (``_LineTooLong``) one longer than ``limit`` characters
+    after reading no more than that: what the csv reader reads its records from."""
+    readline = stream.readline
+    at_most = limit + 1
+    while line := readline(at_most):
+        if len(line) > limit:
+            raise _LineTooLong
+        yield line
+
+
+def _one_problem(name: str | Path, line: int, column: str, message: str) -> UnreadableFile:
+    log = ProblemLog(str(name))
+    log.add(line, column, message)
+    return UnreadableFile(log)
+
+
+def _too_long(name: str | Path, line: int) -> UnreadableFile:
+    return _one_problem(
+        name, line, "(line)", f"longer than {MAX_LINE_CHARS:,} characters: not a CSV export"
+    )
+
+
+def _not_csv(name: str | Path, line: int, error: csv.Error) -> UnreadableFile:
+    return _one_problem(name, line, "(line)", f"not readable as CSV: {error}")
 
 
 @dataclass
@@ -44,8 +93,6 @@ class CsvFile:
     # a Parquet reader counts rows).
     reader: Iterator[list[str]]
     close: Callable[[], None]
-    # Names every line that is not UTF-8 (a file is read again to find them).
-    locate_encoding_errors: Callable[[], ProblemLog]
     header_line: int = 1
     size: int = 0
     progress: ProgressCallback | None = None
@@ -54,8 +101,8 @@ class CsvFile:
     log: ProblemLog | None = None
     # Bytes read so far, for the progress bar (0 when unknown).
     position: Callable[[], int] = lambda: 0
-    # The file on disk, when it is one (a fast reader may open it again); None for a
-    # stream or a Parquet file.
+    # The file on disk, when it is one (read again to name encoding errors; a fast reader
+    # may open it again); None for a stream or a Parquet file.
     path: Path | None = None
     rows_read: int = field(default=0, init=False)
 
@@ -80,7 +127,11 @@ class CsvFile:
                     continue
                 yield start, fields
         except UnicodeDecodeError:
-            raise EncodingProblem(self.locate_encoding_errors()) from None
+            raise encoding_problem(self.name, self.path, previous + 1) from None
+        except _LineTooLong:
+            raise _too_long(self.name, reader.line_num + 1) from None  # type: ignore[attr-defined]
+        except csv.Error as error:
+            raise _not_csv(self.name, previous + 1, error) from None
         finally:
             self.rows_read = count
             if progress is not None:
@@ -98,28 +149,57 @@ class CsvFile:
 def open_csv(
     path: Path, progress: ProgressCallback | None = None, log: ProblemLog | None = None
 ) -> CsvFile:
-    """Open ``path`` and read its header; raises ``EncodingProblem`` for non-UTF-8 bytes."""
-    stream = open(path, encoding="utf-8-sig", newline="")  # noqa: SIM115 (closed by CsvFile)
+    """Open ``path`` and read its header; raises ``UnreadableFile`` (``EncodingProblem`` for
+    non-UTF-8 bytes) naming the line. A pipe is read as a stream, never twice."""
+    binary = open(path, "rb")  # noqa: SIM115 (closed by CsvFile)
+    try:
+        head = binary.peek(SNIFF_BYTES)[:SNIFF_BYTES]
+        # Many NULs: binary data or UTF-16 (every other byte). A NUL or two in a field
+        # of a text export is reported on its row instead.
+        if head.count(b"\x00") >= max(NUL_BYTES_OF_BINARY, len(head) // 16):
+            raise _one_problem(
+                path,
+                1,
+                "(file)",
+                "NUL bytes: binary data or UTF-16 text, not a CSV export (save it as CSV UTF-8)",
+            )
+        stream = io.TextIOWrapper(binary, encoding="utf-8-sig", newline="")
+    except BaseException:
+        binary.close()
+        raise
+    reader = csv.reader(bounded_lines(stream))
+    try:
+        header = next(reader, [])
+    except UnicodeDecodeError:
+        stream.close()
+        raise encoding_problem(str(path), path, 1) from None
+    except _LineTooLong:
+        stream.close()
+        raise _too_long(path, 1) from None
+    except csv.Error as error:
+        stream.close()
+        raise _not_csv(path, 1, error) from None
+    except BaseException:
+        stream.close()
+        raise
 
     def position() -> int:
         try:
-            return int(stream.buffer.tell())  # type: ignore[attr-defined]
+            return binary.tell()
         except (OSError, ValueError):
             return 0
 
-    return _with_header(
-        CsvFile(
-            name=str(path),
-            header=[],
-            reader=csv.reader(stream),
-            close=stream.close,
-            locate_encoding_errors=lambda: locate_encoding_errors(path),
-            size=os.path.getsize(path),
-            progress=progress,
-            log=log,
-            position=position,
-            path=path,
-        )
+    return CsvFile(
+        name=str(path),
+        header=header,
+        reader=reader,
+        close=stream.close,
+        header_line=reader.line_num,
+        size=os.path.getsize(path) if path.is_file() else 0,
+        progress=progress,
+        log=log,
+        position=position,
+        path=path,
     )
 
 
@@ -130,41 +210,34 @@ def open_csv_stream(
     log: ProblemLog | None = None,
     size: int = 0,
 ) -> CsvFile:
-    """Read CSV from an open binary stream (left open), naming it ``name`` in problems."""
+    """Read CSV from an open binary stream (left open), naming it ``name`` in problems;
+    raises ``UnreadableFile`` as ``open_csv`` does."""
     counted = _CountingLines(binary)
-    return _with_header(
-        CsvFile(
-            name=name,
-            header=[],
-            reader=csv.reader(stream_lines(counted, name)),
-            close=lambda: None,
-            # stream_lines reports encoding errors itself: nothing to read again.
-            locate_encoding_errors=lambda: ProblemLog(name),
-            size=size,
-            progress=progress,
-            log=log,
-            position=lambda: counted.position,
-        )
-    )
-
-
-def _with_header(csv_file: CsvFile) -> CsvFile:
+    reader = csv.reader(stream_lines(counted, name))
     try:
-        csv_file.header = next(csv_file.reader, [])
-    except UnicodeDecodeError:
-        csv_file.close()
-        raise EncodingProblem(csv_file.locate_encoding_errors()) from None
-    except BaseException:
-        csv_file.close()
-        raise
-    csv_file.header_line = csv_file.reader.line_num  # type: ignore[attr-defined]
-    return csv_file
+        header = next(reader, [])
+    except _LineTooLong:
+        raise _too_long(name, 1) from None
+    except csv.Error as error:
+        raise _not_csv(name, 1, error) from None
+    return CsvFile(
+        name=name,
+        header=header,
+        reader=reader,
+        close=lambda: None,
+        header_line=reader.line_num,
+        size=size,
+        progress=progress,
+        log=log,
+        position=lambda: counted.position,
+    )
 
 
 class _CountingLines:
     """The lines of a binary stream, split as a text file opened with ``newline=""``
     splits them (at ``\n``, ``\r\n`` or a lone ``\r``, kept at the end of the line),
-    read in chunks, counting the bytes read."""
+    read in chunks, counting the bytes read; a line longer than ``MAX_LINE_CHARS`` bytes
+    is refused (``_LineTooLong``) without reading more of it."""
 
     CHUNK = 1 << 16
 
@@ -182,6 +255,8 @@ class _CountingLines:
             if pending.endswith(b"\n"):
                 lines.append(pending)
                 pending = b""
+            if len(pending) > MAX_LINE_CHARS or any(len(ln) > MAX_LINE_CHARS for ln in lines):
+                raise _LineTooLong
             yield from lines
         if pending:
             yield pending
@@ -207,17 +282,41 @@ def stream_lines(lines: Iterable[bytes], name: str) -> Iterator[str]:
                 scan.line(later, rest)
             raise EncodingProblem(scan.log) from None
         if number == 1:
-            scan.header = next(csv.reader([text]), [])
+            scan.header = _fields(text)
         yield text
+
+
+def encoding_problem(name: str, path: Path | None, line: int) -> EncodingProblem:
+    """Every line of a file holding bytes that are not UTF-8; of a pipe, which cannot be
+    read again, the line where decoding stopped (a chunk is decoded at a time: about)."""
+    if path is not None and path.is_file():
+        log = locate_encoding_errors(path)
+        log.path = name
+        return EncodingProblem(log)
+    log = ProblemLog(name)
+    log.add(line, "(line)", "bytes that are not UTF-8 at or after this line")
+    return EncodingProblem(log)
 
 
 def locate_encoding_errors(path: Path) -> ProblemLog:
     """Every line holding bytes that are not UTF-8, with the column they fall in."""
     scan = _EncodingScan(ProblemLog(str(path)))
     with open(path, "rb") as binary:
-        for number, raw in enumerate(binary, start=1):
+        number = 0
+        while raw := binary.readline(MAX_LINE_CHARS + 1):
+            number += 1
+            if len(raw) > MAX_LINE_CHARS:
+                scan.log.add(number, "(line)", f"longer than {MAX_LINE_CHARS:,} bytes")
+                break
             scan.line(number, raw[3:] if number == 1 and raw.startswith(_BOM) else raw)
     return scan.log
+
+
+def _fields(text: str) -> list[str]:
+    try:
+        return next(csv.reader([text]), [])
+    except csv.Error:
+        return []
 
 
 class _EncodingScan:
@@ -228,8 +327,7 @@ class _EncodingScan:
         self.header: list[str] = []
 
     def line(self, number: int, chunk: bytes) -> None:
-        text = chunk.decode("utf-8", errors="surrogateescape")
-        fields = next(csv.reader([text]), [])
+        fields = _fields(chunk.decode("utf-8", errors="surrogateescape"))
         if number == 1:
             self.header = fields
         try:

@@ -18,8 +18,8 @@ from backend.app.ingest.formats import FileKind, Layout, detect
 from backend.app.ingest.problems import ImportRejected, ProblemLog
 from backend.app.ingest.reader import (
     CsvFile,
-    EncodingProblem,
     ProgressCallback,
+    UnreadableFile,
     open_csv,
     open_csv_stream,
 )
@@ -106,10 +106,11 @@ def open_export(
     log: ProblemLog,
     progress: ProgressCallback | None = None,
 ) -> Iterator[tuple[CsvFile, Layout]]:
-    """The open file and its layout; non-UTF-8 bytes anywhere become ``ImportRejected``."""
+    """The open file and its layout; what cannot be read (non-UTF-8 bytes, binary data,
+    an endless line, broken CSV) becomes ``ImportRejected`` naming the line."""
     try:
         csv_file = open_rows(source, progress, log)
-    except EncodingProblem as problem:
+    except UnreadableFile as problem:
         raise ImportRejected(problem.log) from None
     try:
         layout = detect(csv_file.header, accepted, log)
@@ -117,7 +118,7 @@ def open_export(
         assert layout is not None
         try:
             yield csv_file, layout
-        except EncodingProblem as problem:
+        except UnreadableFile as problem:
             raise ImportRejected(problem.log) from None
     finally:
         csv_file.close()

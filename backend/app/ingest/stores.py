@@ -25,7 +25,14 @@ from typing import Any, cast
 
 from sqlalchemy import Connection, Engine, Table, insert, select, update
 
-from backend.app.ingest.fields import boolean, identifier, parsed, real_number, whole_number
+from backend.app.ingest.fields import (
+    boolean,
+    exact_text,
+    identifier,
+    parsed,
+    real_number,
+    whole_number,
+)
 from backend.app.ingest.formats import STORE_EXTRA_COLUMNS, FileKind, Layout
 from backend.app.ingest.normalize import EnumSpellings, display_name, unneutralize
 from backend.app.ingest.options import DEFAULT_OPTIONS, ImportOptions
@@ -85,7 +92,7 @@ EXTRA_PARSERS = {
 assert set(EXTRA_PARSERS) == set(STORE_EXTRA_COLUMNS)
 COLUMN_PARSERS: dict[str, Callable[[str], Any]] = {
     "store_id": identifier,
-    "store_name": identifier,
+    "store_name": exact_text,
     "avg_weekly_sales_12mo": real_number,
     "store_size_sqft": lambda text: whole_number(text, minimum=1, what="size"),
     "median_income": lambda text: whole_number(text, what="income"),
@@ -141,7 +148,9 @@ def _parse(csv_file: CsvFile, layout: Layout, log: ProblemLog) -> list[StoreRow]
             continue
         values: dict[str, Any] = {}
         for column, parse in COLUMN_PARSERS.items():
-            if column in at:
+            # An empty store_name cell gives no name (an empty name is written ');
+            # the stored name, or Store {id}, stays.
+            if column in at and (column != "store_name" or fields[at[column]]):
                 value = parsed(log, line, column, fields[at[column]], parse)
                 if value is not None:
                     values[column] = value
@@ -159,7 +168,8 @@ def _parse(csv_file: CsvFile, layout: Layout, log: ProblemLog) -> list[StoreRow]
             raw = fields[index]
             parse_extra = EXTRA_PARSERS.get(column)
             if parse_extra is None:
-                extras[column] = unneutralize(raw)
+                if raw:  # an empty cell: the store has no such attribute
+                    extras[column] = unneutralize(raw)
             elif raw.strip():
                 value = parsed(log, line, column, raw, parse_extra)
                 if value is not None:
@@ -172,7 +182,7 @@ def _parse(csv_file: CsvFile, layout: Layout, log: ProblemLog) -> list[StoreRow]
                 )
                 continue
             seen[store_id] = line
-        if len(values) == len(REQUIRED_VALUES) + ("store_name" in at):
+        if all(name in values for name in REQUIRED_VALUES):
             rows.append(
                 StoreRow(
                     line=line, store_name=values.pop("store_name", None), extras=extras, **values
@@ -244,7 +254,9 @@ def _write(
     for row in rows:
         old = existing.get(row.store_id)
         values: dict[str, Any] = {
-            "store_name": row.store_name or (old.store_name if old else f"Store {row.store_id}"),
+            "store_name": row.store_name
+            if row.store_name is not None
+            else (old.store_name if old else f"Store {row.store_id}"),
             "cluster_id": clusters.for_store(row.fashion_tier, old.cluster_id if old else None),
             "store_size_sqft": row.store_size_sqft,
             "location_tier": LocationTier(row.location_tier),

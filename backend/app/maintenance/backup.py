@@ -27,14 +27,22 @@ from pathlib import Path
 
 from sqlalchemy.engine import URL
 
-from backend.app.database.db import normalize_url, redacted, sqlite_file
-from backend.app.maintenance.schema_version import head_revision, script_directory
+from backend.app.database.db import (
+    SQLITE_COMPANION_SUFFIXES,
+    normalize_url,
+    redacted,
+    sqlite_file,
+)
+from backend.app.maintenance.migrate import schema_at
+from backend.app.maintenance.schema_version import head_revision, known_revisions
 
 __all__ = [
     "BackupError",
     "RestoreResult",
-    "backup_before_upgrade",
+    "backup_before_migration",
     "backup_sqlite",
+    "database_in_the_way",
+    "not_our_database",
     "read_backup",
     "restore_sqlite",
 ]
@@ -68,6 +76,73 @@ def database_file(url: str | URL) -> Path:
     if path is None:
         raise BackupError("an in-memory SQLite database has no file to back up or restore")
     return path.resolve()
+
+
+def is_sqlite_file(path: Path) -> bool:
+    """Whether ``path`` is a file that starts as every SQLite database does."""
+    try:
+        with path.open("rb") as file:
+            return file.read(len(SQLITE_HEADER)) == SQLITE_HEADER
+    except OSError:
+        return False
+
+
+def database_in_the_way(output: Path, url: str | URL | None) -> str | None:
+    """Why writing ``output`` would destroy a database, or None when it would not.
+
+    ``output`` (symlinks and relative parts resolved) must not be the database ``url``
+    names, one of its ``-wal``/``-shm``/``-journal`` files or one of its backups, nor
+    any other existing SQLite database: a command that writes a CSV or a document
+    never replaces one.
+    """
+    target = output.resolve()
+    database = None
+    if url is not None:
+        try:
+            found = sqlite_file(url)
+        except Exception:  # an unparseable URL is reported by whoever connects to it
+            found = None
+        database = found.resolve() if found is not None else None
+    if database is not None:
+        same = target == database or (
+            target.exists() and database.exists() and os.path.samefile(target, database)
+        )
+        if same:
+            return f"{output} is the database itself ({database})"
+        if target.parent == database.parent:
+            if target.name in {database.name + s for s in SQLITE_COMPANION_SUFFIXES}:
+                return f"{output} is part of the database {database} (its journal)"
+            if target.name.startswith(database.name + BACKUP_INFIX):
+                return f"{output} is a backup of the database {database}"
+    if target.is_file() and is_sqlite_file(target):
+        return f"{output} is a SQLite database; not overwriting it"
+    return None
+
+
+def not_our_database(path: Path) -> str | None:
+    """Why the file at ``path`` is not ours to delete, or None: no file, an empty one, an
+    empty SQLite database, or a SQLite database at a revision of our migration chain."""
+    if not path.exists():
+        return None
+    if not path.is_file():
+        return f"{path} is not a file"
+    if path.stat().st_size == 0:
+        return None
+    if not is_sqlite_file(path):
+        return f"{path} is not a SQLite database"
+    try:
+        uri = f"{path.resolve().as_uri()}?mode=ro"
+        with closing(sqlite3.connect(uri, uri=True, timeout=_BUSY_TIMEOUT_SECONDS)) as found:
+            tables = found.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+            revision = _revision(found)
+    except sqlite3.Error as error:
+        return f"{path} is not a readable SQLite database ({error})"
+    if tables == 0:
+        return None
+    known = known_revisions()
+    if revision not in known:
+        return f"{path} is not a fashion-forecast database (no revision of ours)"
+    return None
 
 
 def _revision(connection: sqlite3.Connection) -> str | None:
@@ -126,8 +201,8 @@ def backup_sqlite(url: str | URL) -> Path:
         raise BackupError(f"could not back up {database}: {error}") from error
 
 
-def backup_before_upgrade(url: str | URL, target: str = "head") -> Path | None:
-    """Back up a SQLite database an upgrade to ``target`` is about to change.
+def backup_before_migration(url: str | URL, target: str = "head") -> Path | None:
+    """Back up a SQLite database a migration (up or down) to ``target`` is about to change.
 
     Returns None when there is nothing to keep: another backend (its own tools back it
     up), no file yet, or a database already at ``target``.
@@ -138,13 +213,13 @@ def backup_before_upgrade(url: str | URL, target: str = "head") -> Path | None:
     database = database_file(parsed)
     if not database.is_file():
         return None
-    wanted = head_revision() if target in ("head", "heads") else target
+    wanted = {"head": head_revision(), "heads": head_revision(), "base": None}.get(target, target)
     try:
         with closing(sqlite3.connect(database, timeout=_BUSY_TIMEOUT_SECONDS)) as connection:
             if _revision(connection) == wanted:
                 return None
     except sqlite3.Error as error:
-        raise BackupError(f"could not read {database} before the upgrade: {error}") from error
+        raise BackupError(f"could not read {database} before migrating it: {error}") from error
     return backup_sqlite(parsed)
 
 
@@ -152,9 +227,8 @@ def read_backup(path: Path) -> str:
     """Check that ``path`` is a sound backup of one of our databases; returns its revision."""
     if not path.is_file():
         raise BackupError(f"no such backup file: {path}")
-    with path.open("rb") as file:
-        if file.read(len(SQLITE_HEADER)) != SQLITE_HEADER:
-            raise BackupError(f"{path} is not a SQLite database")
+    if not is_sqlite_file(path):
+        raise BackupError(f"{path} is not a SQLite database")
     try:
         uri = f"{path.resolve().as_uri()}?mode=ro"
         with closing(sqlite3.connect(uri, uri=True)) as backup:
@@ -162,19 +236,48 @@ def read_backup(path: Path) -> str:
             if problems != ["ok"]:
                 raise BackupError(f"{path} is damaged: {problems[0]}")
             revision = _revision(backup)
+            found = _tables_and_columns(backup)
     except sqlite3.Error as error:
         raise BackupError(f"{path} is not a readable SQLite database: {error}") from error
     if revision is None:
         raise BackupError(
             f"{path} is not a fashion-forecast database (it has no alembic_version revision)"
         )
-    known = {script.revision for script in script_directory().walk_revisions()}
+    known = known_revisions()
     if revision not in known:
         raise BackupError(
             f"{path} is at revision {revision}, which this version of ffdb does not know "
             "(made by a newer version, or not a fashion-forecast database)"
         )
+    missing = _missing_schema(found, schema_at(revision))
+    if missing:
+        more = f" (and {len(missing) - 3} more)" if len(missing) > 3 else ""
+        raise BackupError(
+            f"{path} claims revision {revision} but lacks {', '.join(missing[:3])}{more}: "
+            "not a sound backup, nothing was replaced"
+        )
     return revision
+
+
+def _tables_and_columns(connection: sqlite3.Connection) -> dict[str, set[str]]:
+    names = [
+        str(row[0])
+        for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+    ]
+    return {
+        name: {
+            str(row[1]) for row in connection.execute("SELECT * FROM pragma_table_info(?)", (name,))
+        }
+        for name in names
+    }
+
+
+def _missing_schema(found: dict[str, set[str]], expected: dict[str, frozenset[str]]) -> list[str]:
+    """The tables and columns ``expected`` has that ``found`` lacks, by name."""
+    missing = [f"table {name}" for name in sorted(expected) if name not in found]
+    for name in sorted(set(expected) & set(found)):
+        missing += [f"column {name}.{column}" for column in sorted(expected[name] - found[name])]
+    return missing
 
 
 def _lock_exclusively(database: Path) -> sqlite3.Connection:

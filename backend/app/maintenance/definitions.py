@@ -58,6 +58,7 @@ from sqlalchemy.orm import Session
 
 from backend.app.maintenance.json_rows import json_array_rows
 from backend.app.models import ActualSales, Allocation, HistoricalSales
+from backend.app.models.keys import KEY_MAX_LENGTH
 from backend.app.models.markdown import DEFAULT_TARGET_SELL_THROUGH
 from backend.app.schemas.enums import FashionTier
 
@@ -143,7 +144,6 @@ def history_weekday(connection: Connection | Session) -> Weekday | None:
 
 # --- ids from natural keys and names ------------------------------------------------------
 
-KEY_MAX_LENGTH = 128  # every string key column holds at most this many characters
 _HASH_CHARS = 24  # hex digits of SHA-256 kept when an id is shortened (96 bits)
 # A key part's own ':' would make two keys read alike; '~' marks a shortened id.
 _ESCAPES = str.maketrans({"%": "%25", ":": "%3A", "~": "%7E"})

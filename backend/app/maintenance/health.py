@@ -17,21 +17,36 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Sequence
+from functools import partial
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
+    Boolean,
     CheckConstraint,
     Column,
+    ColumnElement,
     Connection,
+    Date,
+    DateTime,
+    Float,
     ForeignKeyConstraint,
+    Integer,
+    Numeric,
+    String,
     Table,
     and_,
+    case,
+    func,
     literal_column,
     not_,
+    or_,
     select,
     text,
+    type_coerce,
 )
 from sqlalchemy.sql.expression import Grouping
+from sqlalchemy.types import NullType, TypeDecorator
 
 from backend.app.maintenance import integrity
 from backend.app.models import metadata, tables_in_dependency_order
@@ -132,6 +147,15 @@ def sqlite_foreign_key_guards(connection: Connection) -> list[Problem]:
     missing = integrity.missing_guards(connection)
     if not missing:
         return []
+    # `ffdb upgrade` rebuilds the guards, but refuses while orphan rows exist: the
+    # advice must say so, or following it fails.
+    orphans = connection.exec_driver_sql("PRAGMA foreign_key_check").first() is not None
+    advice = (
+        "guard trigger missing: first delete or repair the orphan rows foreign_key_check "
+        "lists, then run `ffdb upgrade` to rebuild the guards"
+        if orphans
+        else "guard trigger missing: run `ffdb upgrade` to rebuild the guards"
+    )
     # Name each missing trigger's table: the child's for insert/update guards, the
     # parent's for the guards that protect referenced rows.
     owner: dict[str, str] = {}
@@ -144,7 +168,7 @@ def sqlite_foreign_key_guards(connection: Connection) -> list[Problem]:
             "fk_guards",
             owner.get(name, DATABASE),
             name,
-            "guard trigger missing: run `ffdb upgrade` to rebuild the guards",
+            advice,
         )
         for name in missing
     ]
@@ -255,6 +279,93 @@ def check_constraint_violations(connection: Connection) -> list[Problem]:
     return problems
 
 
+# --- storage types SQLite lets through -------------------------------------------------
+
+STORAGE_TYPES = "storage_types"
+
+
+def _storage_rule(column: Column[Any]) -> tuple[ColumnElement[bool], str] | None:
+    """SQL that is true where SQLite stored a value of the wrong kind in ``column`` (its
+    column types are affinities, and its CHECKs compare text with numbers happily), and
+    what the column should hold."""
+    kind = column.type
+    if isinstance(kind, TypeDecorator):
+        kind = kind.impl_instance
+    stored = func.typeof(column)
+    if isinstance(kind, Boolean):
+        return or_(stored != "integer", column.not_in([0, 1])), "0 or 1"
+    if isinstance(kind, JSON):
+        return or_(stored != "text", func.json_valid(column) == 0), "JSON text"
+    if isinstance(kind, Integer):
+        return stored != "integer", "a whole number"
+    if isinstance(kind, Float | Numeric):
+        return stored.not_in(["integer", "real"]), "a number"
+    if isinstance(kind, DateTime):
+        return or_(stored != "text", func.datetime(column).is_(None)), "a date and time"
+    if isinstance(kind, Date):
+        return or_(stored != "text", func.date(column).is_distinct_from(column)), (
+            "an ISO date YYYY-MM-DD"
+        )
+    if isinstance(kind, String):
+        return stored != "text", "text"
+    return None
+
+
+def storage_type_damage(
+    connection: Connection,
+    table: Table,
+    where: ColumnElement[bool] | None = None,
+    limit: int = MAX_ROWS_PER_RULE,
+) -> list[tuple[str, str]]:
+    """(key, detail) of rows of ``table`` (those ``where`` selects) holding a value of the
+    wrong storage type, at most ``limit`` + 1; SQLite only (PostgreSQL refuses them)."""
+    if connection.dialect.name != "sqlite":
+        return []
+    rules = [(c, *rule) for c in table.columns if (rule := _storage_rule(c)) is not None]
+    if not rules:
+        return []
+    primary = list(table.primary_key.columns)
+    flags = [case((and_(c.is_not(None), bad), 1), else_=0) for c, bad, _ in rules]
+    raw = [type_coerce(c, NullType()) for c, _, _ in rules]
+    query = (
+        select(*primary, *flags, *raw, *(func.typeof(c) for c, _, _ in rules))
+        .select_from(table)
+        .where(or_(*(and_(c.is_not(None), bad) for c, bad, _ in rules)))
+        .order_by(*primary)
+        .limit(limit + 1)
+    )
+    if where is not None:
+        query = query.where(where)
+    findings: list[tuple[str, str]] = []
+    width = len(rules)
+    for row in connection.execute(query):
+        key = _format_key(primary, row[: len(primary)])
+        marks = row[len(primary) : len(primary) + width]
+        values = row[len(primary) + width : len(primary) + 2 * width]
+        stored = row[len(primary) + 2 * width :]
+        details = [
+            f"{column.name} holds {kind} {value!r}, expected {expected}"
+            for (column, _, expected), mark, value, kind in zip(
+                rules, marks, values, stored, strict=True
+            )
+            if mark
+        ]
+        findings.append((key, "; ".join(details)))
+    return findings
+
+
+def storage_types(connection: Connection) -> list[Problem]:
+    """Values SQLite stored with the wrong type: ``'abc'`` or ``2.5`` in a whole-number
+    column, ``'not-a-date'`` in a date, malformed JSON. The rules below would read them
+    as something else (a text compares greater than any number)."""
+    problems: list[Problem] = []
+    for table in _tables():
+        problems.extend(
+            cap_findings(STORAGE_TYPES, table.name, storage_type_damage(connection, table))
+        )
+    return problems
+
+
 # The database's own checks, in order. ``backend.app.domain.doctor`` adds the domain
 # rules after them: the database layer does not import the layers above it.
 CHECKS: list[Check] = [
@@ -263,6 +374,7 @@ CHECKS: list[Check] = [
     sqlite_foreign_key_guards,
     postgres_unvalidated_constraints,
     postgres_invalid_indexes,
+    storage_types,
     orphan_rows,
     check_constraint_violations,
 ]
@@ -273,8 +385,33 @@ def check_name(check: Check) -> str:
     return getattr(check, "__name__", repr(check)).replace("_", " ")
 
 
+def run_isolated(
+    connection: Connection, name: str, check: Callable[[], list[Problem]]
+) -> list[Problem]:
+    """``check()``'s problems; if it fails, one problem saying so instead of stopping the
+    run, and the failure undone (a savepoint), so the checks after it still run."""
+    savepoint = connection.begin_nested()
+    try:
+        found = check()
+    except Exception as error:
+        savepoint.rollback()
+        message = str(getattr(error, "orig", None) or error).strip().splitlines()
+        reason = message[0] if message else type(error).__name__
+        return [
+            Problem(
+                "doctor",
+                DATABASE,
+                name,
+                f"this check could not finish ({reason}); the other findings may say why",
+            )
+        ]
+    savepoint.commit()
+    return found
+
+
 def run_checks(connection: Connection, checks: Iterable[Check] = CHECKS) -> list[Problem]:
+    """Every check's problems; a check that fails is a finding, the rest still run."""
     problems: list[Problem] = []
     for check in checks:
-        problems.extend(check(connection))
+        problems.extend(run_isolated(connection, check_name(check), partial(check, connection)))
     return problems

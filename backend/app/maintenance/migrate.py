@@ -7,22 +7,38 @@ Alembic does the work; this module gives ``ffdb`` plain functions with plain res
 from __future__ import annotations
 
 import contextlib
+import functools
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import Script
-from sqlalchemy import CheckConstraint, Connection, Engine, MetaData, inspect, pool
+from sqlalchemy import (
+    CheckConstraint,
+    Connection,
+    Engine,
+    MetaData,
+    func,
+    inspect,
+    pool,
+    select,
+)
+from sqlalchemy import column as sql_column
+from sqlalchemy import table as sql_table
 from sqlalchemy.engine import URL
 
-from backend.app.database.db import make_engine, normalize_url
+from backend.app.database.db import make_engine, normalize_url, read_only
 from backend.app.maintenance import integrity
 from backend.app.maintenance.schema_version import (
     alembic_config,
     current_revision,
     head_revision,
+    known_revisions,
+    not_at_head,
     script_directory,
 )
 from backend.app.models import metadata, tables_in_dependency_order
@@ -66,6 +82,62 @@ def downgrade(url: str | URL, revision: str) -> str | None:
     """Migrate down to ``revision`` (``base`` removes every table)."""
     command.downgrade(alembic_config(url), _resolve(revision))
     return revision_of(url)
+
+
+@functools.cache
+def schema_at(revision: str) -> dict[str, frozenset[str]]:
+    """The tables and their columns a database has at ``revision`` (``base``: none).
+
+    Read from a scratch SQLite database migrated there: the migrations make the same
+    tables and columns on every backend, and nothing else knows the shape of an
+    older revision.
+    """
+    if revision == "base":
+        return {}
+    with tempfile.TemporaryDirectory(prefix="ffdb-schema-") as folder:
+        url = f"sqlite:///{Path(folder) / 'schema.db'}"
+        command.upgrade(alembic_config(url), _resolve(revision))
+        engine = make_engine(url, poolclass=pool.NullPool)
+        try:
+            with engine.connect() as connection:
+                return _tables_and_columns(connection)
+        finally:
+            engine.dispose()
+
+
+def _tables_and_columns(connection: Connection) -> dict[str, frozenset[str]]:
+    found = inspect(connection).get_multi_columns()
+    return {
+        name: frozenset(str(c["name"]) for c in columns)
+        for (_, name), columns in found.items()
+        if name != "alembic_version"
+    }
+
+
+def data_a_downgrade_drops(url: str | URL, revision: str) -> list[tuple[str, int]]:
+    """What migrating down to ``revision`` would delete: (``table`` or ``table.column``,
+    rows or values) for each table it drops that has rows and each column it drops
+    that holds values. Empty when the downgrade loses no data."""
+    target = schema_at(_resolve(revision))
+    engine = make_engine(normalize_url(url), poolclass=pool.NullPool)
+    lost: list[tuple[str, int]] = []
+    try:
+        with engine.connect() as connection:
+            for name, columns in sorted(_tables_and_columns(connection).items()):
+                kept = target.get(name)
+                stored = sql_table(name, *(sql_column(c) for c in columns))
+                if kept is None:
+                    rows = connection.scalar(select(func.count()).select_from(stored))
+                    if rows:
+                        lost.append((name, int(rows)))
+                    continue
+                for dropped in sorted(columns - kept):
+                    values = connection.scalar(select(func.count(stored.c[dropped])))
+                    if values:
+                        lost.append((f"{name}.{dropped}", int(values)))
+    finally:
+        engine.dispose()
+    return lost
 
 
 def revision_of(url: str | URL) -> str | None:
@@ -159,8 +231,11 @@ def model_drift(connection: Connection) -> list[str]:
 def schema_problem(engine: Engine) -> str | None:
     """The first reason the database is not fit to use, or None: what ``ffdb check`` asks."""
     head = head_revision()
-    with engine.connect() as connection:
+    # Only reads: a reader's transaction, so a long import does not hold it up.
+    with read_only(engine).connect() as connection:
         current = current_revision(connection)
+        if current is not None and current not in known_revisions():
+            return not_at_head(current)  # `ffdb upgrade` cannot help there
         if current != head:
             found = f"at {current}" if current else "never migrated"
             return f"database is not at head ({found}, head is {head}): run `ffdb upgrade`"
@@ -170,10 +245,14 @@ def schema_problem(engine: Engine) -> str | None:
             return f"models and migrations differ: {drift[0]}{more}"
         missing = integrity.missing_guards(connection)
         if missing:
-            return (
-                f"{len(missing)} SQLite foreign-key guard trigger(s) missing, e.g. {missing[0]}: "
-                "run `ffdb upgrade` or `ffdb reset --yes`"
-            )
+            found = f"{len(missing)} SQLite foreign-key guard trigger(s) missing, e.g. {missing[0]}"
+            if connection.exec_driver_sql("PRAGMA foreign_key_check").first() is not None:
+                # `ffdb upgrade` rebuilds the guards but refuses while orphans exist.
+                return (
+                    f"{found}, and rows reference missing parents: repair or delete the rows "
+                    "`ffdb doctor` lists, then run `ffdb upgrade`"
+                )
+            return f"{found}: run `ffdb upgrade` or `ffdb reset --yes`"
     return None
 
 
@@ -201,7 +280,7 @@ def reset(url: str | URL) -> str | None:
     try:
         with engine.begin() as connection:
             _drop_views(connection)  # a view on our tables would block dropping them
-        known = {script.revision for script in script_directory().walk_revisions()}
+        known = known_revisions()
         if current_revision(engine) in known:
             # The migrations' own teardown first (anything they made besides tables).
             # It runs in one transaction: if something outside our schema blocks it

@@ -14,7 +14,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine
 from sqlalchemy.engine import URL
 
-from backend.app.database.db import normalize_url
+from backend.app.database.db import normalize_url, read_only
 
 BACKEND_DIR = Path(__file__).resolve().parents[2]
 ALEMBIC_INI = BACKEND_DIR / "alembic.ini"
@@ -50,17 +50,41 @@ def head_revision() -> str:
 
 
 def current_revision(bind: Engine | Connection) -> str | None:
-    """The revision stamped in the database, or None for a database never migrated."""
+    """The revision stamped in the database, or None for a database never migrated.
+
+    Given an engine, asks as a reader (DEFERRED on SQLite): looking never waits for,
+    nor holds up, a writer."""
     if isinstance(bind, Engine):
-        with bind.connect() as connection:
+        with read_only(bind).connect() as connection:
             return MigrationContext.configure(connection).get_current_revision()
     return MigrationContext.configure(bind).get_current_revision()
 
 
+def known_revisions() -> set[str]:
+    return {script.revision for script in script_directory().walk_revisions()}
+
+
+def not_at_head(current: str | None) -> str | None:
+    """Why a database at ``current`` is not fit for this code, with advice that works;
+    None at head. An unknown revision is not fixed by `ffdb upgrade` (it fails there)."""
+    head = head_revision()
+    if current == head:
+        return None
+    if current is None:
+        return (
+            f"database has no schema (never migrated), this code needs {head}: run `ffdb upgrade`"
+        )
+    if current not in known_revisions():
+        return (
+            f"database is at revision {current}, which this version of ffdb does not know "
+            f"(it needs {head}; a newer ffdb wrote it, or it is not a fashion-forecast "
+            "database): use the ffdb that wrote it, or `ffdb restore` a backup"
+        )
+    return f"database has revision {current}, this code needs {head}: run `ffdb upgrade`"
+
+
 def require_current(bind: Engine | Connection) -> None:
     """Refuse to work on a database whose schema is not the one this code was written for."""
-    current = current_revision(bind)
-    head = head_revision()
-    if current != head:
-        found = f"revision {current}" if current else "no schema (never migrated)"
-        raise SchemaOutOfDate(f"database has {found}, this code needs {head}: run `ffdb upgrade`")
+    reason = not_at_head(current_revision(bind))
+    if reason is not None:
+        raise SchemaOutOfDate(reason)

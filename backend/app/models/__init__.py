@@ -15,6 +15,7 @@ from backend.app.models.category import Category
 from backend.app.models.forecast import Forecast
 from backend.app.models.forecast_cluster_distribution import ForecastClusterDistribution
 from backend.app.models.historical_sales import HistoricalSales
+from backend.app.models.keys import KEY_MAX_LENGTH, add_key_length_checks
 from backend.app.models.markdown import Markdown
 from backend.app.models.markdown_status_change import MarkdownStatusChange
 from backend.app.models.parameters import SeasonParameters
@@ -25,6 +26,8 @@ from backend.app.models.workflow import Workflow
 from backend.app.models.workflow_log import WorkflowLog
 
 metadata: MetaData = Base.metadata
+# After every model is imported: each string key column gets its length CHECK.
+add_key_length_checks(metadata)
 
 
 def tables_in_dependency_order() -> list[Table]:
@@ -48,6 +51,7 @@ def copy_order(table: Table) -> list[Any]:
 
 
 __all__ = [
+    "KEY_MAX_LENGTH",
     "ActualSales",
     "Allocation",
     "Category",

@@ -9,7 +9,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from backend.app.database.base import Base
-from backend.app.models.key_bounds import key_length_check
+from backend.app.models.keys import key_length_check
 from backend.app.models.types import UtcDateTime, json_list
 from backend.app.schemas.payloads import validate_models_used, validate_weekly_demand_curve
 

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.app.database.base import Base
 from backend.app.models.enums import MarkdownStatus, enum_type
-from backend.app.models.key_bounds import key_length_check
+from backend.app.models.keys import key_length_check
 from backend.app.models.types import UtcDateTime
 
 

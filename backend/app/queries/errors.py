@@ -13,3 +13,8 @@ class NotFound(ReadError):
 
 class InvalidReadArgument(ReadError):
     """An argument outside the range the data allows (e.g. a week beyond the horizon)."""
+
+
+class DamagedRows(ReadError):
+    """Rows the read needs hold values of the wrong type (SQLite stores what it is given):
+    an answer from them would be wrong, so the read refuses and names them."""

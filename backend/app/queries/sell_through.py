@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from backend.app.maintenance import definitions
 from backend.app.models.markdown import DEFAULT_TARGET_SELL_THROUGH
 from backend.app.queries.errors import InvalidReadArgument, NotFound
-from backend.app.queries.variance import check_week, forecast_horizon
+from backend.app.queries.variance import check_week, forecast_horizon, refuse_damaged_rows
 from backend.app.schemas.read_models import SellThroughToDate
 
 
@@ -29,6 +29,7 @@ def sell_through_to_date(
         )
     horizon, allocation_id = forecast_horizon(session, forecast_id)
     check_week(forecast_id, week, horizon)
+    refuse_damaged_rows(session, forecast_id)
     if allocation_id is None:
         raise NotFound(f"forecast {forecast_id!r} has no allocation to measure sell-through by")
     measured = definitions.sell_through(

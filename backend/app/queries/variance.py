@@ -29,6 +29,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from typing import Any
+from typing import cast as cast_type
 
 from sqlalchemy import (
     BigInteger,
@@ -36,6 +37,7 @@ from sqlalchemy import (
     Integer,
     Select,
     String,
+    Table,
     bindparam,
     case,
     cast,
@@ -45,11 +47,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from backend.app.maintenance import definitions
+from backend.app.maintenance import definitions, health
 from backend.app.maintenance.definitions import FORECAST_ID, WEEK
 from backend.app.maintenance.json_rows import json_array_rows
-from backend.app.models import ActualSales, Forecast
-from backend.app.queries.errors import InvalidReadArgument, NotFound
+from backend.app.models import ActualSales, Allocation, Forecast
+from backend.app.queries.errors import DamagedRows, InvalidReadArgument, NotFound
 from backend.app.queries.sql import dialect_of, total
 from backend.app.schemas.read_models import (
     CumulativeVariance,
@@ -73,6 +75,23 @@ def forecast_horizon(session: Session, forecast_id: str) -> tuple[int, str | Non
     """The forecast's horizon in weeks and its latest allocation id; NotFound if absent."""
     row = _forecast_row(session, forecast_id)
     return int(row[0]), row[1]
+
+
+def refuse_damaged_rows(session: Session, forecast_id: str) -> None:
+    """DamagedRows if a row of the forecast, its allocations or its actual sales holds a
+    value of the wrong type (``'abc'`` units): summing it would count it as 0."""
+    connection = session.connection()
+    for model in (Forecast, Allocation, ActualSales):
+        table = cast_type(Table, model.__table__)
+        found = health.storage_type_damage(
+            connection, table, where=table.c.forecast_id == forecast_id, limit=3
+        )
+        if found:
+            shown = "; ".join(f"{key}: {detail}" for key, detail in found[:3])
+            raise DamagedRows(
+                f"forecast {forecast_id!r}: {table.name} rows hold values of the wrong type "
+                f"({shown}); `ffdb doctor` lists them all"
+            )
 
 
 def _forecast_row(session: Session, forecast_id: str) -> Any:
@@ -110,6 +129,8 @@ def forecast_variance(session: Session, forecast_id: str, week: int) -> Variance
     measured = _measured(session, forecast_id)
     allocation_id = measured.allocation_id
     check_week(forecast_id, week, measured.horizon, measured.from_week)
+    for measured_id in dict.fromkeys((forecast_id, measured.actuals_forecast_id)):
+        refuse_damaged_rows(session, measured_id)
     flows = definitions.sell_through(
         session, measured.actuals_forecast_id, week, allocation_id=allocation_id
     )

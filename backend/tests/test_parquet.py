@@ -14,7 +14,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from sqlalchemy import Date, DateTime, Float, Integer, text
+from sqlalchemy import Boolean, Date, DateTime, Float, Integer, text
 from sqlalchemy.engine import URL
 
 from backend.app.database.db import make_engine
@@ -48,6 +48,8 @@ def _expected_arrow_type(column: Any) -> pa.DataType:
     """Independently of the exporter: the Arrow type each kind of column must have."""
     python_type = column.type.python_type if not hasattr(column.type, "impl") else None
     sql_type = getattr(column.type, "impl", column.type)
+    if isinstance(sql_type, Boolean):
+        return pa.bool_()
     if isinstance(sql_type, Integer):
         return pa.int64()
     if isinstance(sql_type, Float):

@@ -40,6 +40,8 @@ def is_parquet(source: ImportSource) -> bool:
     if source.name.lower().endswith(PARQUET_SUFFIXES):
         return True
     if source.path is not None:
+        if not source.path.is_file():  # a pipe cannot be read twice: never look ahead
+            return False
         try:
             with open(source.path, "rb") as handle:
                 return handle.read(4) == PARQUET_MAGIC

@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_WORKERS ?= auto
 
-.PHONY: install lint typecheck test demo docs docs-chart bench clean
+.PHONY: install lint typecheck test demo docs docs-chart bench bench-quick clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,8 +44,16 @@ docs-chart: install
 	$(BIN)/python -m backend.app.demo.charts docs/img/variance-FC-CAT-WD-SS25.svg
 
 # Benchmarks print ratios against baselines measured in the same run; not part of `make test`.
+# Issue 14's ratios come from bench_import (loaders, memory), bench_startup and bench_writes.
+SPEED_BENCHES := bench/bench_import.py bench/bench_startup.py bench/bench_writes.py
+
 bench: install
 	@set -e; for script in bench/bench_*.py; do echo "== $$script"; $(BIN)/python $$script; done
+
+# The same ratios on small sizes, in under two minutes: for a quick look while developing.
+bench-quick: install
+	@set -e; for script in $(SPEED_BENCHES); do echo "== $$script"; \
+		BENCH_QUICK=1 $(BIN)/python $$script; done
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

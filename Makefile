@@ -52,7 +52,7 @@ bench: install
 
 # The same ratios on small sizes, in under two minutes: for a quick look while developing.
 bench-quick: install
-	@set -e; for script in $(SPEED_BENCHES); do echo "== $$script"; \
+	@set -e; for script in $(SPEED_BENCHES) bench/bench_frames.py; do echo "== $$script"; \
 		BENCH_QUICK=1 $(BIN)/python $$script; done
 
 clean:

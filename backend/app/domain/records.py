@@ -32,7 +32,7 @@ from backend.app.maintenance.definitions import (
     Weekday,
     actual_sales_id,
     distribution_id,
-    historical_sale_id,
+    historical_sale_ids,
     weekday_of,
 )
 from backend.app.models import (
@@ -809,24 +809,31 @@ def record_historical_sales(session: Session, rows: Iterable[HistoricalSalesRow]
         )
         batch.clear()
 
+    sale_id = historical_sale_ids()  # the importer's id maker: parts shared by rows made once
+    first_weekday: Weekday | None = None
+
     def append(row: HistoricalSalesRow) -> None:
-        nonlocal first
-        name = f"historical sales {row.store_id}/{row.category_id}/{row.week_start_date}"
+        nonlocal first, first_weekday
+
+        def name() -> str:  # built only for an error
+            return f"historical sales {row.store_id}/{row.category_id}/{row.week_start_date}"
+
         if row.units_sold < 0:
-            raise ValueError(f"{name}: units_sold {row.units_sold} is negative")
+            raise ValueError(f"{name()}: units_sold {row.units_sold} is negative")
+        weekday = weekday_of(row.week_start_date)
         if first is None:
-            first = row
-        elif weekday_of(row.week_start_date) != weekday_of(first.week_start_date):
+            first, first_weekday = row, weekday
+        elif weekday != first_weekday:
             raise ValueError(
-                f"{name}: a week starting on {weekday_of(row.week_start_date).label}, but "
+                f"{name()}: a week starting on {weekday.label}, but "
                 f"{first.week_start_date} starts this call's weeks on "
                 f"{weekday_of(first.week_start_date).label}: one call's weeks all start on one day"
             )
         key = (row.store_id, row.category_id, row.week_start_date)
         if key in batch:
-            raise ValueError(f"{name}: given more than once in one call")
+            raise ValueError(f"{name()}: given more than once in one call")
         batch[key] = {
-            "sale_id": historical_sale_id(*key),
+            "sale_id": sale_id(*key),
             "store_id": row.store_id,
             "category_id": row.category_id,
             "week_start_date": row.week_start_date,

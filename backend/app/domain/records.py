@@ -757,15 +757,16 @@ def record_actual_sales(session: Session, forecast_id: str, rows: Iterable[Actua
 
 
 def record_historical_sales(session: Session, rows: Iterable[HistoricalSalesRow]) -> int:
-    """Upsert weekly history on (store, category, week) in batches; returns the row count.
+    """Upsert weekly history on (store, category, week); returns the row count.
 
-    The importer's rules, checked before each batch is written: stores and categories
-    exist; units are not negative; a key appears at most once per batch; one call's
-    weeks all start on one weekday, and a (store, category) pair that already has
-    history keeps the weekday its weeks start on. A failure leaves the caller's
-    transaction to roll back (a savepoint takes back the call's earlier batches).
+    The importer's rules, checked in batches before anything is written: stores and
+    categories exist; units are not negative; a key appears at most once per call; one
+    call's weeks all start on one weekday, and a (store, category) pair that already has
+    history keeps the weekday its weeks start on. Then the rows are moved as one set; a
+    database error takes the whole call back (a savepoint).
     """
     staged: list[bulk_move.StagedRow] = []
+    seen: set[tuple[str, str, date]] = set()  # every key of the call, not just the batch's
     known_stores: set[str] = set()
     known_categories: set[str] = set()
     checked_pairs: set[tuple[str, str]] = set()
@@ -830,8 +831,9 @@ def record_historical_sales(session: Session, rows: Iterable[HistoricalSalesRow]
                 f"{weekday_of(first.week_start_date).label}: one call's weeks all start on one day"
             )
         key = (row.store_id, row.category_id, row.week_start_date)
-        if key in batch:
+        if key in seen:
             raise ValueError(f"{name()}: given more than once in one call")
+        seen.add(key)
         batch[key] = {
             "sale_id": sale_id(*key),
             "store_id": row.store_id,

@@ -327,3 +327,15 @@ def test_values_nested_in_lists_and_objects_are_checked_alike(value: object, ref
                 refuse_unportable(payload, "column")
         else:
             refuse_unportable(payload, "column")
+
+
+@pytest.mark.parametrize(
+    ("key", "refused"), [("store_id", False), ("café", False), ("a\x00", True)]
+)
+def test_keys_of_nested_objects_are_checked(key: str, refused: bool) -> None:
+    payload = [{"store_id": "S1"}, {key: 1}]
+    if refused:
+        with pytest.raises(PayloadError, match=r"column\[1\] key: text contains a NUL"):
+            refuse_unportable(payload, "column")
+    else:
+        refuse_unportable(payload, "column")

@@ -160,7 +160,9 @@ def _portable(value: Any) -> bool:
         return bool(abs(value) < _TOO_BIG_INTEGER)
     if isinstance(value, dict):
         for key, item in value.items():
-            if type(key) is not str or not _portable(key):
+            if type(key) is not str:
+                return False
+            if not (key.isascii() and "\x00" not in key) and not _portable(key):
                 return False
             # Small ints and ASCII text inline: no call per value.
             if type(item) is int and -_SMALL_INTEGER < item < _SMALL_INTEGER:

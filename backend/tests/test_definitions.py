@@ -8,7 +8,7 @@ from datetime import date, timedelta
 
 import pyarrow as pa
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from backend.app.maintenance.definitions import (
@@ -128,6 +128,8 @@ column_text = st.text(
 )
 
 
+# No per-example deadline: the first example pays for importing pyarrow (~0.4 s).
+@settings(deadline=None)
 @given(st.lists(st.tuples(column_text, column_text, column_text), min_size=1, max_size=30))
 def test_ids_made_for_whole_columns_are_the_ids_of_each_row(
     keys: list[tuple[str, str, str]],

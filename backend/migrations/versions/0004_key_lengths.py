@@ -17,10 +17,10 @@ for character (SQLite's ``char(9, 10, ...)``, PostgreSQL's ``U&''`` literal).
 
 SQLite adds a CHECK only by rebuilding the table. Alembic's batch mode would leave the
 table's definition as ``CREATE TABLE "stores"`` (its temporary table renamed); here the
-table is rebuilt from its own definition text with the constraint appended, so
-``.schema stores`` still reads ``CREATE TABLE stores (...)``. That needs the stored
-definition, so offline SQL (``--sql``) for SQLite leaves the bounds out; PostgreSQL's
-offline SQL has them.
+table is rebuilt from its own definition text with the constraint appended (or, for
+0003's, replaced in place), so ``.schema stores`` still reads ``CREATE TABLE stores
+(...)``. That needs the stored definition, so offline SQL (``--sql``) for SQLite leaves
+the rules out; PostgreSQL's offline SQL has them.
 
 Revision ID: 0004
 Revises: 0003

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from alembic import command
-from sqlalchemy import CheckConstraint, String, insert, inspect, pool, text
+from sqlalchemy import CheckConstraint, String, column, insert, inspect, pool, select, table, text
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import IntegrityError
 
@@ -26,7 +26,7 @@ from backend.app.maintenance import definitions
 from backend.app.maintenance.schema_version import alembic_config
 from backend.app.models import KEY_MAX_LENGTH, WorkflowLog, metadata
 from backend.app.models.enums import WorkflowStatus
-from backend.app.models.keys import KEY_EDGE_WHITESPACE, key_problem
+from backend.app.models.keys import KEY_EDGE_WHITESPACE, KeyRule, key_problem
 from backend.tests.support.cli import run_ffdb
 from backend.tests.support.databases import DatabaseCache
 from backend.tests.support.exports import write_file
@@ -323,3 +323,28 @@ def test_the_upgrade_refuses_edge_whitespace_naming_table_column_row_and_value(
     assert "workflow_id='W1': season='SS25\\n' (5 characters)" in again.stderr
     assert "W2" not in again.stderr
     assert query_rows(empty_database_url, "SELECT version_num FROM alembic_version") == [("0003",)]
+
+
+def test_the_check_and_the_python_rule_agree_at_the_edges_for_every_character(
+    migrated_url: URL,
+) -> None:
+    """Every character of the Basic Multilingual Plane (and some beyond) at both edges of
+    a key: the backend's CHECK expression and ``key_problem`` say the same, and exactly
+    ``KEY_EDGE_WHITESPACE`` is refused."""
+    codes = [*range(1, 0xD800), *range(0xE000, 0x10000), 0x1F642, 0xE0020, 0x10FFFD]
+    values = [f"{chr(code)}k{chr(code)}" for code in codes]
+    candidates = table("ffdb_candidates", column("v", String))
+    engine = make_engine(migrated_url, poolclass=pool.NullPool)
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("CREATE TEMPORARY TABLE ffdb_candidates (v VARCHAR)"))
+            connection.execute(insert(candidates), [{"v": value} for value in values])
+            rows = connection.execute(select(candidates.c.v, KeyRule("v")))
+            passed = {str(row[0]): row[1] for row in rows}
+    finally:
+        engine.dispose()
+    assert len(passed) == len(values)
+    disagree = [v for v, ok in passed.items() if bool(ok) != (key_problem(v) is None)]
+    assert disagree == []
+    refused = sorted(value[0] for value, ok in passed.items() if not ok)
+    assert "".join(refused) == KEY_EDGE_WHITESPACE

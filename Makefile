@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_WORKERS ?= auto
 
-.PHONY: install lint typecheck test demo docs bench clean
+.PHONY: install lint typecheck test demo docs bench bench-quick clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,8 +40,16 @@ docs: install
 	$(BIN)/ffdb lifecycle --readme README.md
 
 # Benchmarks print ratios against baselines measured in the same run; not part of `make test`.
+# Issue 14's ratios come from bench_import (loaders, memory), bench_startup and bench_writes.
+SPEED_BENCHES := bench/bench_import.py bench/bench_startup.py bench/bench_writes.py
+
 bench: install
 	@set -e; for script in bench/bench_*.py; do echo "== $$script"; $(BIN)/python $$script; done
+
+# The same ratios on small sizes, in under two minutes: for a quick look while developing.
+bench-quick: install
+	@set -e; for script in $(SPEED_BENCHES); do echo "== $$script"; \
+		BENCH_QUICK=1 $(BIN)/python $$script; done
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

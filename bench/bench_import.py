@@ -1,211 +1,175 @@
-"""Import speed and memory of ``ffdb import historical-sales`` against the databases' own loaders.
+"""``ffdb import`` against the databases' own loaders, and its peak memory.
 
-Measured in one run, on identical fresh databases (migrated, 200 stores, 50 categories):
+All in one run, on identical fresh databases, each case into an empty table and into
+one already holding as many other rows:
 
-- SQLite baseline: the ``sqlite3`` CLI's ``.import`` of the CSV into a staging table,
-  then ``INSERT INTO historical_sales ... SELECT`` (target: ffdb >= 0.5x its rows/s);
-- PostgreSQL baseline: ``psql``'s ``\\copy`` into a staging table, then the same
-  ``INSERT ... SELECT`` (target: ffdb >= 0.8x);
-- peak resident memory of ``ffdb import`` on a much larger file (target < 200 MB).
+- SQLite, weekly history and weekly actuals: the ``sqlite3`` CLI's ``.import`` into a
+  TEMP table, then ``INSERT ... SELECT`` into the table (target: ffdb >= 2.5x faster);
+- PostgreSQL, weekly history: ``psql``'s ``\\copy historical_sales FROM file csv``
+  straight into the table, from a file that already holds the ids (target: >= 1.0x);
+- peak resident memory of ``ffdb import historical-sales`` on a much larger file
+  (target < 200 MB), measured by a parent process with ``getrusage``.
 
-Sizes: ``--rows`` (default 1,000,000) and ``--memory-rows`` (default 10,000,000), or
-``FFDB_BENCH_ROWS`` / ``FFDB_BENCH_MEMORY_ROWS``; ``--memory-rows 0`` skips the memory
-run. PostgreSQL comes from ``FFDB_TEST_POSTGRES_URL`` (default: the local test server)
-and is skipped with a note when unreachable.
+Sizes: 1,000,000 rows and 10,000,000 for memory (``BENCH_QUICK=1``: 100,000 and
+1,000,000), or ``FFDB_BENCH_ROWS`` / ``FFDB_BENCH_MEMORY_ROWS``. A baseline whose tool
+(``sqlite3``, ``psql``) or server is missing is skipped with a message.
 """
 
 from __future__ import annotations
 
-import argparse
-import os
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from datetime import date, timedelta
 from pathlib import Path
 
-from alembic import command
 from sqlalchemy import text
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from backend.app.database.db import make_engine, normalize_url  # noqa: E402
-from backend.app.maintenance.schema_version import alembic_config  # noqa: E402
-
-FFDB = str(Path(sys.executable).with_name("ffdb"))
-STORES, CATEGORIES = 200, 50
-FIRST_WEEK = date(2015, 1, 5)  # a Monday
-DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-MOVE = (
-    "INSERT INTO historical_sales (sale_id, store_id, category_id, week_start_date, units_sold) "
-    "SELECT 'HS:' || store_id || ':' || category_id || ':' || week_start_date, store_id, "
-    "category_id, {week}, units_sold FROM stage;"
-)
-STAGE = (
-    "CREATE TEMP TABLE stage (week_start_date TEXT, store_id TEXT, category_id TEXT, "
-    "units_sold INTEGER);"
+from support import (
+    FFDB,
+    HISTORY_STORES,
+    actuals_file,
+    actuals_stores,
+    copy_sqlite,
+    history_file,
+    load,
+    postgres_admin_url,
+    ratio_line,
+    run,
+    seed,
+    size,
+    verdict,
 )
 
+from backend.app.database.db import make_engine
 
-def generate(path: Path, rows: int) -> None:
-    """Deterministic weekly rows, in the order a retailer exports them (week, store, category)."""
-    per_week = STORES * CATEGORIES
-    with open(path, "w", encoding="utf-8", newline="") as out:
-        out.write("week_start_date,store_id,category_id,units_sold\n")
-        written = 0
-        week = 0
-        while written < rows:
-            day = (FIRST_WEEK + timedelta(weeks=week)).isoformat()
-            take = min(per_week, rows - written)
-            lines = [
-                f"{day},S{i // CATEGORIES:04d},CAT{i % CATEGORIES:03d},"
-                f"{(i * 7919 + week * 31) % 500}\n"
-                for i in range(take)
-            ]
-            out.writelines(lines)
-            written += take
-            week += 1
+SQLITE_TARGET, POSTGRES_TARGET, MEMORY_LIMIT_MB = 2.5, 1.0, 200
+STAGE = {
+    "historical-sales": "CREATE TEMP TABLE stage (week_start_date TEXT, store_id TEXT, "
+    "category_id TEXT, units_sold INTEGER);",
+    "actuals": "CREATE TEMP TABLE stage (store_id TEXT, week_number INTEGER, units_sold INTEGER);",
+}
+MOVE = {
+    "historical-sales": "INSERT INTO historical_sales (sale_id, store_id, category_id, "
+    "week_start_date, units_sold) SELECT 'HS:' || store_id || ':' || category_id || ':' || "
+    "week_start_date, store_id, category_id, week_start_date, units_sold FROM stage;",
+    "actuals": "INSERT INTO actual_sales (actual_id, forecast_id, store_id, week_number, "
+    "units_sold) SELECT 'AS:F1:' || store_id || ':' || week_number, 'F1', store_id, "
+    "week_number, units_sold FROM stage;",
+}
 
 
-def seed(url: str) -> None:
-    command.upgrade(alembic_config(url), "head")
-    engine = make_engine(url)
-    with engine.begin() as connection:
-        connection.execute(
-            text(
-                "INSERT INTO store_clusters (cluster_id, cluster_name, fashion_tier) "
-                "VALUES ('CL_VALUE', 'Value', 'VALUE')"
+def ffdb_import(kind: str, path: Path, url: str) -> list[str]:
+    extra = ["--forecast-id", "F1"] if kind == "actuals" else []
+    return [FFDB, "import", kind, str(path), "--database-url", url, *extra]
+
+
+def load_other_rows(kind: str, url: str, work: Path, rows: int) -> None:
+    """Fill the table with ``rows`` rows the measured file does not touch (not timed)."""
+    if kind == "historical-sales":
+        weeks = -(-rows // (HISTORY_STORES * 50))
+        other = history_file(work / "other-history.csv", rows, first_week=weeks + 1)
+        subprocess.run(ffdb_import(kind, other, url), check=True, stdout=subprocess.DEVNULL)
+    else:
+        other = actuals_file(work / "other-actuals.csv", rows)
+        subprocess.run(
+            [*ffdb_import(kind, other, url)[:-1], "F2"], check=True, stdout=subprocess.DEVNULL
+        )
+
+
+def bench_sqlite(work: Path, rows: int, files: dict[str, Path]) -> None:
+    if shutil.which("sqlite3") is None:
+        print("SQLite: skipped, the sqlite3 command-line tool is not installed")
+        return
+    stores = max(HISTORY_STORES, actuals_stores(rows))
+    template = work / "template.db"
+    seed(f"sqlite:///{template}", stores)
+    for kind, path in files.items():
+        for filled in (False, True):
+            start = template
+            if filled:
+                start = copy_sqlite(template, work / f"filled-{kind}.db")
+                load_other_rows(kind, f"sqlite:///{start}", work, rows)
+            baseline_db = copy_sqlite(start, work / "baseline.db")
+            ours_db = copy_sqlite(start, work / "ours.db")
+            script = "\n".join(
+                [STAGE[kind], ".mode csv", f".import --skip 1 {path} stage", MOVE[kind]]
             )
-        )
-        connection.execute(
-            text(
-                "INSERT INTO stores (store_id, store_name, cluster_id, store_size_sqft, "
-                "location_tier, median_income, store_format, region, avg_weekly_sales_12mo) "
-                "VALUES (:id, :id, 'CL_VALUE', 1000, 'A', 50000, 'MALL', 'WEST', 100.0)"
-            ),
-            [{"id": f"S{i:04d}"} for i in range(STORES)],
-        )
-        connection.execute(
-            text(
-                "INSERT INTO categories (category_id, category_name, season_start_date, "
-                "season_end_date, season_length_weeks) VALUES (:id, :id, :start, :end, 12)"
-            ),
-            [
-                {"id": f"CAT{i:03d}", "start": date(2025, 2, 17), "end": date(2025, 5, 11)}
-                for i in range(CATEGORIES)
-            ],
-        )
-    engine.dispose()
+            baseline = run(["sqlite3", str(baseline_db)], input=script.encode())
+            ours = run(ffdb_import(kind, path, f"sqlite:///{ours_db}"))
+            table = "historical_sales" if kind == "historical-sales" else "actual_sales"
+            assert count(f"sqlite:///{baseline_db}", table) == count(f"sqlite:///{ours_db}", table)
+            where = f"into a table holding {rows:,} other rows" if filled else "into an empty table"
+            name = f"SQLite {kind} {where} (vs sqlite3 .import + INSERT...SELECT)"
+            print(ratio_line(name, ours, baseline, SQLITE_TARGET, rows), flush=True)
 
 
-def timed(args: list[str], **options: object) -> float:
-    started = time.perf_counter()
-    subprocess.run(args, check=True, stdout=subprocess.DEVNULL, **options)  # type: ignore[call-overload]
-    return time.perf_counter() - started
-
-
-def count(url: str) -> int:
+def count(url: str, table: str) -> int:
     engine = make_engine(url)
     with engine.connect() as connection:
-        total = int(connection.execute(text("SELECT COUNT(*) FROM historical_sales")).scalar_one())
+        total = int(connection.execute(text(f"SELECT COUNT(*) FROM {table}")).scalar_one())
     engine.dispose()
     return total
 
 
-def report(name: str, rows: int, baseline: float, ours: float, target: float) -> None:
-    base_rate, our_rate = rows / baseline, rows / ours
-    ratio = our_rate / base_rate
-    verdict = "meets" if ratio >= target else "MISSES"
-    print(
-        f"{name}: baseline {base_rate:,.0f} rows/s ({baseline:.1f} s), ffdb import "
-        f"{our_rate:,.0f} rows/s ({ours:.1f} s), ratio {ratio:.2f} ({verdict} target {target})"
-    )
-
-
-def bench_sqlite(work: Path, csv_path: Path, rows: int) -> None:
-    template = work / "template.db"
-    seed(f"sqlite:///{template}")
-    baseline_db, ours_db = work / "baseline.db", work / "ours.db"
-    shutil.copyfile(template, baseline_db)
-    shutil.copyfile(template, ours_db)
-    script = "\n".join(
-        [
-            STAGE,
-            ".mode csv",
-            f".import --skip 1 {csv_path} stage",
-            MOVE.format(week="week_start_date"),
-        ]
-    )
-    baseline = timed(["sqlite3", str(baseline_db)], input=script.encode())
-    ours = timed(
-        [
-            FFDB,
-            "import",
-            "historical-sales",
-            str(csv_path),
-            "--database-url",
-            f"sqlite:///{ours_db}",
-        ]
-    )
-    assert count(f"sqlite:///{baseline_db}") == rows == count(f"sqlite:///{ours_db}")
-    report("SQLite", rows, baseline, ours, 0.5)
-
-
-def bench_postgres(csv_path: Path, rows: int) -> None:
-    admin_url = normalize_url(os.environ.get("FFDB_TEST_POSTGRES_URL") or DEFAULT_PG)
+def bench_postgres(work: Path, rows: int, history: Path) -> None:
+    if shutil.which("psql") is None:
+        print("PostgreSQL: skipped, the psql command-line tool is not installed")
+        return
+    admin_url = postgres_admin_url()
     admin = make_engine(admin_url, isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as connection:
             connection.execute(text("SELECT 1"))
     except Exception as error:
-        print(
-            f"PostgreSQL: skipped, {admin_url.render_as_string()} unreachable "
-            f"({type(error).__name__})"
-        )
+        print(f"PostgreSQL: skipped, {admin_url.render_as_string()} unreachable ({error!r})")
         return
-    names = [f"ffdb_bench_{uuid.uuid4().hex[:8]}" for _ in range(3)]
-    template, baseline_db, ours_db = names
+    with_ids = history_file(work / "history-ids.csv", rows, with_ids=True)
+    names: list[str] = []
+
+    def database(template: str | None = None) -> str:
+        name = f"ffdb_bench_{uuid.uuid4().hex[:8]}"
+        names.append(name)
+        with admin.connect() as connection:
+            suffix = f" TEMPLATE {template}" if template else ""
+            connection.exec_driver_sql(f"CREATE DATABASE {name}{suffix}")
+        return name
+
+    def url(name: str) -> str:
+        return admin_url.set(database=name).render_as_string(hide_password=False)
+
     try:
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f"CREATE DATABASE {template}")
-        seed(admin_url.set(database=template).render_as_string(hide_password=False))
-        with admin.connect() as connection:
-            for name in (baseline_db, ours_db):
-                connection.exec_driver_sql(f"CREATE DATABASE {name} TEMPLATE {template}")
-        base_url = admin_url.set(database=baseline_db)
-        ours_url = admin_url.set(database=ours_db).render_as_string(hide_password=False)
-        psql = [
-            "psql",
-            "-q",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-h",
-            base_url.host or "127.0.0.1",
-            "-p",
-            str(base_url.port or 5432),
-            "-U",
-            base_url.username or "postgres",
-            "-d",
-            baseline_db,
-        ]
-        script = "\n".join(
-            [
-                STAGE,
-                f"\\copy stage FROM '{csv_path}' WITH (FORMAT csv, HEADER true)",
-                MOVE.format(week="CAST(week_start_date AS DATE)"),
+        template = database()
+        seed(url(template), HISTORY_STORES)
+        filled = database(template)
+        load_other_rows("historical-sales", url(filled), work, rows)
+        for start, where in (
+            (template, "into an empty table"),
+            (filled, f"into a table holding {rows:,} other rows"),
+        ):
+            baseline_db, ours_db = database(start), database(start)
+            psql = [
+                "psql",
+                "-q",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-d",
+                # libpq's URI: the SQLAlchemy driver part (+psycopg) is not its scheme.
+                admin_url.set(drivername="postgresql", database=baseline_db).render_as_string(
+                    hide_password=False
+                ),
+                "-c",
+                "\\copy historical_sales (sale_id, store_id, category_id, week_start_date, "
+                f"units_sold) FROM '{with_ids}' WITH (FORMAT csv, HEADER true)",
             ]
-        )
-        env = {**os.environ, "PGPASSWORD": base_url.password or ""}
-        baseline = timed(psql, input=script.encode(), env=env)
-        ours = timed(
-            [FFDB, "import", "historical-sales", str(csv_path), "--database-url", ours_url]
-        )
-        assert count(base_url.render_as_string(hide_password=False)) == rows == count(ours_url)
-        report("PostgreSQL", rows, baseline, ours, 0.8)
+            baseline = run(psql)
+            ours = run(ffdb_import("historical-sales", history, url(ours_db)))
+            assert count(url(baseline_db), "historical_sales") == count(
+                url(ours_db), "historical_sales"
+            )
+            name = f"PostgreSQL historical-sales {where} (vs psql \\copy straight into the table)"
+            print(ratio_line(name, ours, baseline, POSTGRES_TARGET, rows), flush=True)
     finally:
         with admin.connect() as connection:
             for name in names:
@@ -214,10 +178,9 @@ def bench_postgres(csv_path: Path, rows: int) -> None:
 
 
 def bench_memory(work: Path, rows: int) -> None:
-    csv_path = work / "memory.csv"
-    generate(csv_path, rows)
+    path = history_file(work / "memory.csv", rows)
     database = work / "memory.db"
-    seed(f"sqlite:///{database}")
+    seed(f"sqlite:///{database}", HISTORY_STORES)
     # A fresh parent per measurement, so the peak is the import's and no earlier child's.
     probe = (
         "import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True, "
@@ -229,12 +192,7 @@ def bench_memory(work: Path, rows: int) -> None:
             sys.executable,
             "-c",
             probe,
-            FFDB,
-            "import",
-            "historical-sales",
-            str(csv_path),
-            "--database-url",
-            f"sqlite:///{database}",
+            *ffdb_import("historical-sales", path, f"sqlite:///{database}"),
         ],
         check=True,
         capture_output=True,
@@ -242,33 +200,33 @@ def bench_memory(work: Path, rows: int) -> None:
     ).stdout
     elapsed = time.perf_counter() - started
     peak_mb = int(out.split()[-1]) / 1024
-    verdict = "meets" if peak_mb < 200 else "MISSES"
     print(
-        f"Memory: ffdb import of {rows:,} rows peaked at {peak_mb:.0f} MB resident "
-        f"({elapsed:.0f} s, {rows / elapsed:,.0f} rows/s; {verdict} target < 200 MB)"
+        f"Memory: ffdb import historical-sales of {rows:,} rows peaked at {peak_mb:.0f} MB "
+        f"resident ({elapsed:.0f} s, {rows / elapsed:,.0f} rows/s; "
+        f"{verdict(peak_mb < MEMORY_LIMIT_MB)} target < {MEMORY_LIMIT_MB} MB)",
+        flush=True,
     )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--rows", type=int, default=int(os.environ.get("FFDB_BENCH_ROWS", 1_000_000))
-    )
-    parser.add_argument(
-        "--memory-rows", type=int, default=int(os.environ.get("FFDB_BENCH_MEMORY_ROWS", 10_000_000))
-    )
-    args = parser.parse_args()
+    # ``bench_import.py [sqlite] [postgresql] [memory]``: only those parts (default: all).
+    parts = set(sys.argv[1:]) or {"sqlite", "postgresql", "memory"}
+    rows = size(1_000_000, 100_000, "FFDB_BENCH_ROWS")
+    memory_rows = size(10_000_000, 1_000_000, "FFDB_BENCH_MEMORY_ROWS")
+    print(f"bench_import: {rows:,} rows per file ({load()})", flush=True)
     with tempfile.TemporaryDirectory(prefix="ffdb-bench-") as directory:
         work = Path(directory)
-        csv_path = work / "weekly.csv"
-        generate(csv_path, args.rows)
-        print(
-            f"{args.rows:,} weekly historical-sales rows ({csv_path.stat().st_size / 1e6:.0f} MB)"
-        )
-        bench_sqlite(work, csv_path, args.rows)
-        bench_postgres(csv_path, args.rows)
-        if args.memory_rows:
-            bench_memory(work, args.memory_rows)
+        files = {
+            "historical-sales": history_file(work / "history.csv", rows),
+            "actuals": actuals_file(work / "actuals.csv", rows),
+        }
+        if "sqlite" in parts:
+            bench_sqlite(work, rows, files)
+        if "postgresql" in parts:
+            bench_postgres(work, rows, files["historical-sales"])
+        if memory_rows and "memory" in parts:
+            bench_memory(work, memory_rows)
+    print(f"bench_import: done ({load()})")
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ import itertools
 import unicodedata
 from datetime import date, timedelta
 
+import pyarrow as pa
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -21,6 +22,7 @@ from backend.app.maintenance.definitions import (
     historical_sale_id,
     historical_sale_ids,
     natural_id,
+    natural_id_column,
     season_end,
     season_week,
     season_week_days,
@@ -117,6 +119,36 @@ def test_ids_made_for_many_rows_are_the_ids_of_each_row(keys: list[tuple[str, st
     for forecast, store, week in keys + keys:  # twice: the second time from the cache
         assert many_actuals(forecast, store, week) == actual_sales_id(forecast, store, week)  # type: ignore[arg-type]
         assert many_history(forecast, store, week) == historical_sale_id(forecast, store, week)
+
+
+# Any Unicode text an Arrow string can hold (no lone surrogates), the separators and the
+# escape characters made likely, short and over-long.
+column_text = st.text(
+    alphabet=st.one_of(st.sampled_from("%:~a"), st.characters(exclude_categories=("Cs",))),
+    min_size=0,
+    max_size=150,
+)
+
+
+@given(st.lists(st.tuples(column_text, column_text, column_text), min_size=1, max_size=30))
+def test_ids_made_for_whole_columns_are_the_ids_of_each_row(
+    keys: list[tuple[str, str, str]],
+) -> None:
+    columns = [pa.array([key[i] for key in keys], type=pa.string()) for i in range(3)]
+    for kind in ("HS", "AS"):
+        made = natural_id_column(kind, *columns).to_pylist()
+        assert made == [natural_id(kind, *key) for key in keys]
+
+
+def test_column_ids_escape_and_shorten_like_the_scalar() -> None:
+    keys = [("a:b", "c%", "2025-02-17"), ("S" * 200, "womens", "2025-02-17"), ("S1", "Ä~", "x")]
+    columns = [pa.array([key[i] for key in keys]) for i in range(3)]
+    assert natural_id_column("HS", *columns).to_pylist() == [
+        "HS:a%3Ab:c%25:2025-02-17",
+        historical_sale_id("S" * 200, "womens", "2025-02-17"),
+        "HS:S1:Ä%7E:x",
+    ]
+    assert len(natural_id_column("HS", *columns)[1].as_py()) == KEY_MAX_LENGTH
 
 
 def test_a_long_key_is_cut_and_ends_in_a_hash_of_all_of_it() -> None:

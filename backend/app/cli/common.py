@@ -7,25 +7,32 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, TextIO, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TextIO, TypeVar
 
 import typer
-from rich.console import Console
-from sqlalchemy import Engine
 
-from backend.app.database.db import (
-    DEFAULT_DATABASE_URL,
-    database_url,
-    make_engine,
-    normalize_url,
-    scrub_secrets,
-    sqlite_file,
-)
-from backend.app.maintenance.backup import database_in_the_way
-from backend.app.maintenance.schema_version import require_current
+from backend.app.database.defaults import DEFAULT_DATABASE_URL
 
-console = Console()
-error_console = Console(stderr=True)
+# Everything else this module uses (SQLAlchemy, rich, the maintenance layer) is imported
+# inside the function that needs it: `ffdb --help` and `--version` import this module.
+if TYPE_CHECKING:
+    from rich.console import Console
+    from sqlalchemy import Engine
+
+    console: Console
+    error_console: Console
+
+
+def __getattr__(name: str) -> Any:
+    # ``console`` (stdout) and ``error_console`` (stderr) are made on first import by a
+    # command module, so ``ffdb --help`` and ``--version`` never load rich.
+    if name in ("console", "error_console"):
+        from rich.console import Console
+
+        made = Console(stderr=name == "error_console")
+        globals()[name] = made
+        return made
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class CommandError(Exception):
@@ -39,6 +46,8 @@ class CommandError(Exception):
 def _valid_database_url(context: typer.Context, value: str) -> str:
     """The URL as given, or a one-line error naming where it came from (the option or
     DATABASE_URL) and what is wrong with it, never the URL itself (it may hold a secret)."""
+    from backend.app.database.db import normalize_url, scrub_secrets
+
     try:
         normalize_url(value).get_dialect()
     except Exception as error:
@@ -73,6 +82,8 @@ DatabaseUrl = Annotated[
 
 def require_existing_sqlite(url: str) -> None:
     """Refuse a SQLite path with no file: connecting would create an empty database."""
+    from backend.app.database.db import sqlite_file
+
     path = sqlite_file(url)
     if path is not None and not path.exists():
         raise CommandError(f"no database at {path}: run `ffdb upgrade` to create it", exit_code=1)
@@ -87,6 +98,9 @@ def open_engine(
     A SQLite file that does not exist is refused too (unless ``must_exist=False``), so
     a mistyped path is reported instead of silently becoming a new, empty database.
     """
+    from backend.app.database.db import make_engine, normalize_url
+    from backend.app.maintenance.schema_version import require_current
+
     if must_exist if must_exist is not None else require_schema:
         require_existing_sqlite(url)
     engine = make_engine(normalize_url(url))
@@ -104,6 +118,9 @@ T = TypeVar("T")
 def refuse_database_output(output: Path, url: str | None = None) -> None:
     """Refuse an output path that is a database (``url``'s, default ``DATABASE_URL``'s,
     its journal or backups, or any SQLite file): every command that writes a file asks."""
+    from backend.app.database.db import database_url
+    from backend.app.maintenance.backup import database_in_the_way
+
     if url is None:
         try:
             url = database_url().render_as_string(hide_password=False)

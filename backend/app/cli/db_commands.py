@@ -10,11 +10,9 @@ import dataclasses
 import functools
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-from rich.table import Table
 
 from backend.app.cli.app import app
 from backend.app.cli.common import (
@@ -27,14 +25,15 @@ from backend.app.cli.common import (
     write_output,
 )
 from backend.app.database.db import DEFAULT_DATABASE_URL, read_only, redacted
-from backend.app.domain import doctor as doctor_checks
-from backend.app.maintenance import erd as erd_module
-from backend.app.maintenance import health, migrate
-from backend.app.maintenance import schema_doc as schema_doc_module
-from backend.app.maintenance import stats as stats_module
-from backend.app.maintenance.backup import BackupError, backup_before_migration
 from backend.app.maintenance.schema_version import current_revision, head_revision
-from backend.app.schemas.problems import Problem
+
+# What only some commands need is imported inside them: `ffdb current` should not pay
+# for the doctor's rules, the migration machinery or the diagram renderer.
+if TYPE_CHECKING:
+    from rich.progress import Progress
+    from rich.table import Table
+
+    from backend.app.schemas.problems import Problem
 
 RevisionArgument = Annotated[
     str,
@@ -49,6 +48,8 @@ def _say(message: str) -> None:
 
 def _progress() -> Progress:
     """A progress bar on stderr, so stdout stays the command's result."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -86,6 +87,9 @@ def upgrade(
 
     Example: ffdb upgrade --database-url postgresql+psycopg://user@host/db
     """
+    from backend.app.maintenance import migrate
+    from backend.app.maintenance.backup import BackupError, backup_before_migration
+
     if backup:
         try:
             saved = backup_before_migration(database_url, revision)
@@ -116,6 +120,9 @@ def downgrade(
 
     Example: ffdb downgrade 0001 --yes
     """
+    from backend.app.maintenance import migrate
+    from backend.app.maintenance.backup import BackupError, backup_before_migration
+
     require_existing_sqlite(database_url)
     lost = migrate.data_a_downgrade_drops(database_url, revision)
     if lost and not yes:
@@ -153,6 +160,10 @@ def history(database_url: DatabaseUrl = DEFAULT_DATABASE_URL) -> None:
 
     Example: ffdb history
     """
+    from rich.table import Table
+
+    from backend.app.maintenance import migrate
+
     revision = None
     try:
         require_existing_sqlite(database_url)
@@ -179,6 +190,8 @@ def check(database_url: DatabaseUrl = DEFAULT_DATABASE_URL) -> None:
 
     Example: ffdb check && echo ready
     """
+    from backend.app.maintenance import migrate
+
     with open_engine(database_url, require_schema=False, must_exist=True) as engine:
         problem = migrate.schema_problem(engine)
     if problem:
@@ -187,6 +200,8 @@ def check(database_url: DatabaseUrl = DEFAULT_DATABASE_URL) -> None:
 
 
 def _problem_table(problems: list[Problem]) -> Table:
+    from rich.table import Table
+
     table = Table(title=f"{len(problems)} problem(s)")
     for column in ("check", "table", "key", "problem"):
         table.add_column(column, overflow="fold")
@@ -208,6 +223,9 @@ def doctor(
 
     Example: ffdb doctor --json > problems.json
     """
+    from backend.app.domain import doctor as doctor_checks
+    from backend.app.maintenance import health
+
     problems: list[Problem] = []
     with (
         open_engine(database_url) as engine,
@@ -242,6 +260,10 @@ def stats(database_url: DatabaseUrl = DEFAULT_DATABASE_URL) -> None:
 
     Example: ffdb stats
     """
+    from rich.table import Table
+
+    from backend.app.maintenance import stats as stats_module
+
     names = stats_module.table_names()
     counts: dict[str, int] = {}
     with (
@@ -285,6 +307,8 @@ def reset(
 
     Example: ffdb reset --yes
     """
+    from backend.app.maintenance import migrate
+
     if not yes:
         raise CommandError(
             f"reset drops every table and all data in {redacted(database_url)}: "
@@ -321,6 +345,8 @@ def erd(output: OutputOption = None) -> None:
 
     Example: ffdb erd --output docs/erd.md
     """
+    from backend.app.maintenance import erd as erd_module
+
     _write_or_print(erd_module.render(output.suffix if output else ""), output)
 
 
@@ -331,4 +357,6 @@ def schema_doc(output: OutputOption = None) -> None:
 
     Example: ffdb schema-doc --output docs/schema.md
     """
+    from backend.app.maintenance import schema_doc as schema_doc_module
+
     _write_or_print(schema_doc_module.markdown(), output)

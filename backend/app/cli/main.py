@@ -6,33 +6,43 @@ shows the traceback instead. No message leaves here with a database password in 
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 from typing import NoReturn
 
-from alembic.util.exc import CommandError as AlembicCommandError
-from sqlalchemy.exc import SQLAlchemyError
-
-# Command modules register themselves on `app` when imported; import each one here.
-import backend.app.cli.backup_commands  # noqa: F401  (registers `ffdb backup`, `ffdb restore`)
-from backend.app.cli import (
-    db_commands,  # noqa: F401
-    demo_command,  # noqa: F401
-    import_commands,  # noqa: F401  (ffdb import, ffdb export)
-    query_commands,  # noqa: F401
-    transfer_command,  # noqa: F401
-    workflow_commands,  # noqa: F401  (ffdb workflow, ffdb lifecycle)
-)
 from backend.app.cli.app import app
-from backend.app.cli.common import CommandError, error_console
-from backend.app.database.db import scrub_secrets
-from backend.app.maintenance.schema_version import SchemaOutOfDate
+from backend.app.cli.commands import COMMANDS, PACKAGE, modules
+from backend.app.cli.common import CommandError
 
-KNOWN_ERRORS = (SchemaOutOfDate, SQLAlchemyError, AlembicCommandError, OSError, ValueError)
+
+def load_commands(args: list[str]) -> None:
+    """Import the module of the command ``args`` names (its commands register on
+    ``app``), or every command module when the name is not a known one (so the user
+    gets click's own "No such command"). ``ffdb``, ``ffdb --help`` and ``--version``
+    load none: the root group lists the commands from ``commands.COMMANDS``."""
+    name = next((arg for arg in args if not arg.startswith("-")), None)
+    if name is None:
+        return
+    wanted = [COMMANDS[name].module] if name in COMMANDS else modules()
+    for module in wanted:
+        importlib.import_module(f"{PACKAGE}.{module}")
+
+
+def _known_errors() -> tuple[type[BaseException], ...]:
+    # Imported here, on the error path only: loading them costs start-up time.
+    from alembic.util.exc import CommandError as AlembicCommandError
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from backend.app.maintenance.schema_version import SchemaOutOfDate
+
+    return (SchemaOutOfDate, SQLAlchemyError, AlembicCommandError, OSError, ValueError)
 
 
 def _one_line(error: BaseException) -> str:
     """The first line of what went wrong; driver errors without SQLAlchemy's wrapping."""
+    from sqlalchemy.exc import SQLAlchemyError
+
     original = getattr(error, "orig", None) if isinstance(error, SQLAlchemyError) else None
     message = str(original if original is not None else error).strip()
     return message.splitlines()[0] if message else type(error).__name__
@@ -41,12 +51,16 @@ def _one_line(error: BaseException) -> str:
 def _scrubbed(message: str, args: list[str]) -> str:
     """``message`` without any secret of the URLs this run was given (arguments or
     DATABASE_URL), wherever in a URL it sat, parseable or not."""
+    from backend.app.database.db import scrub_secrets
+
     candidates = [os.environ.get("DATABASE_URL", "")]
     candidates += [arg.partition("=")[2] if arg.startswith("--") else arg for arg in args]
     return scrub_secrets(message, [c for c in candidates if "://" in c])
 
 
 def _fail(message: str, exit_code: int = 1) -> NoReturn:
+    from backend.app.cli.common import error_console
+
     error_console.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
     sys.exit(exit_code)
 
@@ -56,6 +70,7 @@ def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
     try:
+        load_commands(args)
         app(args=args, prog_name="ffdb")
     except CommandError as error:
         if debug:
@@ -64,6 +79,6 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as error:
         if debug:
             raise
-        known = isinstance(error, KNOWN_ERRORS)
+        known = isinstance(error, _known_errors())
         detail = _scrubbed(_one_line(error), args)
         _fail(detail if known else f"{type(error).__name__}: {detail} (--debug shows more)")

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 # Re-exported: the story imports Base from this module.
 from backend.app.database.base import Base
+from backend.app.database.defaults import DEFAULT_DATABASE_URL
 
 __all__ = [
     "DEFAULT_DATABASE_URL",
@@ -43,7 +44,6 @@ __all__ = [
     "url_secrets",
 ]
 
-DEFAULT_DATABASE_URL = "sqlite:///./fashion_forecast.db"
 # Files SQLite keeps beside a database file; they are part of the database.
 SQLITE_COMPANION_SUFFIXES = ("-wal", "-shm", "-journal")
 SQLITE_BUSY_TIMEOUT_MS = 30_000

@@ -23,12 +23,12 @@ from __future__ import annotations
 import logging
 import random
 import sqlite3
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
-import psycopg
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
@@ -107,7 +107,9 @@ def _sqlite_fault(error: sqlite3.Error) -> str | None:
     return None
 
 
-def _postgres_fault(error: psycopg.Error) -> str | None:
+def _postgres_fault(error: Any) -> str | None:
+    import psycopg
+
     state = error.sqlstate
     if state in _TRANSIENT_SQLSTATES:
         return f"PostgreSQL {state}: {_TRANSIENT_SQLSTATES[state]}"
@@ -124,7 +126,10 @@ def transient_fault(error: BaseException) -> str | None:
     driver = _driver_error(error)
     if isinstance(driver, sqlite3.Error):
         return _sqlite_fault(driver)
-    if isinstance(driver, psycopg.Error):
+    # psycopg is loaded only by a PostgreSQL connection: without it in sys.modules the
+    # error cannot be one of its own (and SQLite-only commands never pay its import).
+    psycopg = sys.modules.get("psycopg")
+    if psycopg is not None and isinstance(driver, psycopg.Error):
         return _postgres_fault(driver)
     if isinstance(error, DBAPIError) and error.connection_invalidated:
         return "connection lost"

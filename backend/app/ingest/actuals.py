@@ -25,10 +25,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Connection, Engine, column, exists, func, select, table, text
 
-from backend.app.ingest import checks
+from backend.app.ingest import checks, columns
 from backend.app.ingest.fields import FieldError, identifier, iso_date, parsed, whole_number
 from backend.app.ingest.formats import FileKind, Layout
 from backend.app.ingest.options import DEFAULT_OPTIONS, ImportOptions
@@ -36,14 +37,22 @@ from backend.app.ingest.outcome import ImportResult
 from backend.app.ingest.problems import Problem, ProblemLog
 from backend.app.ingest.reader import CsvFile
 from backend.app.ingest.source import DATE_CACHE_LIMIT, open_export, require_rows, width_problem
-from backend.app.ingest.staging import StagedRow, create_staging, drop_staging, load_staging
+from backend.app.ingest.staging import (
+    StagedRow,
+    create_staging,
+    drop_staging,
+    load_staging,
+    load_staging_batches,
+)
 from backend.app.ingest.transaction import import_transaction
 from backend.app.ingest.upsert import Move, delete_uncovered, upsert
 from backend.app.maintenance.definitions import (
+    ACTUAL_SALES_KIND,
     actual_sales_ids,
     allocated_stores_query,
     describe_week,
     latest_allocation_id,
+    natural_id_column,
     season_week,
     season_week_days,
 )
@@ -115,9 +124,10 @@ def import_actuals(
             )
         result = ImportResult(str(path), layout.kind, "actual_sales", dry_run=options.dry_run)
         if layout.kind is FileKind.WEEKLY_ACTUALS:
-            create_staging(connection, WEEKLY_STAGE, WEEKLY_COLUMNS)
-            rows = _weekly_rows(csv_file, layout, log, season, week)
-            load_staging(connection, WEEKLY_STAGE, WEEKLY_COLUMNS, rows)
+            if not _stage_plain_weekly(connection, csv_file, layout, season, week):
+                create_staging(connection, WEEKLY_STAGE, WEEKLY_COLUMNS)
+                rows = _weekly_rows(csv_file, layout, log, season, week)
+                load_staging(connection, WEEKLY_STAGE, WEEKLY_COLUMNS, rows)
             require_rows(csv_file, log)
             _check(connection, log, WEEKLY_STAGE, ("store_id", "week_number"), "store and week")
             staged = csv_file.rows_read
@@ -174,6 +184,41 @@ def _units(text: str) -> int:
 
 def _quantity(text: str) -> int:
     return whole_number(text, what="quantity")
+
+
+def _stage_plain_weekly(
+    connection: Connection, csv_file: CsvFile, layout: Layout, season: _Season, week: int | None
+) -> bool:
+    """Stage a plain weekly file through Arrow (``columns``); False, with nothing staged,
+    if it holds anything the fast path leaves to the row-by-row reader."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    def staged() -> Iterator[list[Any]]:
+        for batch in columns.batches(csv_file, layout, ("store_id", "week_number", "units_sold")):
+            stores = columns.plain_ids(batch.columns["store_id"])
+            numbers = columns.small_whole_numbers(batch.columns["week_number"])
+            low, high = pc.min_max(numbers).values()
+            if low.as_py() < FIRST_WEEK or high.as_py() > season.last_week:
+                raise columns.NotPlain("a week outside the forecast's weeks")
+            if week is not None and (low.as_py() != week or high.as_py() != week):
+                raise columns.NotPlain("a week other than --week")
+            units = columns.small_whole_numbers(batch.columns["units_sold"])
+            forecasts = pa.repeat(pa.scalar(season.forecast_id, pa.string()), batch.rows)
+            ids = natural_id_column(
+                ACTUAL_SALES_KIND, forecasts, stores, pc.cast(numbers, pa.string())
+            )
+            yield [batch.lines(), ids, forecasts, stores, numbers, units]
+
+    savepoint = connection.begin_nested()
+    try:
+        create_staging(connection, WEEKLY_STAGE, WEEKLY_COLUMNS)
+        load_staging_batches(connection, WEEKLY_STAGE, WEEKLY_COLUMNS, staged())
+    except columns.NotPlain:
+        savepoint.rollback()
+        return False
+    savepoint.commit()
+    return True
 
 
 def _weekly_rows(

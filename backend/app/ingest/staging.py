@@ -60,3 +60,34 @@ def load_staging(
             for row in rows:
                 write(row)
         cursor.execute(f"ANALYZE {table}")
+
+
+def load_staging_batches(
+    connection: Connection, table: str, columns: Columns, batches: Iterable[Sequence[Any]]
+) -> int:
+    """Stream Arrow batches (one array per staging column, in order) into ``table``;
+    returns how many rows. SQLite binds them in one ``executemany`` per batch; on
+    PostgreSQL pyarrow writes each batch as CSV for ``COPY`` (no Python loop per row)."""
+    names = ", ".join(name for name, _ in columns)
+    driver: Any = connection.connection.driver_connection
+    staged = 0
+    if connection.dialect.name == "sqlite":
+        marks = ", ".join("?" for _ in columns)
+        insert = f"INSERT INTO temp.{table} ({names}) VALUES ({marks})"  # noqa: S608
+        for arrays in batches:
+            driver.executemany(insert, zip(*(array.to_pylist() for array in arrays), strict=True))
+            staged += len(arrays[0])
+        return staged
+    import pyarrow as pa
+    import pyarrow.csv as pv
+
+    options = pv.WriteOptions(include_header=False)
+    with driver.cursor() as cursor:
+        with cursor.copy(f"COPY {table} ({names}) FROM STDIN (FORMAT csv)") as copy:
+            for arrays in batches:
+                sink = pa.BufferOutputStream()
+                pv.write_csv(pa.table(list(arrays), names=[n for n, _ in columns]), sink, options)
+                copy.write(memoryview(sink.getvalue()))
+                staged += len(arrays[0])
+        cursor.execute(f"ANALYZE {table}")
+    return staged

@@ -8,13 +8,15 @@ reports exactly what a real run would do. Names are our own constants (``# noqa:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, text
 
 from backend.app.ingest.outcome import ImportResult
 from backend.app.ingest.transaction import as_date
+from backend.app.maintenance.integrity import GUARD_PREFIX
 
 
 @dataclass(frozen=True)
@@ -58,12 +60,22 @@ def upsert(
         (move.id_expression, *(move.staged(connection, c) for c in (*move.key, move.value)))
     )
     insert = f"INSERT INTO {move.table} ({columns}) SELECT {selected} FROM {staging} s"  # noqa: S608
-    stored = connection.execute(
-        text(f"SELECT EXISTS (SELECT 1 FROM {staging} s JOIN {move.table} ON {match})")  # noqa: S608
-    ).scalar()
+    # In primary-key order the table's B-trees grow at their ends instead of at random
+    # pages: on SQLite several times fewer page writes for a large file.
+    in_key_order = " ORDER BY 1" if connection.dialect.name == "sqlite" else ""
+    # An empty table holds none of the keys: no need to probe it once per staged row.
+    stored = (
+        connection.execute(
+            text(f"SELECT EXISTS (SELECT 1 FROM {move.table})")  # noqa: S608
+        ).scalar()
+        and connection.execute(
+            text(f"SELECT EXISTS (SELECT 1 FROM {staging} s JOIN {move.table} ON {match})")  # noqa: S608
+        ).scalar()
+    )
     updated = 0
     if not stored:
-        inserted = connection.execute(text(insert)).rowcount
+        with _insert_guards_set_aside(connection, move.table):
+            inserted = connection.execute(text(insert + in_key_order)).rowcount
     else:
         check_duplicates()
         updated = connection.execute(
@@ -72,12 +84,49 @@ def upsert(
                 f"FROM {staging} s WHERE {match} AND {move.table}.{move.value} <> s.{move.value}"
             )
         ).rowcount
-        inserted = connection.execute(
-            text(f"{insert} WHERE NOT EXISTS (SELECT 1 FROM {move.table} WHERE {match})")  # noqa: S608
-        ).rowcount
+        with _insert_guards_set_aside(connection, move.table):
+            inserted = connection.execute(
+                text(
+                    f"{insert} WHERE NOT EXISTS (SELECT 1 FROM {move.table} WHERE {match})"  # noqa: S608
+                    + in_key_order
+                )
+            ).rowcount
     result.inserted += inserted
     result.updated += updated
     result.unchanged += staged - inserted - updated
+
+
+@contextmanager
+def _insert_guards_set_aside(connection: Connection, table: str) -> Iterator[None]:
+    """On SQLite, the guard triggers that refuse orphan inserts into ``table``
+    (``maintenance/integrity.py``) are dropped for one bulk insert and recreated from
+    their stored definitions right after, inside the import's transaction.
+
+    They repeat, row by row, the check this connection's ``PRAGMA foreign_keys=ON``
+    makes anyway; run twice they cost a quarter of a large import. No other connection
+    sees the gap: the import holds the write lock, readers see the last commit, and a
+    failure rolls the drop back with everything else.
+    """
+    if (
+        connection.dialect.name != "sqlite"
+        or not connection.exec_driver_sql("PRAGMA foreign_keys").scalar()
+    ):
+        yield
+        return
+    triggers = connection.execute(
+        text("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = :table"),
+        {"table": table},
+    ).all()
+    guards = [
+        (str(name), str(sql))
+        for name, sql in triggers
+        if str(name).startswith(GUARD_PREFIX) and str(name).endswith("_insert")
+    ]
+    for name, _sql in guards:
+        connection.exec_driver_sql(f'DROP TRIGGER "{name}"')
+    yield
+    for _name, sql in guards:
+        connection.exec_driver_sql(sql)
 
 
 def delete_uncovered(

@@ -1,0 +1,120 @@
+"""Arrow connections (ADBC): the one place that opens one, from the project's database URL.
+
+The SQLAlchemy engine in ``db.py`` moves rows as Python objects; an ADBC connection moves
+whole Arrow columns (prepared-statement batches on SQLite, binary COPY on PostgreSQL), for
+bulk loads and DataFrame reads. It is made from the same URL (``DATABASE_URL`` or
+``--database-url``): the SQLite file path, or the PostgreSQL URI without SQLAlchemy's
+``+psycopg`` driver part. A SQLite connection gets the same settings as the engine's
+(foreign keys, busy timeout, WAL), and a write transaction begins IMMEDIATE, so it
+queues behind another writer instead of failing on a lock upgrade.
+
+One caution on SQLite: the driver carries its own copy of the SQLite library, and POSIX
+file locks do not conflict within one process, so an Arrow connection and the engine's
+connections in the SAME process do not lock against each other (other processes are
+locked out as usual), and closing one copy's file handle can drop the other's locks. A
+writer through Arrow therefore runs with no engine connection open on the same file
+(``Engine.dispose()`` first, and open none until the Arrow connection is closed).
+
+pyarrow and the drivers are imported inside the functions: commands that never move
+Arrow data never pay for loading them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+from sqlalchemy.engine import URL
+
+from backend.app.database.db import SQLITE_BUSY_TIMEOUT_MS, normalize_url, sqlite_file
+
+if TYPE_CHECKING:
+    from adbc_driver_manager.dbapi import Connection
+
+__all__ = ["arrow_connection", "arrow_transaction", "driver_uri", "is_sqlite"]
+
+
+def is_sqlite(url: str | URL) -> bool:
+    return normalize_url(url).get_backend_name() == "sqlite"
+
+
+def driver_uri(url: str | URL) -> str:
+    """The URI the ADBC driver takes for ``url``: a SQLite file (or ``file:`` URI), or a
+    libpq ``postgresql://`` URI with the password kept (it is never printed from here).
+
+    Raises ValueError for an in-memory SQLite database (another connection could not see
+    it) and for a backend without an ADBC driver here.
+    """
+    parsed = normalize_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        if sqlite_file(parsed) is None:
+            raise ValueError("an in-memory SQLite database cannot be reached by another connection")
+        # A ``file:`` URI keeps its own options (mode=ro, ...): the driver opens URIs.
+        return parsed.database or ""
+    if backend == "postgresql":
+        return parsed.set(drivername="postgresql").render_as_string(hide_password=False)
+    raise ValueError(f"no Arrow (ADBC) driver for the {backend!r} backend")
+
+
+def _open_sqlite(uri: str) -> Connection:
+    import adbc_driver_sqlite.dbapi
+
+    connection: Connection = adbc_driver_sqlite.dbapi.connect(uri, autocommit=True)
+    cursor = connection.cursor()
+    try:
+        # The engine's per-connection settings (db.py), so both work under the same rules.
+        # Outside any transaction: SQLite ignores foreign_keys inside one.
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.fetchall()
+        cursor.execute("PRAGMA synchronous=NORMAL")
+    finally:
+        cursor.close()
+    return connection
+
+
+def _open_postgresql(uri: str) -> Connection:
+    import adbc_driver_postgresql.dbapi
+
+    connection: Connection = adbc_driver_postgresql.dbapi.connect(uri, autocommit=True)
+    return connection
+
+
+@contextmanager
+def arrow_connection(url: str | URL) -> Iterator[Connection]:
+    """An ADBC DB-API connection to the database at ``url``, closed afterwards.
+
+    It autocommits: each statement (a read, one batch ingest) stands alone. A unit of work
+    that must land whole uses ``arrow_transaction``.
+    """
+    uri = driver_uri(url)
+    connection = _open_sqlite(uri) if is_sqlite(url) else _open_postgresql(uri)
+    try:
+        yield connection
+    finally:
+        connection.close()
+
+
+@contextmanager
+def arrow_transaction(url: str | URL) -> Iterator[Connection]:
+    """An ADBC connection inside one write transaction: committed if the block succeeds,
+    rolled back on any error, so a failure leaves the database exactly as it was.
+
+    On SQLite the transaction begins IMMEDIATE (the write lock is taken up front, waiting
+    up to the busy timeout for another writer); on PostgreSQL it is an ordinary BEGIN.
+    """
+    with arrow_connection(url) as connection:
+        cursor = connection.cursor()
+        try:
+            cursor.execute("BEGIN IMMEDIATE" if is_sqlite(url) else "BEGIN")
+            try:
+                yield connection
+            except BaseException:
+                cursor.execute("ROLLBACK")
+                raise
+            cursor.execute("COMMIT")
+        finally:
+            cursor.close()

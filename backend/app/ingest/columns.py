@@ -1,0 +1,162 @@
+"""Reading a plain export as Arrow columns: the fast path of the weekly importers.
+
+pyarrow's CSV reader parses the file one block at a time (memory stays flat at any
+size) and pyarrow.compute checks whole columns at once, so no Python code runs per
+row. It decides only what is unambiguous: one record per physical line (quotes are
+not special, a newline always ends a record), ids whose first and last characters are
+letters, digits or ``_`` (nothing to strip or unescape), whole numbers of at most nine
+ASCII digits, ISO dates. Anything else (a quoted field, an empty line, another
+spelling, a wrong field count, bytes that are not UTF-8, an over-long line) raises
+``NotPlain``, and the importer reads the file row by row instead: that path keeps
+every rule and names every problem by FILE:LINE:COLUMN. So both paths store the same
+rows for every file, and the fast one never reports a problem itself.
+
+pyarrow is imported inside the functions: commands that never import pay nothing.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from backend.app.ingest.formats import Layout
+from backend.app.ingest.reader import CsvFile
+from backend.app.models.keys import KEY_MAX_LENGTH
+
+BLOCK_BYTES = 1 << 20  # one batch: ~35,000 weekly rows; memory holds about one
+# Below this size the row reader is done before pyarrow would have loaded (~0.1 s):
+# a weekly actuals file of a few hundred stores stays as quick as ``ffdb current``.
+# ``FFDB_ARROW_MIN_BYTES=0`` sends every file this way (to run a test suite through it).
+ARROW_MIN_BYTES = 1 << 20
+# First and last characters a letter, digit or '_', no control character anywhere.
+PLAIN_ID = r"^[\p{L}\p{N}_]([^\x00-\x1f\x7f]*[\p{L}\p{N}_])?$"
+SMALL_WHOLE_NUMBER = r"^[0-9]{1,9}$"  # below INTEGER's 2**31 - 1 on both backends
+ISO_DAY = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+
+
+class NotPlain(Exception):
+    """The file holds something the fast path leaves to the row-by-row reader."""
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One block of rows: the line of its first row and its columns, by name."""
+
+    first_line: int
+    columns: dict[str, Any]  # name -> pyarrow string array
+
+    @property
+    def rows(self) -> int:
+        return len(next(iter(self.columns.values())))
+
+    def lines(self) -> Any:
+        import pyarrow as pa
+
+        return pa.array(range(self.first_line, self.first_line + self.rows), type=pa.int64())
+
+
+def batches(csv_file: CsvFile, layout: Layout, names: tuple[str, ...]) -> Iterator[Batch]:
+    """The file's data rows as string columns ``names``, block by block; calls the
+    file's progress callback as it goes and sets ``csv_file.rows_read``.
+
+    Blocks are cut at the last newline of each read and parsed one at a time, so memory
+    holds one block (pyarrow's streaming reader reads ahead of a slow consumer)."""
+    if csv_file.size < int(os.environ.get("FFDB_ARROW_MIN_BYTES") or ARROW_MIN_BYTES):
+        raise NotPlain("a small file")
+    import pyarrow as pa
+    import pyarrow.csv as pv
+
+    if csv_file.header_line != 1:
+        raise NotPlain("a header over several lines")
+    generated = [f"f{index}" for index in range(layout.width)]
+    wanted = {name: generated[layout.positions[name]] for name in names}
+    read_options = pv.ReadOptions(column_names=generated, use_threads=False)
+    parse_options = pv.ParseOptions(
+        quote_char=False, newlines_in_values=False, ignore_empty_lines=False
+    )
+    convert_options = pv.ConvertOptions(
+        column_types=dict.fromkeys(wanted.values(), pa.string()),
+        include_columns=list(wanted.values()),
+        strings_can_be_null=False,
+        quoted_strings_can_be_null=False,
+    )
+    count = 0
+    progress = csv_file.progress
+    with open(csv_file.path, "rb") as stream:
+        stream.readline()  # the header, already read by the caller
+        rest = b""
+        while True:
+            block = stream.read(BLOCK_BYTES)
+            data = rest + block
+            cut = data.rfind(b"\n") + 1 if block else len(data)
+            data, rest = data[:cut], data[cut:]
+            if len(rest) > BLOCK_BYTES:
+                raise NotPlain("a line longer than a block")
+            if data:
+                try:
+                    table = pv.read_csv(
+                        pa.BufferReader(data),
+                        read_options=read_options,
+                        parse_options=parse_options,
+                        convert_options=convert_options,
+                    )
+                except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as error:
+                    raise NotPlain(
+                        str(error).splitlines()[0] if str(error) else "unreadable"
+                    ) from None
+                if table.num_rows:
+                    columns = {name: table.column(wanted[name]).combine_chunks() for name in names}
+                    yield Batch(first_line=2 + count, columns=columns)
+                    count += table.num_rows
+                    if progress is not None:
+                        progress(count, stream.tell())
+            if not block:
+                break
+    csv_file.rows_read = count
+    if progress is not None:
+        progress(count, csv_file.size)
+
+
+def _all(mask: Any) -> bool:
+    import pyarrow.compute as pc
+
+    return bool(pc.all(mask).as_py())
+
+
+def plain_ids(column: Any) -> Any:
+    """``column`` as it is, if every value is a plain id; else ``NotPlain``."""
+    import pyarrow.compute as pc
+
+    if not _all(pc.match_substring_regex(column, PLAIN_ID)):
+        raise NotPlain("an id that needs cleaning")
+    if not _all(pc.less_equal(pc.utf8_length(column), KEY_MAX_LENGTH)):
+        raise NotPlain("an over-long id")
+    return column
+
+
+def small_whole_numbers(column: Any) -> Any:
+    """``column`` as int64, if every value is at most nine ASCII digits; else ``NotPlain``."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not _all(pc.match_substring_regex(column, SMALL_WHOLE_NUMBER)):
+        raise NotPlain("a number in another spelling")
+    return pc.cast(column, pa.int64())
+
+
+def iso_days(column: Any) -> dict[str, date]:
+    """The distinct dates of ``column``, if every value is an ISO date; else ``NotPlain``."""
+    import pyarrow.compute as pc
+
+    if not _all(pc.match_substring_regex(column, ISO_DAY)):
+        raise NotPlain("a date in another spelling")
+    days = {}
+    for text in pc.unique(column).to_pylist():
+        try:
+            days[text] = date.fromisoformat(text)
+        except ValueError:
+            raise NotPlain("an impossible date") from None
+    return days

@@ -1,0 +1,270 @@
+"""The Arrow path of weekly imports (``ingest/columns.py``) stores exactly what the
+row-by-row path stores, and leaves every file it does not find plain to that path, on
+SQLite and PostgreSQL.
+
+Each case imports one file into two fresh databases: once as ``ffdb import`` does (the
+Arrow path when the file is plain), once with the Arrow path switched off; the results,
+the stored rows and the problems must be the same.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, text
+
+from backend.app.database.db import make_engine
+from backend.app.ingest import columns
+from backend.app.ingest.actuals import import_actuals
+from backend.app.ingest.historical_sales import import_historical_sales
+from backend.app.ingest.problems import ImportRejected
+from backend.tests.support.databases import HEAD, DatabaseCache
+from backend.tests.support.exports import write_file
+from backend.tests.support.samples import import_parents
+
+WEEKLY = "week_start_date,store_id,category_id,units_sold\n"
+ACTUALS = "store_id,week_number,units_sold\n"
+FORECAST = "F_ARROW"
+
+
+@pytest.fixture(autouse=True)
+def _arrow_for_small_files(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Arrow path starts at 1 MB (smaller files are read row by row, quicker to start);
+    these cases are small files, taken by it all the same."""
+    monkeypatch.setattr(columns, "ARROW_MIN_BYTES", 0)
+
+
+def _parents(engine: Engine) -> None:
+    rows = import_parents(stores=4, categories=2)
+    rows.add("forecasts", forecast_id=FORECAST, category_id="CAT0", forecast_horizon_weeks=12)
+    rows.write(engine)
+
+
+def _stored(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
+    queries = {
+        "historical_sales": "SELECT sale_id, store_id, category_id, week_start_date, units_sold "
+        "FROM historical_sales ORDER BY sale_id",
+        "actual_sales": "SELECT actual_id, forecast_id, store_id, week_number, units_sold "
+        "FROM actual_sales ORDER BY actual_id",
+    }
+    with engine.connect() as connection:
+        return {
+            table: [tuple(str(value) for value in row) for row in connection.execute(text(sql))]
+            for table, sql in queries.items()
+        }
+
+
+class _Spy:
+    """Wraps ``columns.batches``: records whether the Arrow path took the file."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, *, refuse: bool) -> None:
+        self.outcomes: list[str] = []
+        real = columns.batches
+
+        def batches(*args: Any, **kwargs: Any) -> Iterator[columns.Batch]:
+            if refuse:
+                raise columns.NotPlain("switched off by the test")
+            try:
+                yield from real(*args, **kwargs)
+            except (columns.NotPlain, GeneratorExit):
+                # Refused by the reader, or closed early because a column was refused.
+                self.outcomes.append("declined")
+                raise
+            self.outcomes.append("read")
+
+        monkeypatch.setattr(columns, "batches", batches)
+
+
+Importer = Callable[[Engine, Path], object]
+
+
+def _both_ways(
+    database_cache: DatabaseCache,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    content: str | bytes,
+    run: Importer,
+) -> tuple[list[str], tuple[object, object], tuple[object, object]]:
+    """(what the Arrow path did, (outcome as ffdb runs, row-by-row), (stored, stored))."""
+    path = write_file(tmp_path / "weekly.csv", content)
+    outcomes: list[object] = []
+    stored: list[object] = []
+    spy: _Spy | None = None
+    for name, refuse in (("arrow.db", False), ("rows.db", True)):
+        with database_cache.copy(HEAD, tmp_path / name) as url, monkeypatch.context() as patch:
+            engine = make_engine(url)
+            try:
+                _parents(engine)
+                current = _Spy(patch, refuse=refuse)
+                spy = spy or current
+                try:
+                    outcome: object = asdict(run(engine, path))  # type: ignore[call-overload]
+                except ImportRejected as rejected:
+                    outcome = rejected.lines()
+                outcomes.append(outcome)
+                stored.append(_stored(engine))
+            finally:
+                engine.dispose()
+    assert spy is not None
+    return spy.outcomes, (outcomes[0], outcomes[1]), (stored[0], stored[1])
+
+
+def _history(engine: Engine, path: Path) -> object:
+    return import_historical_sales(engine, path)
+
+
+def _actuals(engine: Engine, path: Path) -> object:
+    return import_actuals(engine, path, FORECAST)
+
+
+def _history_rows(*lines: str) -> str:
+    return WEEKLY + "".join(line + "\n" for line in lines)
+
+
+# The file, and what the Arrow path does with it: reads it, declines it (the row-by-row
+# path reads it instead), or is not reached.
+HISTORY_CASES: dict[str, tuple[str | bytes, str]] = {
+    "plain": (
+        _history_rows(
+            "2025-02-03,S000,CAT0,5",
+            "2025-02-03,S001,CAT0,0",
+            "2025-02-10,S000,CAT0,123456789",
+            "2025-02-10,S002,CAT1,7",
+        ),
+        "read",
+    ),
+    "windows line ends": (
+        "week_start_date,store_id,category_id,units_sold\r\n"
+        "2025-02-03,S000,CAT0,5\r\n2025-02-10,S001,CAT1,6\r\n",
+        "read",
+    ),
+    "a byte-order mark": ("\ufeff" + _history_rows("2025-02-03,S000,CAT0,5"), "read"),
+    "a quoted field": (
+        _history_rows('2025-02-03,"S000",CAT0,5', "2025-02-10,S001,CAT0,6"),
+        "declined",
+    ),
+    "a blank line": (
+        _history_rows("2025-02-03,S000,CAT0,5", "", "2025-02-10,S001,CAT0,6"),
+        "declined",
+    ),
+    "spaces around an id": (_history_rows("2025-02-03, S000 ,CAT0,5"), "declined"),
+    "a spreadsheet-escaped id": (_history_rows("2025-02-03,'S000,CAT0,5"), "declined"),
+    "units written 5.0": (_history_rows("2025-02-03,S000,CAT0,5.0"), "declined"),
+    "ten-digit units": (_history_rows("2025-02-03,S000,CAT0,2147483647"), "declined"),
+    "weeks on two weekdays": (
+        _history_rows("2025-02-03,S000,CAT0,5", "2025-02-11,S001,CAT0,6"),
+        "declined",
+    ),
+    "a negative unit count": (_history_rows("2025-02-03,S000,CAT0,-5"), "declined"),
+    "an impossible date": (_history_rows("2025-02-30,S000,CAT0,5"), "declined"),
+    "a short row": (_history_rows("2025-02-03,S000,CAT0,5", "2025-02-10,S001,CAT0"), "declined"),
+    # Refused while the header is read, before either path starts.
+    "not UTF-8": (WEEKLY.encode() + b"2025-02-03,S\xe9,CAT0,5\n", "not reached"),
+    "a NUL character": (_history_rows("2025-02-03,S0\x0000,CAT0,5"), "declined"),
+    "an unknown store": (_history_rows("2025-02-03,S000,CAT0,5", "2025-02-03,S999,CAT0,5"), "read"),
+    "a duplicate key": (_history_rows("2025-02-03,S000,CAT0,5", "2025-02-03,S000,CAT0,6"), "read"),
+    "header only": (WEEKLY, "read"),
+}
+
+
+@pytest.mark.parametrize("case", list(HISTORY_CASES))
+def test_history_files_store_the_same_rows_by_either_path(
+    case: str,
+    database_cache: DatabaseCache,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    content, expected = HISTORY_CASES[case]
+    taken, outcomes, stored = _both_ways(database_cache, tmp_path, monkeypatch, content, _history)
+    # On PostgreSQL a plain file is first tried straight into the table (``direct_copy``),
+    # then, if the table refuses it, by the staged route: the Arrow reader runs twice.
+    assert set(taken) == (set() if expected == "not reached" else {expected})
+    assert outcomes[0] == outcomes[1]
+    assert stored[0] == stored[1]
+
+
+def test_a_plain_history_file_is_stored_with_the_definitions_ids(
+    database_cache: DatabaseCache, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    content = _history_rows("2025-02-03,S000,CAT0,5", "2025-02-10,S001,CAT1,6")
+    taken, _, stored = _both_ways(database_cache, tmp_path, monkeypatch, content, _history)
+    assert taken == ["read"]
+    assert stored[0]["historical_sales"] == [
+        ("HS:S000:CAT0:2025-02-03", "S000", "CAT0", "2025-02-03", "5"),
+        ("HS:S001:CAT1:2025-02-10", "S001", "CAT1", "2025-02-10", "6"),
+    ]
+
+
+ACTUALS_CASES: dict[str, tuple[str, str]] = {
+    "plain": (ACTUALS + "S000,1,5\nS001,1,0\nS002,1,7\nS003,1,1\nS000,2,4\n", "read"),
+    "a zero-padded week": (ACTUALS + "S000,01,5\n", "read"),
+    "a week past the horizon": (ACTUALS + "S000,13,5\n", "declined"),
+    "week zero": (ACTUALS + "S000,0,5\n", "declined"),
+    "a quoted store": (ACTUALS + '"S000",1,5\n', "declined"),
+    "an unknown store": (ACTUALS + "S000,1,5\nS999,1,5\n", "read"),
+    "a duplicate key": (ACTUALS + "S000,1,5\nS000,1,6\n", "read"),
+}
+
+
+@pytest.mark.parametrize("case", list(ACTUALS_CASES))
+def test_actuals_files_store_the_same_rows_by_either_path(
+    case: str,
+    database_cache: DatabaseCache,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    content, expected = ACTUALS_CASES[case]
+    taken, outcomes, stored = _both_ways(database_cache, tmp_path, monkeypatch, content, _actuals)
+    assert taken == [expected]
+    assert outcomes[0] == outcomes[1]
+    assert stored[0] == stored[1]
+
+
+STRAIGHT_CASES = {
+    "plain": (_history_rows("2025-02-03,S000,CAT0,5", "2025-02-10,S001,CAT1,6"), 2),
+    "an unknown store": (_history_rows("2025-02-03,S000,CAT0,5", "2025-02-03,S999,CAT0,5"), None),
+    "a duplicate key": (_history_rows("2025-02-03,S000,CAT0,5", "2025-02-03,S000,CAT0,6"), None),
+    "a quoted field": (_history_rows('2025-02-03,"S000",CAT0,5'), None),
+}
+
+
+@pytest.mark.parametrize("backend_name", [pytest.param("postgresql", marks=pytest.mark.postgresql)])
+@pytest.mark.parametrize("case", list(STRAIGHT_CASES))
+def test_postgresql_copies_a_plain_file_straight_into_the_table_or_leaves_it_unchanged(
+    case: str,
+    database_cache: DatabaseCache,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Straight in when the table takes every row; else nothing written by that try,
+    and the staged route stores (or refuses) the file as it always has."""
+    from backend.app.ingest import historical_sales
+
+    content, expected = STRAIGHT_CASES[case]
+    returned: list[int | None] = []
+    real = historical_sales.copy_plain_history
+
+    def spy(*args: Any, **kwargs: Any) -> int | None:
+        rows = real(*args, **kwargs)
+        returned.append(rows)
+        return rows
+
+    monkeypatch.setattr(historical_sales, "copy_plain_history", spy)
+    path = write_file(tmp_path / "weekly.csv", content)
+    with database_cache.copy(HEAD, tmp_path / "straight.db") as url:
+        engine = make_engine(url)
+        try:
+            _parents(engine)
+            with contextlib.suppress(ImportRejected):
+                import_historical_sales(engine, path)
+            count = _stored(engine)["historical_sales"]
+        finally:
+            engine.dispose()
+    assert returned == [expected]
+    if expected is None and case != "a quoted field":
+        assert count == []  # refused by the staged route too, nothing written

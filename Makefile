@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_WORKERS ?= auto
 
-.PHONY: install lint typecheck test demo docs bench bench-quick clean
+.PHONY: install lint typecheck test demo docs docs-chart bench bench-quick clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,10 +34,14 @@ demo: install
 	$(BIN)/ffdb demo --database-url sqlite:///./fashion_forecast.db
 
 # Regenerate the documents made from the code (tests fail when a committed copy is stale).
-docs: install
+docs: install docs-chart
 	$(BIN)/ffdb erd --output docs/erd.md
 	$(BIN)/ffdb schema-doc --output docs/schema.md
 	$(BIN)/ffdb lifecycle --readme README.md
+
+# The README's chart (docs/img/), drawn by the code from the demo season (seed 42).
+docs-chart: install
+	$(BIN)/python -m backend.app.demo.charts docs/img/variance-FC-CAT-WD-SS25.svg
 
 # Benchmarks print ratios against baselines measured in the same run; not part of `make test`.
 # Issue 14's ratios come from bench_import (loaders, memory), bench_startup and bench_writes.
@@ -48,7 +52,7 @@ bench: install
 
 # The same ratios on small sizes, in under two minutes: for a quick look while developing.
 bench-quick: install
-	@set -e; for script in $(SPEED_BENCHES); do echo "== $$script"; \
+	@set -e; for script in $(SPEED_BENCHES) bench/bench_frames.py; do echo "== $$script"; \
 		BENCH_QUICK=1 $(BIN)/python $$script; done
 
 clean:

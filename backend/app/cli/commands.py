@@ -74,7 +74,7 @@ COMMANDS: dict[str, CommandEntry] = {
         "Build a fresh database at head filled with a sample season, then report on it.",
     ),
     "export": CommandEntry(
-        "import_commands", "A table as CSV that `ffdb import` reads back unchanged."
+        "import_commands", "A table as CSV (or Parquet) that `ffdb import` reads back unchanged."
     ),
     "variance": CommandEntry(
         "query_commands",

@@ -166,6 +166,24 @@ def _markdown_decisions(session: Session, summary: DemoSummary) -> Table:
     return table
 
 
+def _charts(engine: Engine, url: URL, summary: DemoSummary, charts: Path | None) -> None:
+    """One chart per category: in ``charts``, else beside the SQLite file (on PostgreSQL
+    only when a folder is given)."""
+    from backend.app.demo.charts import write_demo_charts
+
+    path = sqlite_file(url)
+    if charts is None and path is None:
+        console.print("Charts: give --charts DIR to draw one per category.")
+        return
+    folder = charts if charts is not None else path.parent if path is not None else Path()
+    prefix = path.stem if path is not None else "demo"
+    with error_console.status("Drawing the charts"):
+        paths = write_demo_charts(engine, summary, folder, prefix)
+    console.print("Forecast against actuals, one chart per category:")
+    for chart in paths:
+        console.print(f"  {chart}", markup=False, highlight=False)
+
+
 @app.command()
 def demo(
     seed: Annotated[int, typer.Option("--seed", help="Same seed, same database.")] = 42,
@@ -175,6 +193,16 @@ def demo(
             "--replace", help="Wipe a database that holds data `ffdb demo` did not write."
         ),
     ] = False,
+    charts: Annotated[
+        Path | None,
+        typer.Option(
+            "--charts",
+            metavar="DIR",
+            help="Where to draw one forecast-against-actuals chart per category "
+            "[default: beside the SQLite file; on PostgreSQL none unless given].",
+            show_default=False,
+        ),
+    ] = None,
     database_url: DatabaseUrl = DEFAULT_DATABASE_URL,
 ) -> None:
     """Build a fresh database at head filled with a sample season, then report on it.
@@ -239,6 +267,7 @@ def demo(
             console.print(_markdown_decisions(session, summary))
             for workflow_id in summary.workflow_ids.values():
                 console.print(workflow_table(workflow_status(session, workflow_id)))
+        _charts(engine, url, summary, charts)
         stats = "ffdb stats" + (
             "" if str(url) == DEFAULT_DATABASE_URL else f" --database-url '{redacted(url)}'"
         )

@@ -8,6 +8,7 @@ or the problems, one ``FILE:LINE: column: what is wrong (value)`` per line.
 from __future__ import annotations
 
 import enum
+import os
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -26,10 +27,11 @@ from backend.app.cli.common import (
     console,
     error_console,
     open_engine,
+    refuse_database_output,
     write_output,
 )
 from backend.app.database.db import DEFAULT_DATABASE_URL
-from backend.app.database.retry import retry_transient
+from backend.app.database.retry import DEFAULT_POLICY, RetryPolicy, retry_transient
 from backend.app.ingest.actuals import UnknownForecast, import_actuals
 from backend.app.ingest.export import ExportError, export_table
 from backend.app.ingest.historical_sales import NewSeason, import_historical_sales
@@ -37,6 +39,7 @@ from backend.app.ingest.options import ImportOptions
 from backend.app.ingest.outcome import ImportResult
 from backend.app.ingest.problems import DEFAULT_PROBLEM_LIMIT, ImportRejected
 from backend.app.ingest.reader import ProgressCallback
+from backend.app.ingest.source import ImportSource, import_source
 from backend.app.maintenance.definitions import WEEKDAY_NAMES, Weekday
 
 import_app = typer.Typer(
@@ -46,7 +49,18 @@ import_app = typer.Typer(
 )
 app.add_typer(import_app, name="import")
 
-CsvPath = Annotated[Path, typer.Argument(help="The CSV file (UTF-8, a BOM is fine).")]
+CsvPath = Annotated[
+    Path,
+    typer.Argument(help="The CSV file (UTF-8, a BOM is fine); - reads standard input."),
+]
+StreamName = Annotated[
+    str | None,
+    typer.Option(
+        "--name",
+        help="The name problems give the file (NAME:LINE) [default: the path; <stdin> for -].",
+    ),
+]
+STDIN = Path("-")
 DryRun = Annotated[
     bool, typer.Option("--dry-run", help="Validate and report what would change; write nothing.")
 ]
@@ -63,13 +77,21 @@ MaxProblems = Annotated[
 ]
 
 
+def _source(file: Path, name: str | None) -> ImportSource:
+    """The file to import: ``-`` is standard input (binary, left open)."""
+    if file == STDIN:
+        return import_source(sys.stdin.buffer, name or "<stdin>")
+    return import_source(file, name)
+
+
 @contextmanager
-def _progress(path: Path) -> Iterator[ProgressCallback | None]:
+def _progress(source: ImportSource) -> Iterator[ProgressCallback | None]:
     """A bar with rows and rows/s on stderr, for people watching a terminal only."""
     if not error_console.is_terminal:
         yield None
         return
-    size = path.stat().st_size if path.is_file() else 0
+    size = source.size
+    label = source.file_name
     columns = (
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -79,23 +101,35 @@ def _progress(path: Path) -> Iterator[ProgressCallback | None]:
     )
     started = time.perf_counter()
     with Progress(*columns, console=error_console, transient=True) as bar:
-        task = bar.add_task(path.name, total=size or None, rows=0, rate=0.0)
+        task = bar.add_task(label, total=size or None, rows=0, rate=0.0)
 
         def advance(rows: int, position: int) -> None:
             elapsed = max(time.perf_counter() - started, 1e-9)
             bar.update(task, completed=position, rows=rows, rate=rows / elapsed)
             if size and position >= size:  # read: the database part follows
-                bar.update(task, description=f"{path.name}: checking and writing")
+                bar.update(task, description=f"{label}: checking and writing")
 
         yield advance
 
 
-def _run(path: Path, load: Callable[[ProgressCallback | None], ImportResult]) -> None:
+def _run(source: ImportSource, load: Callable[[ProgressCallback | None], ImportResult]) -> None:
+    # Each import is one transaction that rolls back on failure, so a transient fault (a
+    # lock held past the busy timeout, a dropped connection) is retried, reading the
+    # source again from its start; a pipe cannot be read twice, so it is tried once.
+    rewind = source.rewinder()
+    policy = DEFAULT_POLICY if rewind is not None else RetryPolicy(attempts=1)
+    tries = 0
+
+    def attempt(progress: ProgressCallback | None) -> ImportResult:
+        nonlocal tries
+        if tries and rewind is not None:
+            rewind()
+        tries += 1
+        return load(progress)
+
     try:
-        with _progress(path) as progress:
-            # Each import is one transaction that rolls back on failure, so a transient
-            # fault (a lock held past the busy timeout, a dropped connection) is retried.
-            result = retry_transient(lambda: load(progress))
+        with _progress(source) as progress:
+            result = retry_transient(lambda: attempt(progress), policy)
     except ImportRejected as rejected:
         for line in rejected.lines():
             error_console.print(line, markup=False, highlight=False, soft_wrap=True)
@@ -118,13 +152,18 @@ def import_stores_command(
     dry_run: DryRun = False,
     replace: Replace = False,
     max_problems: MaxProblems = DEFAULT_PROBLEM_LIMIT,
+    name: StreamName = None,
 ) -> None:
     """Stores from the 13-column store-attributes export (extra columns are kept)."""
     from backend.app.ingest.stores import import_stores
 
     options = _options(dry_run, replace, max_problems)
+    source = _source(file, name)
     with open_engine(database_url) as engine:
-        _run(file, lambda progress: import_stores(engine, file, options.with_progress(progress)))
+        _run(
+            source,
+            lambda progress: import_stores(engine, source, options.with_progress(progress)),
+        )
 
 
 WeekdayName = enum.StrEnum("WeekdayName", [(name, name) for name in WEEKDAY_NAMES])  # type: ignore[misc]
@@ -161,6 +200,7 @@ def import_historical_sales_command(
     dry_run: DryRun = False,
     replace: Replace = False,
     max_problems: MaxProblems = DEFAULT_PROBLEM_LIMIT,
+    name: StreamName = None,
 ) -> None:
     """Weekly rows (week_start_date,store_id,category_id,units_sold) or a daily export
     (date,store_id,category,quantity_sold[,revenue]) summed into weeks."""
@@ -173,12 +213,13 @@ def import_historical_sales_command(
     )
     weekday = None if week_starts is None else Weekday.parse(week_starts.value)
     options = _options(dry_run, replace, max_problems)
+    source = _source(file, name)
     with open_engine(database_url) as engine:
         _run(
-            file,
+            source,
             lambda progress: import_historical_sales(
                 engine,
-                file,
+                source,
                 options.with_progress(progress),
                 week_starts=weekday,
                 season=season,
@@ -213,22 +254,29 @@ def import_actuals_command(
     dry_run: DryRun = False,
     replace: Replace = False,
     max_problems: MaxProblems = DEFAULT_PROBLEM_LIMIT,
+    name: StreamName = None,
 ) -> None:
     """A week of daily actuals (date,store_id,quantity_sold) or weekly rows
     (store_id,week_number,units_sold) against a forecast."""
     options = _options(dry_run, replace, max_problems)
+    source = _source(file, name)
     with open_engine(database_url) as engine:
         _run(
-            file,
+            source,
             lambda progress: import_actuals(
                 engine,
-                file,
+                source,
                 forecast_id,
                 options.with_progress(progress),
                 week=week,
                 allow_partial=allow_partial,
             ),
         )
+
+
+class ExportFormat(enum.StrEnum):
+    CSV = "csv"
+    PARQUET = "parquet"
 
 
 @app.command("export")
@@ -240,19 +288,41 @@ def export_command(
     forecast_id: Annotated[
         str | None, typer.Option("--forecast-id", help="For actual_sales: whose actuals.")
     ] = None,
+    file_format: Annotated[
+        ExportFormat,
+        typer.Option(
+            "--format",
+            help="csv, or parquet (typed columns: dates, integers, JSON as text; needs --output).",
+        ),
+    ] = ExportFormat.CSV,
     database_url: DatabaseUrl = DEFAULT_DATABASE_URL,
 ) -> None:
-    """A table as CSV that `ffdb import` reads back unchanged."""
+    """A table as CSV (or Parquet) that `ffdb import` reads back unchanged."""
+    if file_format is ExportFormat.PARQUET and output is None:
+        raise CommandError("--format parquet writes a file: give --output FILE")
     with open_engine(database_url) as engine:
         try:
-            if output is None:
+            if file_format is ExportFormat.PARQUET:
+                from backend.app.ingest.parquet_export import export_parquet
+
+                assert output is not None
+                refuse_database_output(output, database_url)
+                partial = output.with_name(f".{output.name}.{os.getpid()}.partial")
+                try:
+                    count = export_parquet(engine, table, partial, forecast_id=forecast_id)
+                except BaseException:
+                    partial.unlink(missing_ok=True)
+                    raise
+                os.replace(partial, output)
+            elif output is None:
                 export_table(engine, table, sys.stdout, forecast_id=forecast_id)
                 return
-            count = write_output(
-                output,
-                lambda out: export_table(engine, table, out, forecast_id=forecast_id),
-                database_url,
-            )
+            else:
+                count = write_output(
+                    output,
+                    lambda out: export_table(engine, table, out, forecast_id=forecast_id),
+                    database_url,
+                )
         except ExportError as error:
             raise CommandError(str(error)) from None
     error_console.print(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
@@ -12,7 +13,13 @@ from rich.table import Table
 from sqlalchemy.orm import Session
 
 from backend.app.cli.app import app
-from backend.app.cli.common import CommandError, DatabaseUrl, console, open_engine
+from backend.app.cli.common import (
+    CommandError,
+    DatabaseUrl,
+    console,
+    error_console,
+    open_engine,
+)
 from backend.app.database.db import DEFAULT_DATABASE_URL, read_only
 from backend.app.models.markdown import DEFAULT_TARGET_SELL_THROUGH
 from backend.app.queries import ReadError, forecast_variance, sell_through_to_date
@@ -53,17 +60,48 @@ def variance_command(
     forecast_id: ForecastId,
     week: Week,
     output_format: Format = OutputFormat.TABLE,
+    plot: Annotated[
+        Path | None,
+        typer.Option(
+            "--plot",
+            metavar="FILE",
+            help="Also draw the chart (forecast curve, actual units, cumulative variance, "
+            "markdown checkpoint) to FILE: .png or .svg.",
+        ),
+    ] = None,
     database_url: DatabaseUrl = DEFAULT_DATABASE_URL,
 ) -> None:
     """Forecast against actual units per week, cumulative, and sell-through per store."""
+    if plot is not None:
+        _check_chart_path(plot)
     report = read_command(
         database_url, lambda session: forecast_variance(session, forecast_id, week), output_format
     )
+    if plot is not None:
+        _plot(database_url, forecast_id, week, plot)
     if output_format is OutputFormat.JSON:
         return
     console.print(_weeks_table(report))
     if report.stores:
         console.print(_stores_table(report))
+
+
+def _check_chart_path(path: Path) -> None:
+    from backend.app.charts.variance import ChartError, chart_format
+
+    try:
+        chart_format(path)
+    except ChartError as error:
+        raise CommandError(str(error)) from None
+
+
+def _plot(database_url: str, forecast_id: str, week: int, path: Path) -> None:
+    """Draw the variance chart (matplotlib loads only here) and say where it went."""
+    from backend.app.charts.variance import plot_forecast_variance
+
+    with open_engine(database_url) as engine, Session(read_only(engine)) as session:
+        plot_forecast_variance(session, forecast_id, week, path)
+    error_console.print(f"chart written to {path}", markup=False, highlight=False)
 
 
 def _pct(value: float | None) -> str:

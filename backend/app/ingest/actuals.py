@@ -24,7 +24,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, column, exists, func, select, table, text
@@ -36,7 +35,14 @@ from backend.app.ingest.options import DEFAULT_OPTIONS, ImportOptions
 from backend.app.ingest.outcome import ImportResult
 from backend.app.ingest.problems import Problem, ProblemLog
 from backend.app.ingest.reader import CsvFile
-from backend.app.ingest.source import DATE_CACHE_LIMIT, open_export, require_rows, width_problem
+from backend.app.ingest.source import (
+    DATE_CACHE_LIMIT,
+    Readable,
+    import_source,
+    open_export,
+    require_rows,
+    width_problem,
+)
 from backend.app.ingest.staging import (
     StagedRow,
     create_staging,
@@ -102,19 +108,21 @@ class _Season:
 
 def import_actuals(
     engine: Engine,
-    path: Path,
+    file: Readable,
     forecast_id: str,
     options: ImportOptions = DEFAULT_OPTIONS,
     *,
+    name: str | None = None,
     week: int | None = None,
     allow_partial: bool = False,
 ) -> ImportResult:
-    log = options.problem_log(path)
+    source = import_source(file, name)
+    log = options.problem_log(source)
     accepted = (FileKind.DAILY_ACTUALS, FileKind.WEEKLY_ACTUALS)
     if week is not None and not FIRST_WEEK <= week <= LAST_WEEK:
         raise ValueError(f"--week {week}: a season week is {FIRST_WEEK}..{LAST_WEEK}")
     with (
-        open_export(path, accepted, log, options.progress) as (csv_file, layout),
+        open_export(source, accepted, log, options.progress) as (csv_file, layout),
         import_transaction(engine, dry_run=options.dry_run) as connection,
     ):
         season = _season(connection, forecast_id)
@@ -122,7 +130,7 @@ def import_actuals(
             raise ValueError(
                 f"--week {week} is outside forecast {forecast_id!r}'s weeks 1..{season.last_week}"
             )
-        result = ImportResult(str(path), layout.kind, "actual_sales", dry_run=options.dry_run)
+        result = ImportResult(source.name, layout.kind, "actual_sales", dry_run=options.dry_run)
         if layout.kind is FileKind.WEEKLY_ACTUALS:
             if not _stage_plain_weekly(connection, csv_file, layout, season, week):
                 create_staging(connection, WEEKLY_STAGE, WEEKLY_COLUMNS)

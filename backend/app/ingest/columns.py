@@ -69,6 +69,8 @@ def batches(csv_file: CsvFile, layout: Layout, names: tuple[str, ...]) -> Iterat
     import pyarrow as pa
     import pyarrow.csv as pv
 
+    if csv_file.path is None:
+        raise NotPlain("not a CSV file on disk (a stream or Parquet)")
     if csv_file.header_line != 1:
         raise NotPlain("a header over several lines")
     generated = [f"f{index}" for index in range(layout.width)]

@@ -61,47 +61,61 @@ def exportable_tables() -> list[str]:
     return sorted(metadata.tables)
 
 
-def export_table(engine: Engine, table: str, out: TextIO, *, forecast_id: str | None = None) -> int:
-    """Write ``table`` to ``out``; returns the number of data rows."""
+def check_request(table: str, forecast_id: str | None) -> None:
+    """Refuse an unknown table, or --forecast-id for another table than actual_sales."""
     if table not in metadata.tables:
         raise ExportError(f"no table {table!r}; tables: {', '.join(exportable_tables())}")
     if forecast_id is not None and table != "actual_sales":
         raise ExportError("--forecast-id applies to actual_sales only")
+
+
+def table_rows(
+    connection: Any, table: str, forecast_id: str | None = None
+) -> tuple[list[str], Iterable[Sequence[Any]]]:
+    """The export's header and its rows (streamed) of ``table``, in the layouts above;
+    values as the models read them (dates, aware UTC datetimes, parsed JSON)."""
+    check_request(table, forecast_id)
+    if table == "stores":
+        return _stores(connection)
+    if table == "historical_sales":
+        header = ["week_start_date", "store_id", "category_id", "units_sold"]
+        rows = _stream(
+            connection,
+            "SELECT week_start_date, store_id, category_id, units_sold FROM historical_sales "
+            "ORDER BY week_start_date, store_id, category_id",
+            {},
+        )
+        return header, rows
+    if table == "actual_sales":
+        if forecast_id is None:
+            raise ExportError(
+                "actual_sales is exported per forecast: give --forecast-id "
+                "(the file's rows are store_id,week_number,units_sold)"
+            )
+        known = connection.execute(
+            text("SELECT 1 FROM forecasts WHERE forecast_id = :forecast_id"),
+            {"forecast_id": forecast_id},
+        ).first()
+        if known is None:
+            # A header-only file would read as "no actuals yet" for a mistyped id.
+            raise ExportError(f"forecast {forecast_id!r} does not exist: nothing exported")
+        header = ["store_id", "week_number", "units_sold"]
+        rows = _stream(
+            connection,
+            "SELECT store_id, week_number, units_sold FROM actual_sales "
+            "WHERE forecast_id = :forecast_id ORDER BY week_number, store_id",
+            {"forecast_id": forecast_id},
+        )
+        return header, rows
+    return _whole_table(connection, metadata.tables[table])
+
+
+def export_table(engine: Engine, table: str, out: TextIO, *, forecast_id: str | None = None) -> int:
+    """Write ``table`` to ``out``; returns the number of data rows."""
+    check_request(table, forecast_id)
     writer = csv.writer(out, lineterminator="\n")
-    rows: Iterable[Sequence[Any]]
     with read_only(engine).connect() as connection:
-        if table == "stores":
-            header, rows = _stores(connection)
-        elif table == "historical_sales":
-            header = ["week_start_date", "store_id", "category_id", "units_sold"]
-            rows = _stream(
-                connection,
-                "SELECT week_start_date, store_id, category_id, units_sold FROM historical_sales "
-                "ORDER BY week_start_date, store_id, category_id",
-                {},
-            )
-        elif table == "actual_sales":
-            if forecast_id is None:
-                raise ExportError(
-                    "actual_sales is exported per forecast: give --forecast-id "
-                    "(the file's rows are store_id,week_number,units_sold)"
-                )
-            known = connection.execute(
-                text("SELECT 1 FROM forecasts WHERE forecast_id = :forecast_id"),
-                {"forecast_id": forecast_id},
-            ).first()
-            if known is None:
-                # A header-only file would read as "no actuals yet" for a mistyped id.
-                raise ExportError(f"forecast {forecast_id!r} does not exist: nothing exported")
-            header = ["store_id", "week_number", "units_sold"]
-            rows = _stream(
-                connection,
-                "SELECT store_id, week_number, units_sold FROM actual_sales "
-                "WHERE forecast_id = :forecast_id ORDER BY week_number, store_id",
-                {"forecast_id": forecast_id},
-            )
-        else:
-            header, rows = _whole_table(connection, metadata.tables[table])
+        header, rows = table_rows(connection, table, forecast_id)
         writer.writerow(header)
         count = 0
         for row in rows:

@@ -30,7 +30,6 @@ import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 from typing import Any, cast
 
 from sqlalchemy import Connection, Engine, Table, insert, text
@@ -51,7 +50,15 @@ from backend.app.ingest.options import DEFAULT_OPTIONS, ImportOptions
 from backend.app.ingest.outcome import ImportResult
 from backend.app.ingest.problems import Problem, ProblemLog
 from backend.app.ingest.reader import CsvFile
-from backend.app.ingest.source import DATE_CACHE_LIMIT, open_export, require_rows, width_problem
+from backend.app.ingest.source import (
+    DATE_CACHE_LIMIT,
+    ImportSource,
+    Readable,
+    import_source,
+    open_export,
+    require_rows,
+    width_problem,
+)
 from backend.app.ingest.staging import (
     StagedRow,
     create_staging,
@@ -113,22 +120,26 @@ class NewSeason:
 
 def import_historical_sales(
     engine: Engine,
-    path: Path,
+    file: Readable,
     options: ImportOptions = DEFAULT_OPTIONS,
     *,
+    name: str | None = None,
     week_starts: Weekday | None = None,
     season: NewSeason | None = None,
 ) -> ImportResult:
-    log = options.problem_log(path)
+    source = import_source(file, name)
+    log = options.problem_log(source)
     accepted = (FileKind.WEEKLY_SALES, FileKind.DAILY_SALES)
-    straight = _copied_straight(engine, path, accepted, options, week_starts)
-    if straight is not None:
-        return straight
+    # A file on disk can be opened twice (a stream, a pipe or Parquet cannot take this path).
+    if source.path is not None and source.path.is_file():
+        straight = _copied_straight(engine, source, accepted, options, week_starts)
+        if straight is not None:
+            return straight
     with (
-        open_export(path, accepted, log, options.progress) as (csv_file, layout),
+        open_export(source, accepted, log, options.progress) as (csv_file, layout),
         import_transaction(engine, dry_run=options.dry_run) as connection,
     ):
-        result = ImportResult(str(path), layout.kind, "historical_sales", dry_run=options.dry_run)
+        result = ImportResult(source.name, layout.kind, "historical_sales", dry_run=options.dry_run)
         if layout.kind is FileKind.WEEKLY_SALES:
             calendar = _FileCalendar(log, week_starts)
             if not _stage_plain_weekly(connection, csv_file, layout, calendar):
@@ -182,7 +193,7 @@ def import_historical_sales(
 
 def _copied_straight(
     engine: Engine,
-    path: Path,
+    source: ImportSource,
     accepted: tuple[FileKind, ...],
     options: ImportOptions,
     week_starts: Weekday | None,
@@ -192,14 +203,14 @@ def _copied_straight(
     file must take the staged route below (nothing is written then)."""
     if engine.dialect.name != "postgresql" or options.replace:
         return None
-    log = options.problem_log(path)
-    with open_export(path, accepted, log, options.progress) as (csv_file, layout):
+    log = options.problem_log(source)
+    with open_export(source, accepted, log, options.progress) as (csv_file, layout):
         if layout.kind is not FileKind.WEEKLY_SALES:
             return None
         copied = copy_plain_history(engine, csv_file, layout, week_starts, dry_run=options.dry_run)
     if copied is None:
         return None
-    result = ImportResult(str(path), layout.kind, "historical_sales", dry_run=options.dry_run)
+    result = ImportResult(source.name, layout.kind, "historical_sales", dry_run=options.dry_run)
     result.rows_read = result.inserted = copied
     return result
 

@@ -59,6 +59,11 @@ class ProblemLog:
     def __bool__(self) -> bool:
         return self.total > 0
 
+    def listed(self) -> list[Problem]:
+        """The problems shown (the first ``limit`` by line); ``total`` counts them all."""
+        self._trim()
+        return list(self.problems)
+
     def lines(self) -> list[str]:
         self._trim()
         shown = [problem.render(self.path) for problem in self.problems]

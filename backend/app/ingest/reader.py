@@ -5,6 +5,11 @@ Excel byte-order mark). Bytes that are not UTF-8 stop that stream; only then is 
 file scanned again, line by line in binary, to name every offending line and column
 (a pipe cannot be read twice: there the first bad line is named).
 
+A binary stream (an upload, standard input) is split into lines the same way and
+decoded line by line: the first line that is not UTF-8 stops the import, and the rest
+of the stream is scanned for the others (``stream_lines``). The caller keeps the stream
+open.
+
 Memory is bounded for any input: a physical line (``\n``, ``\r\n`` or ``\r`` ends
 it) is read at most MAX_LINE_CHARS characters at a time, so ``/dev/zero`` or a file
 without a newline is refused at its line instead of being buffered whole, and a field
@@ -17,9 +22,10 @@ from __future__ import annotations
 import csv
 import io
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 from backend.app.ingest.problems import ProblemLog
 
@@ -61,41 +67,44 @@ def bounded_lines(stream: io.TextIOWrapper, limit: int = MAX_LINE_CHARS) -> Iter
         yield line
 
 
-def _one_problem(path: Path, line: int, column: str, message: str) -> UnreadableFile:
-    log = ProblemLog(str(path))
+def _one_problem(name: str | Path, line: int, column: str, message: str) -> UnreadableFile:
+    log = ProblemLog(str(name))
     log.add(line, column, message)
     return UnreadableFile(log)
 
 
-def _too_long(path: Path, line: int) -> UnreadableFile:
+def _too_long(name: str | Path, line: int) -> UnreadableFile:
     return _one_problem(
-        path, line, "(line)", f"longer than {MAX_LINE_CHARS:,} characters: not a CSV export"
+        name, line, "(line)", f"longer than {MAX_LINE_CHARS:,} characters: not a CSV export"
     )
 
 
-def _not_csv(path: Path, line: int, error: csv.Error) -> UnreadableFile:
-    return _one_problem(path, line, "(line)", f"not readable as CSV: {error}")
+def _not_csv(name: str | Path, line: int, error: csv.Error) -> UnreadableFile:
+    return _one_problem(name, line, "(line)", f"not readable as CSV: {error}")
 
 
 @dataclass
 class CsvFile:
     """An open export: its header and, once iterated, its data rows with line numbers."""
 
-    path: Path
+    name: str
     header: list[str]
-    stream: io.TextIOWrapper
+    # Rows of fields; its ``line_num`` is the number of the last line read (csv.reader's;
+    # a Parquet reader counts rows).
     reader: Iterator[list[str]]
+    close: Callable[[], None]
     header_line: int = 1
     size: int = 0
     progress: ProgressCallback | None = None
     # Where rows that no backend can store are reported (a NUL character: PostgreSQL
     # text cannot hold one). Such rows are not yielded.
     log: ProblemLog | None = None
+    # Bytes read so far, for the progress bar (0 when unknown).
+    position: Callable[[], int] = lambda: 0
+    # The file on disk, when it is one (read again to name encoding errors; a fast reader
+    # may open it again); None for a stream or a Parquet file.
+    path: Path | None = None
     rows_read: int = field(default=0, init=False)
-
-    @property
-    def name(self) -> str:
-        return str(self.path)
 
     def rows(self) -> Iterator[tuple[int, list[str]]]:
         """(line number, fields) of each non-blank record; the line is where it starts."""
@@ -111,18 +120,18 @@ class CsvFile:
                     continue
                 count += 1
                 if progress is not None and not count % PROGRESS_EVERY:
-                    progress(count, self._position())
+                    progress(count, self.position())
                 # One C-level scan per row; the field-by-field search runs only on a hit.
                 if "\x00" in "".join(fields):
                     self._report_nul(start, fields)
                     continue
                 yield start, fields
         except UnicodeDecodeError:
-            raise encoding_problem(self.path, previous + 1) from None
+            raise encoding_problem(self.name, self.path, previous + 1) from None
         except _LineTooLong:
-            raise _too_long(self.path, reader.line_num + 1) from None  # type: ignore[attr-defined]
+            raise _too_long(self.name, reader.line_num + 1) from None  # type: ignore[attr-defined]
         except csv.Error as error:
-            raise _not_csv(self.path, previous + 1, error) from None
+            raise _not_csv(self.name, previous + 1, error) from None
         finally:
             self.rows_read = count
             if progress is not None:
@@ -130,20 +139,11 @@ class CsvFile:
 
     def _report_nul(self, line: int, fields: list[str]) -> None:
         if self.log is None:
-            raise ValueError(f"{self.path}:{line}: a field contains a NUL character")
+            raise ValueError(f"{self.name}:{line}: a field contains a NUL character")
         for index, value in enumerate(fields):
             if "\x00" in value:
                 column = self.header[index] if index < len(self.header) else f"field {index + 1}"
                 self.log.add(line, column, "contains a NUL character", value.replace("\x00", "\\0"))
-
-    def _position(self) -> int:
-        try:
-            return int(self.stream.buffer.tell())  # type: ignore[attr-defined]
-        except (OSError, ValueError):
-            return 0
-
-    def close(self) -> None:
-        self.stream.close()
 
 
 def open_csv(
@@ -172,7 +172,7 @@ def open_csv(
         header = next(reader, [])
     except UnicodeDecodeError:
         stream.close()
-        raise encoding_problem(path, 1) from None
+        raise encoding_problem(str(path), path, 1) from None
     except _LineTooLong:
         stream.close()
         raise _too_long(path, 1) from None
@@ -182,63 +182,169 @@ def open_csv(
     except BaseException:
         stream.close()
         raise
+
+    def position() -> int:
+        try:
+            return binary.tell()
+        except (OSError, ValueError):
+            return 0
+
     return CsvFile(
-        path=path,
+        name=str(path),
         header=header,
-        stream=stream,
         reader=reader,
+        close=stream.close,
         header_line=reader.line_num,
         size=os.path.getsize(path) if path.is_file() else 0,
         progress=progress,
         log=log,
+        position=position,
+        path=path,
     )
 
 
-def encoding_problem(path: Path, line: int) -> EncodingProblem:
+def open_csv_stream(
+    binary: BinaryIO,
+    name: str,
+    progress: ProgressCallback | None = None,
+    log: ProblemLog | None = None,
+    size: int = 0,
+) -> CsvFile:
+    """Read CSV from an open binary stream (left open), naming it ``name`` in problems;
+    raises ``UnreadableFile`` as ``open_csv`` does."""
+    counted = _CountingLines(binary)
+    reader = csv.reader(stream_lines(counted, name))
+    try:
+        header = next(reader, [])
+    except _LineTooLong:
+        raise _too_long(name, 1) from None
+    except csv.Error as error:
+        raise _not_csv(name, 1, error) from None
+    return CsvFile(
+        name=name,
+        header=header,
+        reader=reader,
+        close=lambda: None,
+        header_line=reader.line_num,
+        size=size,
+        progress=progress,
+        log=log,
+        position=lambda: counted.position,
+    )
+
+
+class _CountingLines:
+    """The lines of a binary stream, split as a text file opened with ``newline=""``
+    splits them (at ``\n``, ``\r\n`` or a lone ``\r``, kept at the end of the line),
+    read in chunks, counting the bytes read; a line longer than ``MAX_LINE_CHARS`` bytes
+    is refused (``_LineTooLong``) without reading more of it."""
+
+    CHUNK = 1 << 16
+
+    def __init__(self, binary: BinaryIO) -> None:
+        self.binary = binary
+        self.position = 0
+
+    def __iter__(self) -> Iterator[bytes]:
+        pending = b""
+        while chunk := self.binary.read(self.CHUNK):
+            self.position += len(chunk)
+            lines = (pending + chunk).splitlines(keepends=True)
+            # The last piece may go on in the next chunk (a '\r' may be half of '\r\n').
+            pending = lines.pop()
+            if pending.endswith(b"\n"):
+                lines.append(pending)
+                pending = b""
+            if len(pending) > MAX_LINE_CHARS or any(len(ln) > MAX_LINE_CHARS for ln in lines):
+                raise _LineTooLong
+            yield from lines
+        if pending:
+            yield pending
+
+
+_BOM = b"\xef\xbb\xbf"
+
+
+def stream_lines(lines: Iterable[bytes], name: str) -> Iterator[str]:
+    """The lines of a binary stream as text, for ``csv.reader``. A line that is not
+    UTF-8 ends the reading: the rest is scanned and every such line is raised at once
+    as an ``EncodingProblem``."""
+    scan = _EncodingScan(ProblemLog(name))
+    numbered = enumerate(lines, start=1)
+    for number, raw in numbered:
+        if number == 1 and raw.startswith(_BOM):
+            raw = raw[3:]
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            scan.line(number, raw)
+            for later, rest in numbered:
+                scan.line(later, rest)
+            raise EncodingProblem(scan.log) from None
+        if number == 1:
+            scan.header = _fields(text)
+        yield text
+
+
+def encoding_problem(name: str, path: Path | None, line: int) -> EncodingProblem:
     """Every line of a file holding bytes that are not UTF-8; of a pipe, which cannot be
     read again, the line where decoding stopped (a chunk is decoded at a time: about)."""
-    if path.is_file():
-        return EncodingProblem(locate_encoding_errors(path))
-    log = ProblemLog(str(path))
+    if path is not None and path.is_file():
+        log = locate_encoding_errors(path)
+        log.path = name
+        return EncodingProblem(log)
+    log = ProblemLog(name)
     log.add(line, "(line)", "bytes that are not UTF-8 at or after this line")
     return EncodingProblem(log)
 
 
 def locate_encoding_errors(path: Path) -> ProblemLog:
     """Every line holding bytes that are not UTF-8, with the column they fall in."""
-    log = ProblemLog(str(path))
-    header: list[str] = []
+    scan = _EncodingScan(ProblemLog(str(path)))
     with open(path, "rb") as binary:
         number = 0
         while raw := binary.readline(MAX_LINE_CHARS + 1):
             number += 1
             if len(raw) > MAX_LINE_CHARS:
-                log.add(number, "(line)", f"longer than {MAX_LINE_CHARS:,} bytes")
+                scan.log.add(number, "(line)", f"longer than {MAX_LINE_CHARS:,} bytes")
                 break
-            chunk = raw[3:] if number == 1 and raw.startswith(b"\xef\xbb\xbf") else raw
-            text = chunk.decode("utf-8", errors="surrogateescape")
-            try:
-                fields = next(csv.reader([text]), [])
-            except csv.Error:
-                fields = []
-            if number == 1:
-                header = fields
-            try:
-                chunk.decode("utf-8")
-                continue
-            except UnicodeDecodeError as error:
-                bad = chunk[error.start : error.end]
-            for index, value in enumerate(fields):
-                if any("\udc80" <= ch <= "\udcff" for ch in value):
-                    column = header[index] if index < len(header) and number > 1 else "header"
-                    shown = value.encode("utf-8", errors="surrogateescape").decode(
-                        "utf-8", errors="backslashreplace"
-                    )
-                    log.add(number, column, f"bytes that are not UTF-8 ({bad!r})", shown)
-                    break
-            else:
-                log.add(number, "(line)", f"bytes that are not UTF-8 ({bad!r})")
-    return log
+            scan.line(number, raw[3:] if number == 1 and raw.startswith(_BOM) else raw)
+    return scan.log
+
+
+def _fields(text: str) -> list[str]:
+    try:
+        return next(csv.reader([text]), [])
+    except csv.Error:
+        return []
+
+
+class _EncodingScan:
+    """Reports the lines that are not UTF-8, naming the column of the first bad bytes."""
+
+    def __init__(self, log: ProblemLog) -> None:
+        self.log = log
+        self.header: list[str] = []
+
+    def line(self, number: int, chunk: bytes) -> None:
+        fields = _fields(chunk.decode("utf-8", errors="surrogateescape"))
+        if number == 1:
+            self.header = fields
+        try:
+            chunk.decode("utf-8")
+            return
+        except UnicodeDecodeError as error:
+            bad = chunk[error.start : error.end]
+        header = self.header
+        for index, value in enumerate(fields):
+            if any("\udc80" <= ch <= "\udcff" for ch in value):
+                column = header[index] if index < len(header) and number > 1 else "header"
+                shown = value.encode("utf-8", errors="surrogateescape").decode(
+                    "utf-8", errors="backslashreplace"
+                )
+                self.log.add(number, column, f"bytes that are not UTF-8 ({bad!r})", shown)
+                return
+        self.log.add(number, "(line)", f"bytes that are not UTF-8 ({bad!r})")
 
 
 def wrong_delimiter(header: list[str]) -> str | None:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, cast
 
 from sqlalchemy import Connection, Engine, Table, insert, select, update
@@ -40,7 +39,13 @@ from backend.app.ingest.options import DEFAULT_OPTIONS, ImportOptions
 from backend.app.ingest.outcome import ImportResult
 from backend.app.ingest.problems import ProblemLog
 from backend.app.ingest.reader import CsvFile
-from backend.app.ingest.source import open_export, require_rows, width_problem
+from backend.app.ingest.source import (
+    Readable,
+    import_source,
+    open_export,
+    require_rows,
+    width_problem,
+)
 from backend.app.ingest.transaction import import_transaction
 from backend.app.maintenance.definitions import cluster_id_for_tier
 from backend.app.models.enums import FashionTier, LocationTier, Region, StoreFormat
@@ -110,18 +115,24 @@ class StoreRow:
 
 
 def import_stores(
-    engine: Engine, path: Path, options: ImportOptions = DEFAULT_OPTIONS
+    engine: Engine,
+    file: Readable,
+    options: ImportOptions = DEFAULT_OPTIONS,
+    *,
+    name: str | None = None,
 ) -> ImportResult:
-    log = options.problem_log(path)
-    with open_export(path, (FileKind.STORES,), log, options.progress) as (csv_file, layout):
+    """Stores from a store-attributes export: a path, or a binary stream named ``name``."""
+    source = import_source(file, name)
+    log = options.problem_log(source)
+    with open_export(source, (FileKind.STORES,), log, options.progress) as (csv_file, layout):
         rows = _parse(csv_file, layout, log)
         require_rows(csv_file, log)
         log.raise_if_any()
-        result = ImportResult(str(path), layout.kind, "stores", dry_run=options.dry_run)
+        result = ImportResult(source.name, layout.kind, "stores", dry_run=options.dry_run)
         result.rows_read = csv_file.rows_read
     with import_transaction(engine, dry_run=options.dry_run) as connection:
         clusters = _ClusterChooser(connection, result)
-        _write(connection, rows, clusters, result, path.name, replace=options.replace)
+        _write(connection, rows, clusters, result, source.file_name, replace=options.replace)
     return result
 
 

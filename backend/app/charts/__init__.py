@@ -1,0 +1,1 @@
+"""Charts for people: pictures drawn from the reads (matplotlib, imported on first use)."""

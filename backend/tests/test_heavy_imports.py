@@ -1,0 +1,61 @@
+"""pandas, pyarrow and matplotlib load only in the commands and functions that use them:
+``ffdb --version``, ``--help`` and ``current`` (and importing the CLI) never load them,
+while a frame read does, so this test can tell the difference."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+HEAVY = ("pandas", "pyarrow", "matplotlib")
+PROBE = """
+import json, sys
+from backend.app.cli.main import main
+try:
+    main(sys.argv[1:])
+except SystemExit:
+    pass
+print(json.dumps(sorted(m for m in {heavy!r} if m in sys.modules)), file=sys.stderr)
+"""
+
+
+def _loaded(*args: str) -> list[str]:
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE.format(heavy=HEAVY), *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    return json.loads(done.stderr.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("args", [("--version",), ("--help",), ("variance", "--help")])
+def test_start_up_loads_no_heavy_library(args: tuple[str, ...]) -> None:
+    assert _loaded(*args) == []
+
+
+def test_current_loads_no_heavy_library_but_a_frame_read_does(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'probe.db'}"
+    assert _loaded("upgrade", "--database-url", url) == []
+    assert _loaded("current", "--database-url", url) == []
+    # The control, so the probe is known to see them: a frame read loads pandas and pyarrow.
+    frame = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys\n"
+            "from backend.app.queries.frames import store_attributes_frame\n"
+            f"store_attributes_frame({url!r})\n"
+            f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    assert frame.stdout.strip() == str(["pandas", "pyarrow"])

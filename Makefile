@@ -28,8 +28,8 @@ typecheck: install
 test: lint typecheck
 	$(BIN)/pytest -n $(PYTEST_WORKERS)
 
-# A fresh ./fashion_forecast.db (the SQLite default) with a sample season in all 11
-# tables; it stays for `sqlite3 fashion_forecast.db` and `ffdb stats`.
+# A fresh ./fashion_forecast.db (the SQLite default) with a sample season in all 14
+# tables (the story's 11 and 3 extensions) and one chart per category beside it; it stays for `sqlite3 fashion_forecast.db` and `ffdb stats`.
 demo: install
 	$(BIN)/ffdb demo --database-url sqlite:///./fashion_forecast.db
 

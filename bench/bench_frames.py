@@ -28,20 +28,18 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
-from alembic import command
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import URL
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from support import fresh_database
+
 from backend.app.database.db import make_engine, normalize_url, redacted
 from backend.app.maintenance.integrity import drop_guards, install_guards
-from backend.app.maintenance.schema_version import alembic_config
 from backend.app.queries.frames import history_frame, history_statement
 
 CATEGORY = "BENCH-CAT"
@@ -153,33 +151,6 @@ def interleaved_medians(reads: dict[str, Callable[[], int]], repeats: int) -> di
 
 
 # --- databases ------------------------------------------------------------------------------
-
-
-@contextmanager
-def fresh_database(backend: str, postgres_url: URL, folder: Path) -> Iterator[Engine]:
-    if backend == "sqlite":
-        url = normalize_url(f"sqlite:///{folder / f'bench-{uuid.uuid4().hex[:8]}.db'}")
-        command.upgrade(alembic_config(url), "head")
-        engine = make_engine(url)
-        try:
-            yield engine
-        finally:
-            engine.dispose()
-        return
-    admin = make_engine(postgres_url, isolation_level="AUTOCOMMIT")
-    name = f"ffdb_bench_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f"CREATE DATABASE {name}")
-    url = postgres_url.set(database=name)
-    engine = make_engine(url)
-    try:
-        command.upgrade(alembic_config(url), "head")
-        yield engine
-    finally:
-        engine.dispose()
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        admin.dispose()
 
 
 def postgres_unreachable(postgres_url: URL) -> str | None:

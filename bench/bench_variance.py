@@ -27,24 +27,21 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from alembic import command
 from sqlalchemy import Engine, insert, select, text
-from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from backend.app.database.db import make_engine, normalize_url, read_only, redacted
+from support import fresh_database
+
+from backend.app.database.db import normalize_url, read_only, redacted
 from backend.app.maintenance.integrity import drop_guards, install_guards
-from backend.app.maintenance.schema_version import alembic_config
 from backend.app.models import (
     ActualSales,
     Allocation,
@@ -333,34 +330,6 @@ def same_report(a: dict[str, Any], b: dict[str, Any]) -> bool:
 
 
 # --- databases ------------------------------------------------------------------------------
-
-
-@contextmanager
-def fresh_database(backend: str, postgres_url: URL, folder: Path) -> Iterator[Engine]:
-    """A new database at head: a file in ``folder`` or a database on the server."""
-    if backend == "sqlite":
-        url = normalize_url(f"sqlite:///{folder / f'bench-{uuid.uuid4().hex[:8]}.db'}")
-        command.upgrade(alembic_config(url), "head")
-        engine = make_engine(url)
-        try:
-            yield engine
-        finally:
-            engine.dispose()
-        return
-    admin = make_engine(postgres_url, isolation_level="AUTOCOMMIT")
-    name = f"ffdb_bench_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f"CREATE DATABASE {name}")
-    url = postgres_url.set(database=name)
-    engine = make_engine(url)
-    try:
-        command.upgrade(alembic_config(url), "head")
-        yield engine
-    finally:
-        engine.dispose()
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        admin.dispose()
 
 
 def run(backend: str, args: argparse.Namespace) -> bool:

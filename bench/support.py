@@ -14,12 +14,14 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
 
 from alembic import command
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 from sqlalchemy.engine import URL
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -195,3 +197,31 @@ def actuals_file(path: Path, rows: int) -> Path:
             out.writelines(f"{store_id(i)},{week},{(i * 13 + week) % 300}\n" for i in range(take))
             written += take
     return path
+
+
+@contextmanager
+def fresh_database(backend: str, postgres_url: URL, folder: Path) -> Iterator[Engine]:
+    """A new database at head: a file in ``folder`` or a database on the server."""
+    if backend == "sqlite":
+        url = normalize_url(f"sqlite:///{folder / f'bench-{uuid.uuid4().hex[:8]}.db'}")
+        command.upgrade(alembic_config(url), "head")
+        engine = make_engine(url)
+        try:
+            yield engine
+        finally:
+            engine.dispose()
+        return
+    admin = make_engine(postgres_url, isolation_level="AUTOCOMMIT")
+    name = f"ffdb_bench_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f"CREATE DATABASE {name}")
+    url = postgres_url.set(database=name)
+    engine = make_engine(url)
+    try:
+        command.upgrade(alembic_config(url), "head")
+        yield engine
+    finally:
+        engine.dispose()
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin.dispose()

@@ -108,6 +108,11 @@ def test_a_decision_needs_someone_and_a_timezone(season: Engine) -> None:
     with Session(season) as session:
         with pytest.raises(approvals.ApprovalError, match="actor must name who decides"):
             approvals.approve_markdown(session, "M1", actor="  ")
+        with pytest.raises(
+            approvals.ApprovalError,
+            match="actor must name who decides, got 'ana ': begins or ends with whitespace",
+        ):
+            approvals.approve_markdown(session, "M1", actor="ana ")
         with pytest.raises(approvals.ApprovalError, match="has no timezone"):
             approvals.approve_markdown(session, "M1", actor="ana", at=datetime(2025, 3, 17))
         with pytest.raises(approvals.ApprovalError, match="markdown NOPE does not exist"):

@@ -8,7 +8,7 @@ from datetime import date, timedelta
 
 import pyarrow as pa
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from backend.app.maintenance.definitions import (
@@ -31,6 +31,7 @@ from backend.app.maintenance.definitions import (
     week_start,
     weekday_of,
 )
+from backend.app.models.keys import key_problem
 from backend.app.schemas.enums import FashionTier
 
 SATURDAY_SEASON = date(2025, 3, 1)  # the system's own scenarios start seasons on a Saturday
@@ -108,6 +109,7 @@ def test_ids_are_collision_free_and_bounded_for_any_keys(
     ids = {key: actual_sales_id(*key) for key in keys}
     assert len(set(ids.values())) == len(set(keys))
     assert all(len(value) <= KEY_MAX_LENGTH for value in ids.values())
+    assert all(key_problem(value) is None for value in ids.values())  # the schema's key rule
     assert all(actual_sales_id(*key) == value for key, value in ids.items())  # stable
 
 
@@ -128,6 +130,8 @@ column_text = st.text(
 )
 
 
+# No per-example deadline: the first example pays for importing pyarrow (~0.4 s).
+@settings(deadline=None)
 @given(st.lists(st.tuples(column_text, column_text, column_text), min_size=1, max_size=30))
 def test_ids_made_for_whole_columns_are_the_ids_of_each_row(
     keys: list[tuple[str, str, str]],
@@ -205,6 +209,7 @@ def test_category_ids_are_stable_bounded_and_distinct_for_distinct_folded_names(
             assert category_id_from_name(one) != category_id_from_name(other), (one, other)
     for name in names:
         assert len(category_id_from_name(name)) <= KEY_MAX_LENGTH
+        assert key_problem(category_id_from_name(name)) is None
         assert category_id_from_name(name) == category_id_from_name(name)
 
 

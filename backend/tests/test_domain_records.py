@@ -21,6 +21,7 @@ from backend.app.models import (
     ForecastClusterDistribution,
     HistoricalSales,
     Markdown,
+    Store,
     WorkflowLog,
 )
 from backend.app.models.enums import (
@@ -481,3 +482,142 @@ def test_a_repeated_week_is_reported_as_the_curve_rule(master: Engine) -> None:
         with pytest.raises(DomainRuleError, match=r"week\(s\) 4.*week\(s\) 3 more than once"):
             _forecast(session, weekly_demand_curve=curve)
         assert not session.new
+
+
+# (what is refused, the call): each writer names the table, column and value of a key
+# the schema's key rule (models/keys.py) would refuse, before the database sees it.
+_STORE = {
+    "store_name": "Store",
+    "store_size_sqft": 10_000,
+    "location_tier": LocationTier.A,
+    "median_income": 90_000,
+    "store_format": StoreFormat.MALL,
+    "region": Region.WEST,
+    "avg_weekly_sales_12mo": 800.0,
+}
+_SEASON = {
+    "forecast_horizon_weeks": 4,
+    "season_start_date": date(2025, 2, 17),
+    "season_end_date": date(2025, 3, 16),
+    "replenishment_strategy": ReplenishmentStrategy.WEEKLY,
+    "dc_holdback_percentage": 0.3,
+}
+_WEEK = date(2024, 1, 1)
+BAD_KEY_WRITES: list[tuple[str, Callable[[Session], object]]] = [
+    (
+        "store_clusters.cluster_id = ' C3'",
+        lambda s: records.upsert_store_cluster(
+            s, cluster_id=" C3", cluster_name="X", fashion_tier=FashionTier.VALUE
+        ),
+    ),
+    (
+        "categories.category_id = 'WD\\n'",
+        lambda s: records.upsert_category(
+            s,
+            category_id="WD\n",
+            category_name="Dresses",
+            season_start_date=date(2025, 2, 17),
+            season_end_date=date(2025, 3, 16),
+            season_length_weeks=4,
+        ),
+    ),
+    (
+        "stores.store_id = 'S9\\t'",
+        lambda s: records.upsert_store(s, store_id="S9\t", cluster_id="C1", **_STORE),
+    ),
+    (
+        "stores.cluster_id = 'C1 '",
+        lambda s: records.upsert_store(s, store_id="S9", cluster_id="C1 ", **_STORE),
+    ),
+    (
+        "store_extra_attributes.store_id = '\\xa0S1'",
+        lambda s: records.upsert_store_extra_attributes(s, store_id="\u00a0S1", attributes={}),
+    ),
+    (
+        "season_parameters.parameter_id = 'P1\\r'",
+        lambda s: records.upsert_season_parameters(s, parameter_id="P1\r", **_SEASON),
+    ),
+    (
+        "season_parameters.category_id = ' WD'",
+        lambda s: records.upsert_season_parameters(
+            s, parameter_id="P1", category_id=" WD", **_SEASON
+        ),
+    ),
+    ("forecasts.forecast_id = ' F2'", lambda s: _forecast(s, forecast_id=" F2")),
+    ("forecasts.category_id = 'WD '", lambda s: _forecast(s, category_id="WD ")),
+    (
+        "forecast_cluster_distribution.cluster_id = 'C2\\u3000'",
+        lambda s: _forecast(
+            s,
+            cluster_distribution=[ClusterShare("C1", 0.7, 630), ClusterShare("C2\u3000", 0.3, 270)],
+        ),
+    ),
+    ("allocations.allocation_id = ' A1'", lambda s: _allocation(s, allocation_id=" A1")),
+    ("allocations.forecast_id = 'F1 '", lambda s: _allocation(s, forecast_id="F1 ")),
+    (
+        "markdowns.markdown_id = 'M1 '",
+        lambda s: records.record_markdown(
+            s, markdown_id="M1 ", forecast_id="F1", week_number=2, recommended_markdown_pct=0.2
+        ),
+    ),
+    (
+        "actual_sales.forecast_id = '\\tF1'",
+        lambda s: records.record_actual_sales(s, "\tF1", [ActualSalesRow("S1", 1, 1)]),
+    ),
+    (
+        "actual_sales.store_id = 'S1\\n'",
+        lambda s: records.record_actual_sales(s, "F1", [ActualSalesRow("S1\n", 1, 1)]),
+    ),
+    (
+        "historical_sales.store_id = ' S1'",
+        lambda s: records.record_historical_sales(s, [HistoricalSalesRow(" S1", "WD", _WEEK, 1)]),
+    ),
+    (
+        "historical_sales.category_id = 'WD\\r\\n'",
+        lambda s: records.record_historical_sales(
+            s, [HistoricalSalesRow("S1", "WD\r\n", _WEEK, 1)]
+        ),
+    ),
+    (
+        "workflow_logs.log_id = 'L1 '",
+        lambda s: records.log_workflow_step(
+            s,
+            workflow_id="wf",
+            agent_name="demand",
+            action="forecast",
+            status=WorkflowStatus.COMPLETED,
+            log_id="L1 ",
+        ),
+    ),
+]
+
+
+@pytest.mark.parametrize(("named", "write"), BAD_KEY_WRITES, ids=[n for n, _ in BAD_KEY_WRITES])
+def test_a_key_with_edge_whitespace_is_refused_by_name_before_the_database(
+    master: Engine, named: str, write: Callable[[Session], object]
+) -> None:
+    with Session(master) as session:
+        _forecast(session)  # F1 exists: only the key can be what is refused
+        session.commit()
+        with pytest.raises(records.InvalidKey) as refused:
+            write(session)
+        assert str(refused.value) == (
+            f"{named}: begins or ends with whitespace, which a key may not "
+            "(it would not survive a trim)"
+        )
+        assert not session.new and not session.dirty
+
+
+def test_a_key_too_long_or_empty_is_refused_by_name_before_the_database(master: Engine) -> None:
+    with Session(master) as session:
+        for key, problem in (("S" * 129, "129 characters"), ("", "0 characters")):
+            with pytest.raises(
+                records.InvalidKey,
+                match=f"stores.store_id = '{key[:80]}.*{problem}, a key has 1 to 128",
+            ):
+                records.upsert_store(session, store_id=key, cluster_id="C1", **_STORE)
+        # Inner whitespace and other Unicode are keys like any other.
+        records.upsert_store(session, store_id="S 1\u00a0\U0001f642", cluster_id="C1", **_STORE)
+        session.commit()
+    with Session(master) as session:
+        assert session.get(Store, "S 1\u00a0\U0001f642") is not None

@@ -7,6 +7,7 @@ added to a model without a case here fails ``test_every_*_has_a_case``.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -446,11 +447,43 @@ def test_key_of_128_characters_passes_and_129_or_none_is_refused(
 ) -> None:
     from backend.app.models.keys import KEY_MAX_LENGTH
 
+    _key_values_hold(
+        shared_engine,
+        case,
+        [("k" * KEY_MAX_LENGTH, True), ("k" * (KEY_MAX_LENGTH + 1), False), ("", False)],
+    )
+
+
+# Edge whitespace of several kinds (models/keys.py KEY_EDGE_WHITESPACE) is refused; the
+# same characters inside a key, and characters that are not whitespace, are kept.
+EDGE_VALUES = [
+    (" k", False),
+    ("k ", False),
+    ("\tk", False),
+    ("k\r\n", False),
+    ("\u00a0k", False),
+    ("k\u3000", False),
+    ("k k\tk", True),
+    ("\u200bk\ufeff", True),
+]
+
+
+@pytest.mark.parametrize("case", KEY_LENGTH_CASES, ids=lambda case: case.constraint)
+def test_key_with_edge_whitespace_is_refused_and_inner_whitespace_kept(
+    shared_engine: Engine, case: KeyLengthCase
+) -> None:
+    _key_values_hold(shared_engine, case, EDGE_VALUES)
+
+
+def _key_values_hold(
+    shared_engine: Engine, case: KeyLengthCase, values: Sequence[tuple[str, bool]]
+) -> None:
+    """Each value of ``case``'s column is stored when ``accepted``, else refused by its
+    key CHECK (named in the error)."""
     extra: dict[str, Any] = {}
     if (case.table, case.column) == ("forecasts", "revises_forecast_id"):
         extra = {"forecast_id": "F-revision", "from_week": 2}
-    for length, accepted in ((KEY_MAX_LENGTH, True), (KEY_MAX_LENGTH + 1, False), (0, False)):
-        value = "k" * length
+    for value, accepted in values:
         with shared_engine.connect() as connection:
             SampleRows().add_valid(*_parents(case.table)).write(connection)
             parent_bounded = False
@@ -473,7 +506,7 @@ def test_key_of_128_characters_passes_and_129_or_none_is_refused(
                 with pytest.raises(IntegrityError) as refused:
                     insert_row(connection, case.table, row)
                 if not parent_bounded:
-                    assert case.constraint in str(refused.value), (length, str(refused.value))
+                    assert case.constraint in str(refused.value), (value, str(refused.value))
             connection.rollback()
 
 

@@ -275,6 +275,16 @@ def test_outputs_must_belong_to_the_run(season: Engine) -> None:
             _start(session, "W1")
         with pytest.raises(workflows.WorkflowError, match="category NOPE does not exist"):
             workflows.start_workflow(session, workflow_id="W2", category_id="NOPE", season="x")
+        # The run's keys follow the key rule (models/keys.py): no edge whitespace.
+        with pytest.raises(
+            workflows.WorkflowError,
+            match=r"season 'Spring 2025\\n': begins or ends with whitespace, which a key may not",
+        ):
+            workflows.start_workflow(
+                session, workflow_id="W3", category_id="WD", season="Spring 2025\n"
+            )
+        with pytest.raises(workflows.WorkflowError, match="workflow_id ' W3': begins or ends"):
+            workflows.start_workflow(session, workflow_id=" W3", category_id="WD", season="x")
         session.commit()
     with Session(season) as session:
         workflow = session.get(Workflow, "W1")

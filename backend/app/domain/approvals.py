@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from backend.app.maintenance.definitions import natural_id
 from backend.app.models import Markdown, MarkdownStatusChange
-from backend.app.models.keys import KEY_MAX_LENGTH
+from backend.app.models.keys import key_problem
 from backend.app.schemas.enums import MarkdownStatus
 from backend.app.schemas.lifecycles import MARKDOWN_LIFECYCLE, transition_name
 
@@ -66,10 +66,10 @@ def decide_markdown(
     """Move markdown ``markdown_id`` to ``target`` on behalf of ``actor``; returns the
     trail row. ``expected`` is the status the caller saw (default: the status now)."""
     target = MarkdownStatus(target)
-    if not actor.strip() or len(actor) > KEY_MAX_LENGTH:
+    problem = key_problem(actor)
+    if problem is not None:
         raise ApprovalError(
-            f"markdown {markdown_id}: actor must name who decides (1..{KEY_MAX_LENGTH} "
-            f"characters), got {actor!r}"
+            f"markdown {markdown_id}: actor must name who decides, got {actor[:80]!r}: {problem}"
         )
     moment = at if at is not None else datetime.now(UTC)
     if moment.tzinfo is None or moment.utcoffset() is None:

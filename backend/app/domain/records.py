@@ -36,6 +36,7 @@ from backend.app.maintenance.definitions import (
     weekday_of,
 )
 from backend.app.models import (
+    ActualSales,
     Allocation,
     Category,
     Forecast,
@@ -61,6 +62,7 @@ from backend.app.models.enums import (
     WorkflowStatus,
 )
 from backend.app.models.forecast import DEFAULT_FORECASTING_METHOD
+from backend.app.models.keys import key_problem
 from backend.app.models.markdown import (
     DEFAULT_ELASTICITY,
     DEFAULT_TARGET_SELL_THROUGH,
@@ -77,6 +79,7 @@ __all__ = [
     "ClusterShare",
     "DomainRuleError",
     "HistoricalSalesRow",
+    "InvalidKey",
     "log_workflow_step",
     "record_actual_sales",
     "record_allocation",
@@ -128,6 +131,20 @@ def _shape_or_rule(
     validate(items)
 
 
+class InvalidKey(ValueError):
+    """A key the schema's key rule (models/keys.py) refuses; nothing was written."""
+
+
+def _check_keys(model: type[Base], **keys: str | None) -> None:
+    """Refuse, before the database does, a key its CHECK would refuse (empty, too long,
+    edge whitespace), naming the table, the column and the value."""
+    for column, value in keys.items():
+        problem = None if value is None else key_problem(value)
+        if value is not None and problem is not None:
+            shown = repr(value) if len(value) <= 80 else f"{value[:80]!r}..."
+            raise InvalidKey(f"{model.__tablename__}.{column} = {shown}: {problem}")
+
+
 def _rowcount(result: Any) -> int:
     """Rows an UPDATE matched (a CursorResult's rowcount; typed loosely by SQLAlchemy)."""
     return int(result.rowcount)
@@ -160,6 +177,7 @@ def upsert_store_cluster(
     fashion_tier: FashionTier,
     description: str | None = None,
 ) -> StoreCluster:
+    _check_keys(StoreCluster, cluster_id=cluster_id)
     return _upsert(
         session,
         StoreCluster,
@@ -184,6 +202,7 @@ def upsert_category(
     archetype: Archetype = Archetype.FASHION_RETAIL,
     description: str | None = None,
 ) -> Category:
+    _check_keys(Category, category_id=category_id)
     return _upsert(
         session,
         Category,
@@ -213,6 +232,7 @@ def upsert_store(
     region: Region,
     avg_weekly_sales_12mo: float,
 ) -> Store:
+    _check_keys(Store, store_id=store_id, cluster_id=cluster_id)
     if session.get(StoreCluster, cluster_id) is None:
         raise ValueError(f"store {store_id}: store cluster {cluster_id} does not exist")
     return _upsert(
@@ -241,6 +261,7 @@ def upsert_store_extra_attributes(
     source_file: str | None = None,
 ) -> StoreExtraAttributes:
     """The retailer attributes ``stores`` has no column for (foot traffic, ...), as JSON."""
+    _check_keys(StoreExtraAttributes, store_id=store_id)
     if session.get(Store, store_id) is None:
         raise ValueError(f"store {store_id}: no such store for its extra attributes")
     return _upsert(
@@ -266,6 +287,7 @@ def upsert_season_parameters(
     extraction_confidence: ExtractionConfidence = ExtractionConfidence.MEDIUM,
     extraction_reasoning: str | None = None,
 ) -> SeasonParameters:
+    _check_keys(SeasonParameters, parameter_id=parameter_id, category_id=category_id)
     if category_id is not None and session.get(Category, category_id) is None:
         raise ValueError(f"season parameters {parameter_id}: category {category_id} does not exist")
     if markdown_checkpoint_week is not None and not (
@@ -427,6 +449,14 @@ def _write_forecast(
     session: Session, values: _ForecastValues, cluster_distribution: Sequence[ClusterShare]
 ) -> Forecast:
     forecast_id = values.forecast_id
+    _check_keys(
+        Forecast,
+        forecast_id=forecast_id,
+        category_id=values.category_id,
+        revises_forecast_id=values.revises_forecast_id,
+    )
+    for share in cluster_distribution:
+        _check_keys(ForecastClusterDistribution, cluster_id=share.cluster_id)
     curve = values.weekly_demand_curve
     horizon, total, from_week = (
         values.forecast_horizon_weeks,
@@ -540,6 +570,7 @@ def record_allocation(
 ) -> Allocation:
     """An allocation of a forecast; each store_allocations item is
     ``{"store_id": ..., "initial": units shipped, "holdback": units kept at the DC}``."""
+    _check_keys(Allocation, allocation_id=allocation_id, forecast_id=forecast_id)
     items = [dict(item) for item in store_allocations]
     _shape_or_rule(
         validate_store_allocations,
@@ -598,6 +629,7 @@ def record_markdown(
     given (rule ``markdown_sell_through``). ``gap_pct`` is computed when omitted and
     checked when given (rule ``markdown_gap``).
     """
+    _check_keys(Markdown, markdown_id=markdown_id, forecast_id=forecast_id)
     if MarkdownStatus(status) is not lifecycles.MARKDOWN_INITIAL:
         raise ValueError(
             f"markdown {markdown_id}: recorded as {MarkdownStatus(status)}, but a markdown is "
@@ -710,6 +742,7 @@ def record_actual_sales(session: Session, forecast_id: str, rows: Iterable[Actua
     negative) before any is written. Actual sales belong to the season's original
     forecast; a re-forecast is measured against them (``queries.forecast_variance``).
     """
+    _check_keys(ActualSales, forecast_id=forecast_id)
     forecast = _forecast_or_error(session, "actual_sales", f"forecast {forecast_id}", forecast_id)
     if forecast.revises_forecast_id is not None:
         raise ValueError(
@@ -718,6 +751,8 @@ def record_actual_sales(session: Session, forecast_id: str, rows: Iterable[Actua
             "original forecast"
         )
     materialized = list(rows)
+    for store_id in dict.fromkeys(row.store_id for row in materialized):  # once per store
+        _check_keys(ActualSales, store_id=store_id)
     known = _existing_store_ids(session, (row.store_id for row in materialized))
     rules.check_actual_sales(
         forecast_id,
@@ -812,6 +847,7 @@ def record_historical_sales(session: Session, rows: Iterable[HistoricalSalesRow]
 
     sale_id = historical_sale_ids()  # the importer's id maker: parts shared by rows made once
     first_weekday: Weekday | None = None
+    checked_keys: set[tuple[str, str]] = set()
 
     def append(row: HistoricalSalesRow) -> None:
         nonlocal first, first_weekday
@@ -819,6 +855,9 @@ def record_historical_sales(session: Session, rows: Iterable[HistoricalSalesRow]
         def name() -> str:  # built only for an error
             return f"historical sales {row.store_id}/{row.category_id}/{row.week_start_date}"
 
+        if (row.store_id, row.category_id) not in checked_keys:  # once per series
+            _check_keys(HistoricalSales, store_id=row.store_id, category_id=row.category_id)
+            checked_keys.add((row.store_id, row.category_id))
         if row.units_sold < 0:
             raise ValueError(f"{name()}: units_sold {row.units_sold} is negative")
         weekday = weekday_of(row.week_start_date)
@@ -911,6 +950,7 @@ def log_workflow_step(
             f"workflow {workflow_id} {agent_name}.{action}: duration_seconds "
             f"{duration_seconds} is negative"
         )
+    _check_keys(WorkflowLog, log_id=log_id)
     status = WorkflowStatus(status)
     if status is WorkflowStatus.FAILED and not error_message:
         raise ValueError(

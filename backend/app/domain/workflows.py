@@ -27,7 +27,7 @@ from backend.app.models import (
     Workflow,
     WorkflowLog,
 )
-from backend.app.models.keys import KEY_MAX_LENGTH
+from backend.app.models.keys import key_problem
 from backend.app.schemas.enums import WorkflowRunStatus, WorkflowStatus
 from backend.app.schemas.lifecycles import (
     FINISHED_RUN_STATES,
@@ -72,8 +72,9 @@ def _now(at: datetime | None) -> datetime:
 
 
 def _key(what: str, value: str) -> str:
-    if not 1 <= len(value) <= KEY_MAX_LENGTH:
-        raise WorkflowError(f"{what} must have 1..{KEY_MAX_LENGTH} characters, got {len(value)}")
+    problem = key_problem(value)
+    if problem is not None:
+        raise WorkflowError(f"{what} {value[:80]!r}: {problem}")
     return value
 
 

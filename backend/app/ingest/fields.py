@@ -16,7 +16,7 @@ from typing import TypeVar
 
 from backend.app.ingest.normalize import unneutralize
 from backend.app.ingest.problems import ProblemLog
-from backend.app.models.keys import KEY_MAX_LENGTH
+from backend.app.models.keys import KEY_EDGE_WHITESPACE, KEY_MAX_LENGTH, key_problem
 
 T = TypeVar("T")
 
@@ -123,11 +123,18 @@ def trimmed_name(text: str) -> str:
 
 
 def identifier(text: str) -> str:
-    """An id: surrounding spaces dropped, spreadsheet escaping undone, 1 to
-    KEY_MAX_LENGTH characters (what every backend's key CHECK allows)."""
-    value = trimmed_name(text)
+    """An id: edge whitespace (``KEY_EDGE_WHITESPACE``, what ``str.strip()`` drops)
+    trimmed, spreadsheet escaping undone, and then what every backend's key CHECK
+    allows (models/keys.py): 1 to KEY_MAX_LENGTH characters, no edge whitespace. The
+    schema refuses an id with edge whitespace, so the trim never changes a stored id."""
+    value = unneutralize(text.strip(KEY_EDGE_WHITESPACE))
+    if not value:
+        raise FieldError("empty")
     if len(value) > KEY_MAX_LENGTH:
         raise FieldError(f"{len(value)} characters, an id has at most {KEY_MAX_LENGTH}")
+    problem = key_problem(value)  # e.g. "'\tS1": the escaped tab is an edge again
+    if problem is not None:
+        raise FieldError(problem)
     return value
 
 

@@ -10,7 +10,9 @@
   the same id from its natural key (``actual_sales_id``, ``historical_sale_id``,
   ``distribution_id``, ``cluster_id_for_tier``); ids made from names
   (``category_id_from_name``) are stable and collision-free for any Unicode name.
-  No id is longer than ``KEY_MAX_LENGTH`` characters.
+  No id is longer than ``KEY_MAX_LENGTH`` characters, and none begins or ends with
+  whitespace (ids from natural keys start with their kind and end with the last part
+  or a hash): each follows the schema's key rule (``models.keys``).
 - **Sell-through**: units sold to date / units shipped to the stores, ``gap = target -
   sell-through`` (``sell_through``, ``sell_through_ratio``, ``sell_through_gap``).
   Units shipped are the ``initial`` units of the forecast's latest allocation

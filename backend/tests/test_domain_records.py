@@ -427,6 +427,21 @@ def test_a_failed_bulk_history_write_leaves_nothing(master: Engine) -> None:
     assert _count(master, HistoricalSales) == len(rows)
 
 
+def test_a_key_repeated_in_a_later_batch_is_refused_by_name(
+    master: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rows are checked in batches but moved as one set: a key given again in another
+    batch is named, not left to the unique index."""
+    monkeypatch.setattr(records, "BULK_BATCH_ROWS", 2)
+    weeks = [date(2024, 1, 1) + timedelta(weeks=week) for week in range(3)]
+    rows = [HistoricalSalesRow("S1", "WD", week, 10) for week in weeks]
+    with Session(master) as session:
+        with pytest.raises(ValueError, match="S1/WD/2024-01-01: given more than once in one call"):
+            records.record_historical_sales(session, [*rows, rows[0]])
+        session.commit()
+    assert _count(master, HistoricalSales) == 0
+
+
 def test_shapes_and_ranges_are_refused_before_the_database_sees_them(master: Engine) -> None:
     from backend.app.schemas.payloads import PayloadError
 

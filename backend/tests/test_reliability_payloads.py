@@ -23,7 +23,7 @@ from backend.app.database.base import Base
 from backend.app.maintenance import health
 from backend.app.models import Allocation, Category, Forecast, WorkflowLog
 from backend.app.models.enums import WorkflowStatus
-from backend.app.schemas.payloads import PayloadError
+from backend.app.schemas.payloads import PayloadError, refuse_unportable
 
 # --- what is thrown -------------------------------------------------------------------------
 
@@ -300,3 +300,42 @@ def test_payloads_that_broke_json_columns_elsewhere(
     parents: Engine, column: str, payload: Any
 ) -> None:
     throw(parents, column, payload)
+
+
+@pytest.mark.parametrize(
+    ("value", "refused"),
+    [
+        (7, False),
+        (10**18, False),
+        (-(10**18), False),
+        (10**4000, True),
+        ("S001", False),
+        ("café", False),
+        ("a\x00b", True),
+        ("\ud800", True),
+        (True, False),
+        (1.5, False),
+        (1e17, True),
+        (float("nan"), True),
+    ],
+)
+def test_values_nested_in_lists_and_objects_are_checked_alike(value: object, refused: bool) -> None:
+    """Items of a long payload take a fast path; it refuses exactly what the full check does."""
+    for payload in ([1, value], {"a": 1, "b": value}, [{"store_id": "S1", "x": value}]):
+        if refused:
+            with pytest.raises(PayloadError):
+                refuse_unportable(payload, "column")
+        else:
+            refuse_unportable(payload, "column")
+
+
+@pytest.mark.parametrize(
+    ("key", "refused"), [("store_id", False), ("café", False), ("a\x00", True)]
+)
+def test_keys_of_nested_objects_are_checked(key: str, refused: bool) -> None:
+    payload = [{"store_id": "S1"}, {key: 1}]
+    if refused:
+        with pytest.raises(PayloadError, match=r"column\[1\] key: text contains a NUL"):
+            refuse_unportable(payload, "column")
+    else:
+        refuse_unportable(payload, "column")

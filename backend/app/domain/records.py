@@ -16,24 +16,23 @@ same and a second write of the same key updates it.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Table, func, select, tuple_, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import func, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from backend.app.database.base import Base
 from backend.app.domain import rules
 from backend.app.domain.rules import ClusterShare, DomainRuleError, RuleViolation
-from backend.app.maintenance import definitions
+from backend.app.maintenance import bulk_move, definitions
 from backend.app.maintenance.definitions import (
     Weekday,
     actual_sales_id,
     distribution_id,
-    historical_sale_id,
+    historical_sale_ids,
     weekday_of,
 )
 from backend.app.models import (
@@ -716,28 +715,24 @@ def record_markdown(
 # --- sales ----------------------------------------------------------------------------
 
 
-def _batches(
-    rows: Sequence[dict[str, Any]], size: int = BULK_BATCH_ROWS
-) -> Iterator[list[dict[str, Any]]]:
-    for start in range(0, len(rows), size):
-        yield list(rows[start : start + size])
-
-
-def _upsert_statement(
-    session: Session, table: Table, keys: Sequence[str], update: Sequence[str]
-) -> Any:
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        pg = postgresql.insert(table)
-        return pg.on_conflict_do_update(
-            index_elements=list(keys), set_={name: pg.excluded[name] for name in update}
-        )
-    if dialect == "sqlite":
-        lite = sqlite.insert(table)
-        return lite.on_conflict_do_update(
-            index_elements=list(keys), set_={name: lite.excluded[name] for name in update}
-        )
-    raise NotImplementedError(f"no upsert for the {dialect} dialect")
+# The write API's own staging tables (the importer's have other names), moved by the
+# importer's own move: one implementation of writing by key.
+_ACTUALS_STAGE = "ffdb_stage_api_actuals"
+_ACTUALS_COLUMNS = (
+    ("actual_id", "text"),
+    ("forecast_id", "text"),
+    ("store_id", "text"),
+    ("week_number", "int"),
+    ("units_sold", "int"),
+)
+_HISTORY_STAGE = "ffdb_stage_api_history"
+_HISTORY_COLUMNS = (
+    ("sale_id", "text"),
+    ("week_start_date", "text"),
+    ("store_id", "text"),
+    ("category_id", "text"),
+    ("units_sold", "int"),
+)
 
 
 def record_actual_sales(session: Session, forecast_id: str, rows: Iterable[ActualSalesRow]) -> int:
@@ -756,8 +751,8 @@ def record_actual_sales(session: Session, forecast_id: str, rows: Iterable[Actua
             "original forecast"
         )
     materialized = list(rows)
-    for row in materialized:
-        _check_keys(ActualSales, store_id=row.store_id)
+    for store_id in dict.fromkeys(row.store_id for row in materialized):  # once per store
+        _check_keys(ActualSales, store_id=store_id)
     known = _existing_store_ids(session, (row.store_id for row in materialized))
     rules.check_actual_sales(
         forecast_id,
@@ -773,52 +768,47 @@ def record_actual_sales(session: Session, forecast_id: str, rows: Iterable[Actua
         if (row.store_id, row.week_number) in seen:
             raise ValueError(f"actual sales {key}: given more than once in one call")
         seen.add((row.store_id, row.week_number))
-    values = [
-        {
-            "actual_id": actual_sales_id(forecast_id, row.store_id, row.week_number),
-            "forecast_id": forecast_id,
-            "store_id": row.store_id,
-            "week_number": row.week_number,
-            "units_sold": row.units_sold,
-        }
+    staged = [
+        (
+            actual_sales_id(forecast_id, row.store_id, row.week_number),
+            forecast_id,
+            row.store_id,
+            row.week_number,
+            row.units_sold,
+        )
         for row in materialized
     ]
-    table = ActualSales.__table__
-    assert isinstance(table, Table)
-    statement = _upsert_statement(
-        session, table, ("forecast_id", "store_id", "week_number"), ("units_sold",)
-    )
-    # A savepoint: a database error in a later batch takes the earlier ones back too.
-    values.sort(key=lambda row: str(row["actual_id"]))  # key order, as for history below
+    # A savepoint: a database error takes the whole call back.
     with session.begin_nested():
-        for batch in _batches(values):
-            session.execute(statement, batch)
-    return len(values)
+        session.flush()
+        bulk_move.stage_and_upsert(
+            session.connection(),
+            _ACTUALS_STAGE,
+            _ACTUALS_COLUMNS,
+            staged,
+            bulk_move.ACTUAL_SALES_MOVE,
+        )
+    return len(staged)
 
 
 def record_historical_sales(session: Session, rows: Iterable[HistoricalSalesRow]) -> int:
-    """Upsert weekly history on (store, category, week) in batches; returns the row count.
+    """Upsert weekly history on (store, category, week); returns the row count.
 
-    The importer's rules, checked before each batch is written: stores and categories
-    exist; units are not negative; a key appears at most once per batch; one call's
-    weeks all start on one weekday, and a (store, category) pair that already has
-    history keeps the weekday its weeks start on. A failure leaves the caller's
-    transaction to roll back (a savepoint takes back the call's earlier batches).
+    The importer's rules, checked in batches before anything is written: stores and
+    categories exist; units are not negative; a key appears at most once per call; one
+    call's weeks all start on one weekday, and a (store, category) pair that already has
+    history keeps the weekday its weeks start on. Then the rows are moved as one set; a
+    database error takes the whole call back (a savepoint).
     """
-    table = HistoricalSales.__table__
-    assert isinstance(table, Table)
-    statement = _upsert_statement(
-        session, table, ("store_id", "category_id", "week_start_date"), ("units_sold",)
-    )
+    staged: list[bulk_move.StagedRow] = []
+    seen: set[tuple[str, str, date]] = set()  # every key of the call, not just the batch's
     known_stores: set[str] = set()
     known_categories: set[str] = set()
     checked_pairs: set[tuple[str, str]] = set()
     first: HistoricalSalesRow | None = None  # the row whose weekday the call's weeks keep
-    written = 0
     batch: dict[tuple[str, str, date], dict[str, Any]] = {}
 
     def flush_batch() -> None:
-        nonlocal written
         if not batch:
             return
         rows = list(batch.values())
@@ -843,32 +833,48 @@ def record_historical_sales(session: Session, rows: Iterable[HistoricalSalesRow]
         assert first is not None
         _check_stored_weekdays(session, {key[:2] for key in batch} - checked_pairs, first)
         checked_pairs.update(key[:2] for key in batch)
-        # In primary-key order the table's B-trees grow at their ends (as the importer
-        # moves its rows): fewer pages written than in the caller's order.
-        rows.sort(key=lambda row: str(row["sale_id"]))
-        session.execute(statement, rows)
-        written += len(rows)
+        staged.extend(
+            (
+                row["sale_id"],
+                row["week_start_date"].isoformat(),
+                row["store_id"],
+                row["category_id"],
+                row["units_sold"],
+            )
+            for row in rows
+        )
         batch.clear()
 
+    sale_id = historical_sale_ids()  # the importer's id maker: parts shared by rows made once
+    first_weekday: Weekday | None = None
+    checked_keys: set[tuple[str, str]] = set()
+
     def append(row: HistoricalSalesRow) -> None:
-        nonlocal first
-        _check_keys(HistoricalSales, store_id=row.store_id, category_id=row.category_id)
-        name = f"historical sales {row.store_id}/{row.category_id}/{row.week_start_date}"
+        nonlocal first, first_weekday
+
+        def name() -> str:  # built only for an error
+            return f"historical sales {row.store_id}/{row.category_id}/{row.week_start_date}"
+
+        if (row.store_id, row.category_id) not in checked_keys:  # once per series
+            _check_keys(HistoricalSales, store_id=row.store_id, category_id=row.category_id)
+            checked_keys.add((row.store_id, row.category_id))
         if row.units_sold < 0:
-            raise ValueError(f"{name}: units_sold {row.units_sold} is negative")
+            raise ValueError(f"{name()}: units_sold {row.units_sold} is negative")
+        weekday = weekday_of(row.week_start_date)
         if first is None:
-            first = row
-        elif weekday_of(row.week_start_date) != weekday_of(first.week_start_date):
+            first, first_weekday = row, weekday
+        elif weekday != first_weekday:
             raise ValueError(
-                f"{name}: a week starting on {weekday_of(row.week_start_date).label}, but "
+                f"{name()}: a week starting on {weekday.label}, but "
                 f"{first.week_start_date} starts this call's weeks on "
                 f"{weekday_of(first.week_start_date).label}: one call's weeks all start on one day"
             )
         key = (row.store_id, row.category_id, row.week_start_date)
-        if key in batch:
-            raise ValueError(f"{name}: given more than once in one call")
+        if key in seen:
+            raise ValueError(f"{name()}: given more than once in one call")
+        seen.add(key)
         batch[key] = {
-            "sale_id": historical_sale_id(*key),
+            "sale_id": sale_id(*key),
             "store_id": row.store_id,
             "category_id": row.category_id,
             "week_start_date": row.week_start_date,
@@ -877,12 +883,21 @@ def record_historical_sales(session: Session, rows: Iterable[HistoricalSalesRow]
         if len(batch) >= BULK_BATCH_ROWS:
             flush_batch()
 
-    # A savepoint: an error in a later batch takes the earlier batches back too.
+    # Checked batch by batch, then moved as one set, as the importer moves a file.
+    # A savepoint: a database error takes the whole call back.
     with session.begin_nested():
         for row in rows:
             append(row)
         flush_batch()
-    return written
+        session.flush()
+        bulk_move.stage_and_upsert(
+            session.connection(),
+            _HISTORY_STAGE,
+            _HISTORY_COLUMNS,
+            staged,
+            bulk_move.HISTORICAL_SALES_MOVE,
+        )
+    return len(staged)
 
 
 def _check_stored_weekdays(

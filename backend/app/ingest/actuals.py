@@ -43,15 +43,17 @@ from backend.app.ingest.source import (
     require_rows,
     width_problem,
 )
-from backend.app.ingest.staging import (
+from backend.app.ingest.transaction import import_transaction
+from backend.app.maintenance.bulk_move import (
+    ACTUAL_SALES_MOVE,
     StagedRow,
     create_staging,
+    delete_uncovered,
     drop_staging,
     load_staging,
     load_staging_batches,
+    upsert,
 )
-from backend.app.ingest.transaction import import_transaction
-from backend.app.ingest.upsert import Move, delete_uncovered, upsert
 from backend.app.maintenance.definitions import (
     ACTUAL_SALES_KIND,
     actual_sales_ids,
@@ -444,15 +446,6 @@ def _sum_days(connection: Connection, forecast_id: str) -> int:
     ).rowcount
 
 
-ACTUALS_MOVE = Move(
-    table="actual_sales",
-    id_column="actual_id",
-    id_expression="s.actual_id",
-    key=("forecast_id", "store_id", "week_number"),
-    value="units_sold",
-)
-
-
 def _move(
     connection: Connection, forecast_id: str, result: ImportResult, staged: int, *, replace: bool
 ) -> None:
@@ -462,7 +455,7 @@ def _move(
             f"(SELECT DISTINCT week_number FROM {WEEKLY_STAGE})"
         )
         result.deleted = delete_uncovered(
-            connection, WEEKLY_STAGE, ACTUALS_MOVE, scope, {"forecast_id": forecast_id}
+            connection, WEEKLY_STAGE, ACTUAL_SALES_MOVE, scope, {"forecast_id": forecast_id}
         )
     # Duplicates were checked before: actuals files are small, checks come first.
-    upsert(connection, WEEKLY_STAGE, ACTUALS_MOVE, result, staged)
+    result.count(upsert(connection, WEEKLY_STAGE, ACTUAL_SALES_MOVE, staged))

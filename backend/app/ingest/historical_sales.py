@@ -59,15 +59,18 @@ from backend.app.ingest.source import (
     require_rows,
     width_problem,
 )
-from backend.app.ingest.staging import (
+from backend.app.ingest.transaction import import_transaction
+from backend.app.maintenance.bulk_move import (
+    HISTORICAL_SALES_MOVE,
     StagedRow,
+    as_date,
     create_staging,
+    delete_uncovered,
     drop_staging,
     load_staging,
     load_staging_batches,
+    upsert,
 )
-from backend.app.ingest.transaction import as_date, import_transaction
-from backend.app.ingest.upsert import Move, delete_uncovered, upsert
 from backend.app.maintenance.definitions import (
     DEFAULT_WEEKDAY,
     HISTORICAL_SALES_KIND,
@@ -562,16 +565,6 @@ def _check_stored_weekdays(
     log.add_counted(found, int(rows[0][4]))
 
 
-SALES_MOVE = Move(
-    table="historical_sales",
-    id_column="sale_id",
-    id_expression="s.sale_id",
-    key=("store_id", "category_id", "week_start_date"),
-    value="units_sold",
-    date_columns=frozenset({"week_start_date"}),
-)
-
-
 def _move_or_explain(
     connection: Connection, log: ProblemLog, result: ImportResult, staged: int, *, replace: bool
 ) -> None:
@@ -619,14 +612,24 @@ def _move(
             f"historical_sales.week_start_date BETWEEN {as_date(connection, 'p.first_week')} "
             f"AND {as_date(connection, 'p.last_week')})"
         )
-        result.deleted = delete_uncovered(connection, WEEKLY_STAGE, SALES_MOVE, scope, {})
+        result.deleted = delete_uncovered(
+            connection, WEEKLY_STAGE, HISTORICAL_SALES_MOVE, scope, {}
+        )
         drop_staging(connection, pairs)
 
     def check_duplicates() -> None:
         _check_weekly_duplicates(connection, log)
         log.raise_if_any()
 
-    upsert(connection, WEEKLY_STAGE, SALES_MOVE, result, staged, check_duplicates=check_duplicates)
+    result.count(
+        upsert(
+            connection,
+            WEEKLY_STAGE,
+            HISTORICAL_SALES_MOVE,
+            staged,
+            check_duplicates=check_duplicates,
+        )
+    )
 
 
 def _sum_days_into_weeks(connection: Connection) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from backend.app.ingest.formats import FileKind
+from backend.app.maintenance.bulk_move import Moved
 
 
 @dataclass
@@ -19,6 +20,11 @@ class ImportResult:
     deleted: int = 0
     created: list[str] = field(default_factory=list)
     dry_run: bool = False
+
+    def count(self, moved: Moved) -> None:
+        self.inserted += moved.inserted
+        self.updated += moved.updated
+        self.unchanged += moved.unchanged
 
     @property
     def records(self) -> int:

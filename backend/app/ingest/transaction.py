@@ -37,10 +37,3 @@ def import_transaction(engine: Engine, *, dry_run: bool) -> Iterator[Connection]
         finally:
             if sqlite:
                 connection.exec_driver_sql(f"PRAGMA cache_size={SQLITE_DEFAULT_CACHE}")
-
-
-def as_date(connection: Connection, expression: str) -> str:
-    """SQL turning ISO date text into the dialect's date value (SQLite stores the text)."""
-    if connection.dialect.name == "sqlite":
-        return expression
-    return f"CAST({expression} AS DATE)"

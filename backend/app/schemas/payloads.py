@@ -102,6 +102,7 @@ _TOO_BIG_INTEGER = 10**MAX_INTEGER_DIGITS
 # From 1e16 on Python writes a float as "1e+23", which jsonb keeps as the exact integer
 # 10**23 and hands back as an int: not the float that was stored.
 _FLOAT_EXACT_LIMIT = 1e16
+_SMALL_INTEGER = 10**18
 
 
 def _json_problem(value: Any, path: str) -> str | None:
@@ -149,8 +150,37 @@ def _json_problem(value: Any, path: str) -> str | None:
     return f"{path}: {type(value).__name__} {value!r} is not a JSON value"
 
 
+def _portable(value: Any) -> bool:
+    """``_json_problem(value) is None``, without building a path for every value: a
+    payload of thousands of items (a large chain's store allocations) is checked in one
+    quick pass, and only a refused one is walked again to name the offending place."""
+    if type(value) is str:
+        return (value.isascii() and "\x00" not in value) or _json_problem(value, "") is None
+    if type(value) is int:
+        return bool(abs(value) < _TOO_BIG_INTEGER)
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if type(key) is not str:
+                return False
+            if not (key.isascii() and "\x00" not in key) and not _portable(key):
+                return False
+            # Small ints and ASCII text inline: no call per value.
+            if type(item) is int and -_SMALL_INTEGER < item < _SMALL_INTEGER:
+                continue
+            if type(item) is str and item.isascii() and "\x00" not in item:
+                continue
+            if not _portable(item):
+                return False
+        return True
+    if isinstance(value, list):
+        return all(_portable(item) for item in value)
+    return _json_problem(value, "") is None
+
+
 def refuse_unportable(value: Any, column: str) -> None:
     """Refuse what one backend would store differently or not at all (NUL, huge numbers)."""
+    if _portable(value):
+        return
     problem = _json_problem(value, column)
     if problem:
         raise PayloadError(problem)

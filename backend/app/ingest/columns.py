@@ -24,6 +24,12 @@ from typing import Any
 
 from backend.app.ingest.formats import Layout
 from backend.app.ingest.reader import CsvFile
+from backend.app.maintenance.definitions import (
+    HISTORICAL_SALES_KIND,
+    Weekday,
+    natural_id_column,
+    weekday_of,
+)
 from backend.app.models.keys import KEY_MAX_LENGTH
 
 BLOCK_BYTES = 1 << 20  # one batch: ~35,000 weekly rows; memory holds about one
@@ -162,3 +168,46 @@ def iso_days(column: Any) -> dict[str, date]:
         except ValueError:
             raise NotPlain("an impossible date") from None
     return days
+
+
+HISTORY_COLUMNS = ("week_start_date", "store_id", "category_id", "units_sold")
+
+
+@dataclass(frozen=True)
+class HistoryBatch:
+    """One block of a plain weekly history file, checked: ids made by the one natural
+    id definition, weeks as ISO text, units as int64."""
+
+    batch: Batch
+    sale_ids: Any
+    weeks: Any
+    stores: Any
+    categories: Any
+    units: Any
+
+
+class PlainWeeklyHistory:
+    """A plain weekly history file's blocks, each checked a whole column at a time.
+
+    ``weekday`` is the weekday every week starts on: the one given, else the first
+    row's; a week starting on another day raises ``NotPlain`` (the row-by-row reader
+    then names it). Read ``weekday`` after iterating to learn the file's."""
+
+    def __init__(self, csv_file: CsvFile, layout: Layout, weekday: Weekday | None) -> None:
+        self._csv_file = csv_file
+        self._layout = layout
+        self.weekday = weekday
+
+    def __iter__(self) -> Iterator[HistoryBatch]:
+        for batch in batches(self._csv_file, self._layout, HISTORY_COLUMNS):
+            weeks = batch.columns["week_start_date"]
+            for day in iso_days(weeks).values():
+                if self.weekday is None:
+                    self.weekday = weekday_of(day)
+                elif weekday_of(day) != self.weekday:
+                    raise NotPlain("weeks starting on another weekday")
+            stores = plain_ids(batch.columns["store_id"])
+            categories = plain_ids(batch.columns["category_id"])
+            units = small_whole_numbers(batch.columns["units_sold"])
+            ids = natural_id_column(HISTORICAL_SALES_KIND, stores, categories, weeks)
+            yield HistoryBatch(batch, ids, weeks, stores, categories, units)

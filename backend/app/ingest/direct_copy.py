@@ -27,10 +27,7 @@ from backend.app.ingest import columns
 from backend.app.ingest.formats import Layout
 from backend.app.ingest.reader import CsvFile
 from backend.app.maintenance.definitions import (
-    HISTORICAL_SALES_KIND,
     Weekday,
-    natural_id_column,
-    weekday_of,
     weekday_sql,
 )
 
@@ -73,35 +70,25 @@ def copy_plain_history(
             ("units_sold", pa.int32()),
         ]
     )
-    weekday = week_starts
+    history = columns.PlainWeeklyHistory(csv_file, layout, week_starts)
     pairs: set[tuple[str, str]] = set()
     copied = 0
 
     def checked() -> Iterator[Any]:
-        nonlocal weekday, copied
-        names = ("week_start_date", "store_id", "category_id", "units_sold")
-        for batch in columns.batches(csv_file, layout, names):
-            weeks = batch.columns["week_start_date"]
-            for day in columns.iso_days(weeks).values():
-                if weekday is None:
-                    weekday = weekday_of(day)
-                elif weekday_of(day) != weekday:
-                    raise columns.NotPlain("weeks starting on another weekday")
-            stores = columns.plain_ids(batch.columns["store_id"])
-            categories = columns.plain_ids(batch.columns["category_id"])
-            units = columns.small_whole_numbers(batch.columns["units_sold"])
+        nonlocal copied
+        for block in history:
+            stores, categories = block.stores, block.categories
             # Plain ids hold no control character: \x1f cannot occur inside one.
             both = pc.binary_join_element_wise(stores, categories, "\x1f")
             pairs.update(tuple(pair.split("\x1f", 1)) for pair in pc.unique(both).to_pylist())
-            ids = natural_id_column(HISTORICAL_SALES_KIND, stores, categories, weeks)
-            copied += batch.rows
+            copied += block.batch.rows
             yield pa.RecordBatch.from_arrays(
                 [
-                    ids,
+                    block.sale_ids,
                     stores,
                     categories,
-                    pc.cast(weeks, pa.date32()),
-                    pc.cast(units, pa.int32()),
+                    pc.cast(block.weeks, pa.date32()),
+                    pc.cast(block.units, pa.int32()),
                 ],
                 schema=schema,
             )
@@ -114,7 +101,7 @@ def copy_plain_history(
                 cursor.adbc_ingest("historical_sales", reader, mode="append")
                 if not copied:
                     raise _Declined  # header only: the staged route says so
-                if _other_weekdays(cursor, pairs, weekday):
+                if _other_weekdays(cursor, pairs, history.weekday):
                     raise _Declined
                 if dry_run:
                     raise _DryRun(copied)

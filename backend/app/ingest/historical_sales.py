@@ -73,12 +73,10 @@ from backend.app.maintenance.bulk_move import (
 )
 from backend.app.maintenance.definitions import (
     DEFAULT_WEEKDAY,
-    HISTORICAL_SALES_KIND,
     Weekday,
     category_id_from_name,
     historical_sale_ids,
     history_weekday,
-    natural_id_column,
     season_end,
     week_start,
     weekday_of,
@@ -260,23 +258,18 @@ def _stage_plain_weekly(
     """Stage a plain weekly file through Arrow (``columns``: whole columns checked at
     once, ids made per column); False, with nothing staged, if the file holds anything
     the fast path leaves to the row-by-row reader (which then reads it all)."""
-    weekday = calendar.weekday
+    history = columns.PlainWeeklyHistory(csv_file, layout, calendar.weekday)
 
     def staged() -> Iterator[list[Any]]:
-        nonlocal weekday
-        names = ("week_start_date", "store_id", "category_id", "units_sold")
-        for batch in columns.batches(csv_file, layout, names):
-            weeks = batch.columns["week_start_date"]
-            for day in columns.iso_days(weeks).values():
-                if weekday is None:
-                    weekday = weekday_of(day)
-                elif weekday_of(day) != weekday:
-                    raise columns.NotPlain("weeks starting on another weekday")
-            stores = columns.plain_ids(batch.columns["store_id"])
-            categories = columns.plain_ids(batch.columns["category_id"])
-            units = columns.small_whole_numbers(batch.columns["units_sold"])
-            ids = natural_id_column(HISTORICAL_SALES_KIND, stores, categories, weeks)
-            yield [batch.lines(), ids, weeks, stores, categories, units]
+        for block in history:
+            yield [
+                block.batch.lines(),
+                block.sale_ids,
+                block.weeks,
+                block.stores,
+                block.categories,
+                block.units,
+            ]
 
     savepoint = connection.begin_nested()
     try:
@@ -286,7 +279,7 @@ def _stage_plain_weekly(
         savepoint.rollback()
         return False
     savepoint.commit()
-    calendar.weekday = weekday
+    calendar.weekday = history.weekday
     return True
 
 

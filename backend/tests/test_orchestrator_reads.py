@@ -101,6 +101,28 @@ def season(engine: Engine) -> Iterator[Engine]:
     yield engine
 
 
+def test_step_durations_add_up_without_binary_noise(season: Engine) -> None:
+    """0.1 + 0.2 is 0.30000000000000004 in floats; the run's total reads as a planner
+    adds it up (to the microsecond, the timestamps' precision)."""
+    with Session(season) as session:
+        workflows.start_workflow(
+            session, workflow_id="W-SUM", category_id="WD", season="Spring 2025", at=T0
+        )
+        workflows.run(session, "W-SUM", at=T0)
+        for number, seconds in enumerate((0.1, 0.2), 1):
+            workflows.record_step(
+                session,
+                "W-SUM",
+                agent_name="demand_agent",
+                action="act",
+                duration_seconds=seconds,
+                at=T0 + timedelta(minutes=number),
+            )
+        session.commit()
+        assert queries.workflow_status(session, "W-SUM").total_duration_seconds == 0.3
+        assert queries.workflow_trail(session, "W-SUM").total_duration_seconds == 0.3
+
+
 def _all_pages(read: object, **options: object) -> tuple[list[str], int]:
     """Every key over all pages of ``read`` (a list read), and how many pages it took."""
     keys: list[str] = []

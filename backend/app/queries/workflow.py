@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
@@ -29,6 +31,12 @@ def _steps_query(workflow_id: str) -> Select[WorkflowLog]:
     )
 
 
+def _total_seconds(durations: list[float]) -> float:
+    """The steps' total to the microsecond, the timestamps' precision: float noise
+    (0.1 + 0.2 = 0.30000000000000004) never reaches the API's JSON."""
+    return round(math.fsum(durations), 6)
+
+
 def workflow_trail(session: Session, workflow_id: str) -> WorkflowTrail:
     """The workflow's log rows by created_at (rows without one first), then log_id."""
     logs = session.scalars(_steps_query(workflow_id)).all()
@@ -39,7 +47,7 @@ def workflow_trail(session: Session, workflow_id: str) -> WorkflowTrail:
     return WorkflowTrail(
         workflow_id=workflow_id,
         steps=steps,
-        total_duration_seconds=sum(durations),
+        total_duration_seconds=_total_seconds(durations),
         steps_without_duration=len(steps) - len(durations),
     )
 
@@ -65,7 +73,7 @@ def workflow_status(session: Session, workflow_id: str) -> WorkflowDetail:
         workflow,
         elapsed_seconds=elapsed,
         steps=steps,
-        total_duration_seconds=sum(durations),
+        total_duration_seconds=_total_seconds(durations),
         steps_without_duration=len(steps) - len(durations),
     )
 

@@ -201,6 +201,8 @@ def _stage_plain_weekly(
 ) -> bool:
     """Stage a plain weekly file through Arrow (``columns``); False, with nothing staged,
     if it holds anything the fast path leaves to the row-by-row reader."""
+    if columns.row_by_row_reason(csv_file) is not None:
+        return False
     import pyarrow as pa
     import pyarrow.compute as pc
 

@@ -64,21 +64,30 @@ class Batch:
         return pa.array(range(self.first_line, self.first_line + self.rows), type=pa.int64())
 
 
+def row_by_row_reason(csv_file: CsvFile) -> str | None:
+    """Why ``csv_file`` goes row by row whatever it holds, or None to try this route.
+    Asked before pyarrow is imported, so a small file never pays for loading it."""
+    if csv_file.size < int(os.environ.get("FFDB_ARROW_MIN_BYTES") or ARROW_MIN_BYTES):
+        return "a small file"
+    if csv_file.path is None:
+        return "not a CSV file on disk (a stream or Parquet)"
+    if csv_file.header_line != 1:
+        return "a header over several lines"
+    return None
+
+
 def batches(csv_file: CsvFile, layout: Layout, names: tuple[str, ...]) -> Iterator[Batch]:
     """The file's data rows as string columns ``names``, block by block; calls the
     file's progress callback as it goes and sets ``csv_file.rows_read``.
 
     Blocks are cut at the last newline of each read and parsed one at a time, so memory
     holds one block (pyarrow's streaming reader reads ahead of a slow consumer)."""
-    if csv_file.size < int(os.environ.get("FFDB_ARROW_MIN_BYTES") or ARROW_MIN_BYTES):
-        raise NotPlain("a small file")
+    reason = row_by_row_reason(csv_file)
+    if reason is not None or csv_file.path is None:  # (no path is one of the reasons)
+        raise NotPlain(reason or "not a file on disk")
     import pyarrow as pa
     import pyarrow.csv as pv
 
-    if csv_file.path is None:
-        raise NotPlain("not a CSV file on disk (a stream or Parquet)")
-    if csv_file.header_line != 1:
-        raise NotPlain("a header over several lines")
     generated = [f"f{index}" for index in range(layout.width)]
     wanted = {name: generated[layout.positions[name]] for name in names}
     read_options = pv.ReadOptions(column_names=generated, use_threads=False)

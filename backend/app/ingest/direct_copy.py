@@ -56,11 +56,11 @@ def copy_plain_history(
 ) -> int | None:
     """Rows COPYed straight into ``historical_sales`` (committed unless ``dry_run``), or
     None, with the database unchanged, when the staged route must import the file."""
+    if engine.dialect.name != "postgresql" or columns.row_by_row_reason(csv_file) is not None:
+        return None
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    if engine.dialect.name != "postgresql":
-        return None
     schema = pa.schema(
         [
             ("sale_id", pa.string()),

@@ -258,6 +258,8 @@ def _stage_plain_weekly(
     """Stage a plain weekly file through Arrow (``columns``: whole columns checked at
     once, ids made per column); False, with nothing staged, if the file holds anything
     the fast path leaves to the row-by-row reader (which then reads it all)."""
+    if columns.row_by_row_reason(csv_file) is not None:
+        return False
     history = columns.PlainWeeklyHistory(csv_file, layout, calendar.weekday)
 
     def staged() -> Iterator[list[Any]]:

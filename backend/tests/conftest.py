@@ -34,6 +34,7 @@ from backend.tests.support.exports import (
     retailer_note,
 )
 from backend.tests.support.postgres_tally import PostgresTally
+from backend.tests.support.samples import orchestrated_season
 
 # --- the PostgreSQL test server ----------------------------------------------------------
 
@@ -114,6 +115,16 @@ def engine(migrated_url: URL) -> Iterator[Engine]:
     engine = make_engine(migrated_url)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture
+def season(engine: Engine) -> Iterator[Engine]:
+    """``engine`` holding the orchestrated season (``samples.orchestrated_season``): the
+    records the workflow, approval and re-forecast tests move through their lifecycles."""
+    with Session(engine) as session:
+        orchestrated_season(session)
+        session.commit()
+    yield engine
 
 
 @pytest.fixture

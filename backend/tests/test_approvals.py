@@ -5,7 +5,6 @@ that was never approved."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -17,7 +16,6 @@ from backend.app.domain.doctor import domain_rules
 from backend.app.models import Markdown, MarkdownStatusChange
 from backend.app.schemas.enums import MarkdownStatus
 from backend.tests.support.cli import run_ffdb
-from backend.tests.support.samples import orchestrated_season
 
 M = MarkdownStatus
 # The issue's lifecycle, written out here: pending -> approved -> applied, or
@@ -30,14 +28,6 @@ PATHS = {
     M.REJECTED: [M.REJECTED],
 }
 T0 = datetime(2025, 3, 17, 9, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def season(engine: Engine) -> Iterator[Engine]:
-    with Session(engine) as session:
-        orchestrated_season(session)
-        session.commit()
-    yield engine
 
 
 def _trail(engine: Engine, markdown_id: str = "M1") -> list[tuple[str, str, str, datetime]]:

@@ -5,7 +5,6 @@ stored with the original. Expected answers are computed here from the sample's n
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -23,7 +22,6 @@ from backend.tests.support.samples import (
     SEASON_CURVE,
     SEASON_SHIPPED,
     SEASON_WEEKS,
-    orchestrated_season,
 )
 from backend.tests.support.snapshot import snapshot
 
@@ -40,14 +38,6 @@ def _shares(total: int) -> list[ClusterShare]:
         ClusterShare("C1", 0.6, total * 6 // 10),
         ClusterShare("C2", 0.4, total - total * 6 // 10),
     ]
-
-
-@pytest.fixture
-def season(engine: Engine) -> Iterator[Engine]:
-    with Session(engine) as session:
-        orchestrated_season(session)
-        session.commit()
-    yield engine
 
 
 def _reforecast(session: Session, **overrides: Any) -> Forecast:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -16,7 +15,6 @@ from sqlalchemy.orm import Session
 from backend.app.domain import workflows
 from backend.app.models import Workflow, WorkflowLog
 from backend.app.schemas.enums import WorkflowRunStatus, WorkflowStatus
-from backend.tests.support.samples import orchestrated_season
 
 S = WorkflowRunStatus
 # The lifecycle, written out here (not read from the code): pending -> running
@@ -44,14 +42,6 @@ PATHS = {
     S.CANCELLED: [S.CANCELLED],
 }
 T0 = datetime(2025, 2, 10, 9, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def season(engine: Engine) -> Iterator[Engine]:
-    with Session(engine) as session:
-        orchestrated_season(session)
-        session.commit()
-    yield engine
 
 
 def _start(session: Session, workflow_id: str = "W1", **options: object) -> Workflow:

@@ -92,12 +92,6 @@ def plot_forecast_variance(
     return chart
 
 
-def _NA() -> object:
-    import pandas as pd
-
-    return pd.NA
-
-
 def _draw(chart: VarianceChart, image_format: str) -> None:
     import matplotlib
 

@@ -45,7 +45,7 @@ from backend.app.queries.errors import InvalidReadArgument, NotFound
 from backend.app.queries.history import weekly_history_query
 from backend.app.queries.season import forecast_season
 from backend.app.queries.sql import total
-from backend.app.queries.variance import forecast_variance
+from backend.app.queries.variance import cumulative_variance, forecast_variance
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -175,13 +175,11 @@ def forecast_actuals_frame(session: Session, forecast_id: str, week: int) -> pd.
     report = forecast_variance(session, forecast_id, week)
     season_start = forecast_season(session, forecast_id).season_start_date
     rows: list[dict[str, Any]] = []
-    planned = actual = 0
-    for entry in report.weeks:
+    for number, entry in enumerate(report.weeks, 1):
         first, last = season_week_days(entry.week_number, season_start)
         reported = entry.actual_units is not None
-        if reported:
-            planned += entry.forecast_units
-            actual += entry.actual_units or 0
+        # The report's own cumulative rule, over the weeks up to this one.
+        so_far = cumulative_variance(report.weeks[:number])
         rows.append(
             {
                 "week_number": entry.week_number,
@@ -193,12 +191,10 @@ def forecast_actuals_frame(session: Session, forecast_id: str, week: int) -> pd.
                 "variance_pct": entry.variance_pct,
                 "stores_reported": entry.stores_reported,
                 "partial": entry.partial,
-                "cumulative_forecast_units": planned if reported else None,
-                "cumulative_actual_units": actual if reported else None,
-                "cumulative_variance_units": actual - planned if reported else None,
-                "cumulative_variance_pct": (
-                    (actual - planned) / planned if reported and planned else None
-                ),
+                "cumulative_forecast_units": so_far.forecast_units if reported else None,
+                "cumulative_actual_units": so_far.actual_units if reported else None,
+                "cumulative_variance_units": so_far.variance_units if reported else None,
+                "cumulative_variance_pct": so_far.variance_pct if reported else None,
             }
         )
     frame = pd.DataFrame.from_records(rows, columns=list(_ACTUALS_DTYPES))

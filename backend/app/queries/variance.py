@@ -150,7 +150,7 @@ def forecast_variance(session: Session, forecast_id: str, week: int) -> Variance
         allocation_id=allocation_id,
         stores_allocated=allocated,
         weeks=weeks,
-        cumulative=_cumulative(weeks),
+        cumulative=cumulative_variance(weeks),
         stores=[
             StoreSellThrough.model_construct(
                 store_id=store.store_id,
@@ -265,7 +265,7 @@ def _weekly(
     return weeks
 
 
-def _cumulative(weeks: list[WeekVariance]) -> CumulativeVariance:
+def cumulative_variance(weeks: list[WeekVariance]) -> CumulativeVariance:
     """Totals over the weeks that have actuals: a missing week is not a week of zero sales."""
     reported = [week for week in weeks if week.actual_units is not None]
     planned = sum(week.forecast_units for week in reported)

@@ -132,17 +132,28 @@ def refuse_database_output(output: Path, url: str | None = None) -> None:
 
 
 def write_output(output: Path, write: Callable[[TextIO], T], url: str | None = None) -> T:
-    """Write ``output`` through ``write`` as one step: refused if it is a database, written
-    to a temporary file beside it and renamed only when complete, so a failed write
-    leaves neither a half file nor a temporary one."""
+    """Write text to ``output`` through ``write`` as one step (``write_file_output``); the
+    file is new ("x": never an existing one)."""
+
+    def text(partial: Path) -> T:
+        with open(partial, "x", encoding="utf-8", newline="") as out:
+            return write(out)
+
+    return write_file_output(output, text, url)
+
+
+def write_file_output(output: Path, write: Callable[[Path], T], url: str | None = None) -> T:
+    """Have ``write`` write a file at the path it is given, then make it ``output``:
+    refused if ``output`` is a database, written under a temporary name beside it and
+    renamed only when complete, so a failed write leaves neither a half file nor a
+    temporary one."""
     refuse_database_output(output, url)
     output.parent.mkdir(parents=True, exist_ok=True)
-    # A new name of this run's own ("x": never an existing file), with the usual
-    # permissions (mkstemp's would be owner-only).
+    # A new name of this run's own, with the usual permissions (mkstemp's would be
+    # owner-only).
     partial = output.with_name(f".{output.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.partial")
     try:
-        with open(partial, "x", encoding="utf-8", newline="") as out:
-            result = write(out)
+        result = write(partial)
         os.replace(partial, output)
     except BaseException:
         partial.unlink(missing_ok=True)

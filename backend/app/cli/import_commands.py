@@ -8,7 +8,6 @@ or the problems, one ``FILE:LINE: column: what is wrong (value)`` per line.
 from __future__ import annotations
 
 import enum
-import os
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -27,7 +26,7 @@ from backend.app.cli.common import (
     console,
     error_console,
     open_engine,
-    refuse_database_output,
+    write_file_output,
     write_output,
 )
 from backend.app.database.db import DEFAULT_DATABASE_URL
@@ -306,14 +305,11 @@ def export_command(
                 from backend.app.ingest.parquet_export import export_parquet
 
                 assert output is not None
-                refuse_database_output(output, database_url)
-                partial = output.with_name(f".{output.name}.{os.getpid()}.partial")
-                try:
-                    count = export_parquet(engine, table, partial, forecast_id=forecast_id)
-                except BaseException:
-                    partial.unlink(missing_ok=True)
-                    raise
-                os.replace(partial, output)
+                count = write_file_output(
+                    output,
+                    lambda partial: export_parquet(engine, table, partial, forecast_id=forecast_id),
+                    database_url,
+                )
             elif output is None:
                 export_table(engine, table, sys.stdout, forecast_id=forecast_id)
                 return

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from backend.app.cli.app import app
-from backend.app.cli.common import CommandError, DatabaseUrl, console
+from backend.app.cli.common import CommandError, DatabaseUrl, console, write_output
 from backend.app.cli.query_commands import Format, OutputFormat, read_command
 from backend.app.database.db import DEFAULT_DATABASE_URL
 from backend.app.queries import workflow_status
@@ -91,8 +91,8 @@ def lifecycle_command(
         typer.echo(lifecycles.markdown_section())
         return
     try:
-        document = readme.read_text(encoding="utf-8")
-        readme.write_text(lifecycles.with_section(document), encoding="utf-8")
+        document = lifecycles.with_section(readme.read_text(encoding="utf-8"))
+        write_output(readme, lambda out: out.write(document))
     except (OSError, ValueError) as error:
         raise CommandError(f"{readme}: {error}") from None
     typer.echo(f"wrote {readme}")

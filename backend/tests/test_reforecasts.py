@@ -211,6 +211,25 @@ def test_variance_of_either_against_the_originals_actuals(season: Engine) -> Non
     assert {s.store_id: s.units_sold for s in revision.stores} == sold_through_6
 
 
+def test_sell_through_of_a_revision_is_the_seasons(season: Engine) -> None:
+    """The revision holds no actual sales or allocation of its own: its sell-through to
+    date is the season's, measured as its variance is, and any week 1..N may be asked."""
+    with Session(season) as session:
+        _reforecast(session)
+        session.commit()
+    with Session(season) as session:
+        original = queries.sell_through_to_date(session, "F1", 4)
+        revision = queries.sell_through_to_date(session, "F1-R5", 4)
+    sold = sum(units for (_, week), units in SEASON_ACTUALS.items() if week <= 4)
+    shipped = sum(SEASON_SHIPPED.values())
+    assert (revision.units_sold, revision.units_shipped) == (sold, shipped)
+    assert revision.sell_through_pct == pytest.approx(sold / shipped)
+    assert (revision.forecast_id, revision.allocation_id) == ("F1-R5", "A1")
+    assert revision.model_dump(exclude={"forecast_id"}) == original.model_dump(
+        exclude={"forecast_id"}
+    )
+
+
 def test_doctor_finds_a_reforecast_written_around_the_api(season: Engine) -> None:
     with season.begin() as connection:
         connection.execute(

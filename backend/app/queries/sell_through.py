@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from backend.app.maintenance import definitions
 from backend.app.models.markdown import DEFAULT_TARGET_SELL_THROUGH
 from backend.app.queries.errors import InvalidReadArgument, NotFound
-from backend.app.queries.variance import check_week, forecast_horizon, refuse_damaged_rows
+from backend.app.queries.variance import check_week, measured_on, refuse_damaged_rows
 from backend.app.schemas.read_models import SellThroughToDate
 
 
@@ -27,13 +27,16 @@ def sell_through_to_date(
         raise InvalidReadArgument(
             f"target_sell_through_pct {target_sell_through_pct} is outside 0..1"
         )
-    horizon, allocation_id = forecast_horizon(session, forecast_id)
-    check_week(forecast_id, week, horizon)
-    refuse_damaged_rows(session, forecast_id)
+    # Sell-through is the season's to date: a re-forecast is measured, as its variance
+    # is, on the original's actual sales and the latest allocation along its revisions.
+    on = measured_on(session, forecast_id)
+    check_week(forecast_id, week, on.horizon)
+    refuse_damaged_rows(session, on.actuals_forecast_id)
+    allocation_id = on.allocation_id
     if allocation_id is None:
         raise NotFound(f"forecast {forecast_id!r} has no allocation to measure sell-through by")
     measured = definitions.sell_through(
-        session, forecast_id, week, target_sell_through_pct, allocation_id=allocation_id
+        session, on.actuals_forecast_id, week, target_sell_through_pct, allocation_id=allocation_id
     )
     return SellThroughToDate(
         forecast_id=forecast_id,

@@ -62,19 +62,13 @@ from backend.app.schemas.read_models import (
 
 
 @dataclass(frozen=True)
-class _Measured:
+class Measured:
     """What a forecast's variance is measured on."""
 
     horizon: int
     from_week: int
     allocation_id: str | None
     actuals_forecast_id: str  # the forecast its actual sales are stored against
-
-
-def forecast_horizon(session: Session, forecast_id: str) -> tuple[int, str | None]:
-    """The forecast's horizon in weeks and its latest allocation id; NotFound if absent."""
-    row = _forecast_row(session, forecast_id)
-    return int(row[0]), row[1]
 
 
 def refuse_damaged_rows(session: Session, forecast_id: str) -> None:
@@ -101,7 +95,7 @@ def _forecast_row(session: Session, forecast_id: str) -> Any:
     return row
 
 
-def _measured(session: Session, forecast_id: str) -> _Measured:
+def measured_on(session: Session, forecast_id: str) -> Measured:
     """Horizon, weeks and allocation of the forecast; for a re-forecast, the original's
     actual sales and the latest allocation along the chain of revisions."""
     horizon, allocation_id, from_week, revises = _forecast_row(session, forecast_id)
@@ -112,7 +106,7 @@ def _measured(session: Session, forecast_id: str) -> _Measured:
         _, revised_allocation, _, parent = _forecast_row(session, revises)
         allocation_id = allocation_id or revised_allocation
         actuals_forecast_id, revises = revises, parent
-    return _Measured(int(horizon), int(from_week), allocation_id, actuals_forecast_id)
+    return Measured(int(horizon), int(from_week), allocation_id, actuals_forecast_id)
 
 
 def check_week(forecast_id: str, week: int, horizon: int, from_week: int = 1) -> None:
@@ -126,7 +120,7 @@ def check_week(forecast_id: str, week: int, horizon: int, from_week: int = 1) ->
 def forecast_variance(session: Session, forecast_id: str, week: int) -> VarianceReport:
     """Forecast against actual units for weeks 1..``week`` (a re-forecast: from_week..week),
     cumulative, and per store."""
-    measured = _measured(session, forecast_id)
+    measured = measured_on(session, forecast_id)
     allocation_id = measured.allocation_id
     check_week(forecast_id, week, measured.horizon, measured.from_week)
     for measured_id in dict.fromkeys((forecast_id, measured.actuals_forecast_id)):

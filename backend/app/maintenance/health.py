@@ -147,13 +147,10 @@ def sqlite_foreign_key_guards(connection: Connection) -> list[Problem]:
     missing = integrity.missing_guards(connection)
     if not missing:
         return []
-    # `ffdb upgrade` rebuilds the guards, but refuses while orphan rows exist: the
-    # advice must say so, or following it fails.
-    orphans = connection.exec_driver_sql("PRAGMA foreign_key_check").first() is not None
     advice = (
         "guard trigger missing: first delete or repair the orphan rows foreign_key_check "
         "lists, then run `ffdb upgrade` to rebuild the guards"
-        if orphans
+        if integrity.has_orphans(connection)
         else "guard trigger missing: run `ffdb upgrade` to rebuild the guards"
     )
     # Name each missing trigger's table: the child's for insert/update guards, the

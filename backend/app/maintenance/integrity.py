@@ -185,6 +185,12 @@ def _same_sql(a: str, b: str) -> bool:
     return " ".join(a.split()) == " ".join(b.split())
 
 
+def has_orphans(connection: Connection) -> bool:
+    """Whether a row references a missing parent (SQLite's ``foreign_key_check``): then
+    ``ffdb upgrade`` refuses to rebuild guards, so advice must say to repair rows first."""
+    return connection.exec_driver_sql("PRAGMA foreign_key_check").first() is not None
+
+
 def missing_guards(connection: Connection) -> list[str]:
     """Guard triggers the database should have but lacks or holds stale (SQLite only).
 

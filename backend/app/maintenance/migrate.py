@@ -246,8 +246,7 @@ def schema_problem(engine: Engine) -> str | None:
         missing = integrity.missing_guards(connection)
         if missing:
             found = f"{len(missing)} SQLite foreign-key guard trigger(s) missing, e.g. {missing[0]}"
-            if connection.exec_driver_sql("PRAGMA foreign_key_check").first() is not None:
-                # `ffdb upgrade` rebuilds the guards but refuses while orphans exist.
+            if integrity.has_orphans(connection):
                 return (
                     f"{found}, and rows reference missing parents: repair or delete the rows "
                     "`ffdb doctor` lists, then run `ffdb upgrade`"

@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from backend.app.database.db import make_engine, normalize_url  # noqa: E402
+from backend.app.maintenance.definitions import historical_sale_id  # noqa: E402
 from backend.app.maintenance.schema_version import alembic_config  # noqa: E402
 
 QUICK = os.environ.get("BENCH_QUICK", "").lower() in ("1", "true", "yes")
@@ -172,7 +173,8 @@ def history_file(path: Path, rows: int, *, first_week: int = 0, with_ids: bool =
                 store, category = store_id(i // CATEGORIES), category_id(i % CATEGORIES)
                 units = (i * 7919 + week * 31) % 500
                 if with_ids:
-                    lines.append(f"HS:{store}:{category}:{day},{store},{category},{day},{units}\n")
+                    sale_id = historical_sale_id(store, category, day)
+                    lines.append(f"{sale_id},{store},{category},{day},{units}\n")
                 else:
                     lines.append(f"{day},{store},{category},{units}\n")
             out.writelines(lines)

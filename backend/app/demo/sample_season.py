@@ -41,7 +41,7 @@ from backend.app.domain import approvals, records, workflows
 from backend.app.domain.records import ActualSalesRow, ClusterShare, HistoricalSalesRow
 from backend.app.domain.rules import curve_from_units
 from backend.app.maintenance import definitions
-from backend.app.maintenance.definitions import cluster_id_for_tier
+from backend.app.maintenance.definitions import cluster_id_for_tier, season_end, season_week_days
 from backend.app.models.enums import (
     Archetype,
     ExtractionConfidence,
@@ -78,7 +78,7 @@ __all__ = [
 SEASON = "Spring 2025"
 SEASON_START = date(2025, 2, 17)  # a Monday: week 1 of the retailer fixture normal_season
 HORIZON_WEEKS = 12
-SEASON_END = SEASON_START + timedelta(weeks=HORIZON_WEEKS, days=-1)
+SEASON_END = season_end(SEASON_START, HORIZON_WEEKS)
 HISTORY_WEEKS = 156
 ACTUAL_WEEKS = 6
 CHECKPOINT_WEEK = 6
@@ -91,8 +91,10 @@ FORECASTING_METHOD = "seasonal_average_yoy_growth"
 # Every demo run's workflow_id starts with this, followed by the seed and the category.
 DEMO_WORKFLOW_PREFIX = "WF-SS25-DEMO-"
 MODELS_USED = ("seasonal_average_3y", "yoy_growth")
-# When the checkpoint week's actual sales are in: the Monday after week CHECKPOINT_WEEK.
-CHECKPOINT_AT = datetime.combine(SEASON_START + timedelta(weeks=CHECKPOINT_WEEK), time(9), UTC)
+# When the checkpoint week's actual sales are in: 9:00 on the day after its last day.
+CHECKPOINT_AT = datetime.combine(
+    season_week_days(CHECKPOINT_WEEK, SEASON_START)[1] + timedelta(days=1), time(9), UTC
+)
 # Who approves the demo's markdowns.
 PLANNER = "planner@demo.example"
 # The steps of each category's run, in order: (agent, action).

@@ -77,10 +77,10 @@ from backend.app.maintenance.definitions import (
     category_id_from_name,
     historical_sale_ids,
     history_weekday,
+    other_weekday_series_sql,
     season_end,
     week_start,
     weekday_of,
-    weekday_sql,
 )
 from backend.app.models.category import Category
 
@@ -526,21 +526,17 @@ def _check_stored_weekdays(
     stored = connection.execute(text("SELECT EXISTS (SELECT 1 FROM historical_sales)")).scalar()
     if not stored:
         return
-    first_week = (
-        "(SELECT MIN(h.week_start_date) FROM historical_sales h "
-        "WHERE h.store_id = p.store_id AND h.category_id = p.category_id)"
+    pairs = (
+        f"(SELECT MIN(line) AS line, store_id, category_id FROM {WEEKLY_STAGE} "  # noqa: S608
+        "GROUP BY store_id, category_id)"
     )
-    dialect = connection.dialect.name
+    other = other_weekday_series_sql(connection.dialect.name, pairs, weekday)
     rows = connection.execute(
         text(
-            f"SELECT line, store_id, category_id, first_week, COUNT(*) OVER () FROM ("  # noqa: S608
-            f"SELECT p.line, p.store_id, p.category_id, {first_week} AS first_week FROM "
-            f"(SELECT MIN(line) AS line, store_id, category_id FROM {WEEKLY_STAGE} "
-            "GROUP BY store_id, category_id) p) f "
-            f"WHERE first_week IS NOT NULL AND {weekday_sql(dialect, 'first_week')} <> :weekday "
-            "ORDER BY line LIMIT :limit"
+            "SELECT line, store_id, category_id, first_week, COUNT(*) OVER () "  # noqa: S608
+            f"FROM ({other}) f ORDER BY line LIMIT :limit"
         ),
-        {"weekday": int(weekday), "limit": log.limit},
+        {"limit": log.limit},
     ).all()
     if not rows:
         return

@@ -135,6 +135,27 @@ def weekday_sql(dialect: str, expression: str) -> str:
     return f"((CAST(strftime('%w', {expression}) AS INTEGER) + 6) % 7)"
 
 
+def other_weekday_series_sql(dialect: str, pairs: str, weekday: Weekday) -> str:
+    """The one question "which of these (store, category) series already hold weeks that
+    start on a day other than ``weekday``?" (a series keeps one weekday).
+
+    ``pairs`` is SQL naming a table or subquery with ``store_id`` and ``category_id``
+    columns (and any others, kept). The query returns those rows with ``first_week``,
+    the series' first stored week on another weekday, for the series that have one. It
+    looks at every stored week of the pair, so it also holds after this import's own
+    rows (all on ``weekday``) are in; per pair it reads one range of the table's unique
+    (store, category, week) index."""
+    other = (
+        "(SELECT MIN(h.week_start_date) FROM historical_sales h "  # noqa: S608
+        "WHERE h.store_id = p.store_id AND h.category_id = p.category_id AND "
+        f"{weekday_sql(dialect, 'h.week_start_date')} <> {int(weekday)})"
+    )
+    return (
+        f"SELECT * FROM (SELECT p.*, {other} AS first_week FROM {pairs} p) o "  # noqa: S608
+        "WHERE first_week IS NOT NULL"
+    )
+
+
 def history_weekday(connection: Connection | Session) -> Weekday | None:
     """The weekday the stored weekly history starts its weeks on (that of its latest
     week: one index lookup), or None when there is no history."""

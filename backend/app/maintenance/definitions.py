@@ -231,16 +231,28 @@ def natural_id_column(kind: str, *parts: Any) -> Any:
 
     escaped = []
     for part in parts:
-        if pc.any(pc.match_substring_regex(part, "[%:~]")).as_py():
+        # Asked of the distinct values: a key column repeats few of them.
+        if pc.any(pc.match_substring_regex(pc.unique(part), "[%:~]")).as_py():
             for character, escape in (("%", "%25"), (":", "%3A"), ("~", "%7E")):
                 part = pc.replace_substring(part, character, escape)
         escaped.append(part)
-    ids = pc.binary_join_element_wise(kind, *escaped, ":")
-    too_long = pc.greater(pc.utf8_length(ids), KEY_MAX_LENGTH)
-    if pc.any(too_long).as_py():
+    escaped[0] = pc.utf8_replace_slice(escaped[0], start=0, stop=0, replacement=f"{kind}:")
+    ids = pc.binary_join_element_wise(*escaped, text_column(":", escaped[0]))
+    if pc.max(pc.utf8_length(ids)).as_py() > KEY_MAX_LENGTH:
+        too_long = pc.greater(pc.utf8_length(ids), KEY_MAX_LENGTH)
         shortened = [_bounded(text.as_py(), "~") for text in ids.filter(too_long)]
         ids = pc.replace_with_mask(ids, too_long, pa.array(shortened, type=ids.type))
     return ids
+
+
+def text_column(value: str, like: Any) -> Any:
+    """An Arrow string column of ``value`` as long as ``like``, made by compute kernels:
+    any Python value turned into an Arrow one makes pyarrow import pandas (~40 MB
+    resident), which the bounded-memory import paths cannot afford."""
+    import pyarrow.compute as pc
+
+    empty = pc.utf8_slice_codeunits(pc.cast(like, "string"), start=0, stop=0)
+    return pc.utf8_replace_slice(empty, start=0, stop=0, replacement=value)
 
 
 ACTUAL_SALES_KIND = "AS"

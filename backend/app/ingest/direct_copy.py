@@ -127,7 +127,8 @@ def _other_weekdays(cursor: Any, pairs: set[tuple[str, str]], weekday: Weekday |
     stores, categories = zip(*sorted(pairs), strict=True)
     table = pa.table({"store_id": list(stores), "category_id": list(categories)})
     cursor.adbc_ingest(PAIRS, table, mode="replace", temporary=True)
-    cursor.execute(f"SELECT EXISTS ({other_weekday_series_sql('postgresql', PAIRS, weekday)})")
+    series = other_weekday_series_sql("postgresql", PAIRS, weekday, including_new_rows=True)
+    cursor.execute(f"SELECT EXISTS ({series})")
     other = bool(cursor.fetchone()[0])
     cursor.execute(f"DROP TABLE IF EXISTS {PAIRS}")
     return other

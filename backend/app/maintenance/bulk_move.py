@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, text
+from sqlalchemy.exc import IntegrityError
 
 from backend.app.maintenance.integrity import GUARD_PREFIX
 
@@ -262,23 +263,38 @@ def upsert(
     # In primary-key order the table's B-trees grow at their ends instead of at random
     # pages: on SQLite several times fewer page writes for a large batch.
     in_key_order = " ORDER BY 1" if connection.dialect.name == "sqlite" else ""
-    # An empty table holds none of the keys: no need to probe it once per staged row.
-    stored = (
-        connection.execute(
-            text(f"SELECT EXISTS (SELECT 1 FROM {move.table})")  # noqa: S608
-        ).scalar()
-        and connection.execute(
-            text(f"SELECT EXISTS (SELECT 1 FROM {staging} s JOIN {move.table} ON {match})")  # noqa: S608
-        ).scalar()
-    )
-    updated = 0
-    if not stored:
+
+    def plain_insert() -> int:
         with (
             _insert_guards_set_aside(connection, move.table, staging),
             _indexes_rebuilt(connection, move.table, staged),
             _checks_proven(connection, move.table, checked),
         ):
-            inserted = connection.execute(text(insert + in_key_order)).rowcount
+            return int(connection.execute(text(insert + in_key_order)).rowcount)
+
+    updated = 0
+    # An empty table holds none of the keys: no need to probe it once per staged row.
+    stored = connection.execute(
+        text(f"SELECT EXISTS (SELECT 1 FROM {move.table})")  # noqa: S608
+    ).scalar()
+    if stored and connection.dialect.name == "sqlite":
+        # The probe below is one random index lookup per staged row, the plain insert's
+        # writes are in key order: the insert is tried first, its unique index stopping
+        # it at the first stored key (the savepoint undoes the rows before it).
+        attempt = connection.begin_nested()
+        try:
+            inserted = plain_insert()
+        except IntegrityError:
+            attempt.rollback()
+        else:
+            attempt.commit()
+            return Moved(inserted, 0, staged - inserted)
+    elif stored:
+        stored = connection.execute(
+            text(f"SELECT EXISTS (SELECT 1 FROM {staging} s JOIN {move.table} ON {match})")  # noqa: S608
+        ).scalar()
+    if not stored:
+        inserted = plain_insert()
     else:
         check_duplicates()
         updated = connection.execute(

@@ -135,25 +135,35 @@ def weekday_sql(dialect: str, expression: str) -> str:
     return f"((CAST(strftime('%w', {expression}) AS INTEGER) + 6) % 7)"
 
 
-def other_weekday_series_sql(dialect: str, pairs: str, weekday: Weekday) -> str:
+def other_weekday_series_sql(
+    dialect: str, pairs: str, weekday: Weekday, *, including_new_rows: bool = False
+) -> str:
     """The one question "which of these (store, category) series already hold weeks that
     start on a day other than ``weekday``?" (a series keeps one weekday).
 
     ``pairs`` is SQL naming a table or subquery with ``store_id`` and ``category_id``
     columns (and any others, kept). The query returns those rows with ``first_week``,
-    the series' first stored week on another weekday, for the series that have one. It
-    looks at every stored week of the pair, so it also holds after this import's own
-    rows (all on ``weekday``) are in; per pair it reads one range of the table's unique
-    (store, category, week) index."""
-    other = (
-        "(SELECT MIN(h.week_start_date) FROM historical_sales h "  # noqa: S608
-        "WHERE h.store_id = p.store_id AND h.category_id = p.category_id AND "
-        f"{weekday_sql(dialect, 'h.week_start_date')} <> {int(weekday)})"
-    )
-    return (
-        f"SELECT * FROM (SELECT p.*, {other} AS first_week FROM {pairs} p) o "  # noqa: S608
-        "WHERE first_week IS NOT NULL"
-    )
+    the first stored week of the series that starts on another weekday, for the series
+    that have one.
+
+    Before the new rows are stored, the series' first week answers for all of them (they
+    share one weekday): one index lookup per pair. ``including_new_rows``: the file's
+    rows (all on ``weekday``) are already in and may be the first, so every stored week
+    of the pair is read (one range of the unique (store, category, week) index)."""
+    day = weekday_sql(dialect, "h.week_start_date")
+    of_pair = "h.store_id = p.store_id AND h.category_id = p.category_id"
+    if including_new_rows:
+        first = (
+            f"(SELECT MIN(h.week_start_date) FROM historical_sales h WHERE {of_pair} "  # noqa: S608
+            f"AND {day} <> {int(weekday)})"
+        )
+        condition = "first_week IS NOT NULL"
+    else:
+        first = f"(SELECT MIN(h.week_start_date) FROM historical_sales h WHERE {of_pair})"  # noqa: S608
+        condition = (
+            f"first_week IS NOT NULL AND {weekday_sql(dialect, 'first_week')} <> {int(weekday)}"
+        )
+    return f"SELECT * FROM (SELECT p.*, {first} AS first_week FROM {pairs} p) o WHERE {condition}"  # noqa: S608
 
 
 def history_weekday(connection: Connection | Session) -> Weekday | None:

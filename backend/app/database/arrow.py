@@ -21,7 +21,7 @@ Arrow data never pay for loading them.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -127,9 +127,11 @@ def arrow_transaction(url: str | URL) -> Iterator[Connection]:
             cursor.close()
 
 
-def write_sqlite_file(path: Path, table: str, batches: Any) -> None:
+def write_sqlite_file(path: Path, table: str, batches: Any, schema: Sequence[str] = ()) -> None:
     """Write Arrow ``batches`` (a ``RecordBatchReader``) as ``table`` into a NEW private
     SQLite file at ``path``: prepared-statement batches in C, no Python per row.
+    ``schema``: statements that create ``table`` (and its indexes) first; without them
+    the driver creates it from the batches' schema.
 
     Not the project's database: a scratch file nobody else opens, so the caution above
     does not apply, and it needs neither a journal nor fsync (a crash loses only it).
@@ -146,7 +148,7 @@ def write_sqlite_file(path: Path, table: str, batches: Any) -> None:
     try:
         connection = adbc_driver_manager.AdbcConnection(database)
         try:
-            for pragma in ("PRAGMA journal_mode=OFF", "PRAGMA synchronous=OFF"):
+            for pragma in ("PRAGMA journal_mode=OFF", "PRAGMA synchronous=OFF", *schema):
                 statement = adbc_driver_manager.AdbcStatement(connection)
                 try:
                     statement.set_sql_query(pragma)
@@ -159,7 +161,9 @@ def write_sqlite_file(path: Path, table: str, batches: Any) -> None:
                     **{
                         adbc_driver_manager.INGEST_OPTION_TARGET_TABLE: table,
                         adbc_driver_manager.INGEST_OPTION_MODE: (
-                            adbc_driver_manager.INGEST_OPTION_MODE_CREATE
+                            adbc_driver_manager.INGEST_OPTION_MODE_APPEND
+                            if schema
+                            else adbc_driver_manager.INGEST_OPTION_MODE_CREATE
                         ),
                     }
                 )

@@ -47,6 +47,7 @@ from backend.app.ingest.transaction import import_transaction
 from backend.app.maintenance.bulk_move import (
     ACTUAL_SALES_MOVE,
     StagedRow,
+    StagingRefused,
     create_staging,
     delete_uncovered,
     drop_staging,
@@ -71,6 +72,7 @@ from backend.app.models.keys import key_rule_holds
 FIRST_WEEK, LAST_WEEK = 1, 12  # actual_sales' CHECK on week_number
 SHOWN = 10  # stores (or rows) a completeness problem names before "and N more"
 WEEKLY_STAGE = "ffdb_stage_actuals"
+WEEKLY_KEY = ("store_id", "week_number")  # of a file (its forecast is the one given)
 DAILY_STAGE = "ffdb_stage_daily_actuals"
 WEEKLY_COLUMNS = (
     ("line", "int"),
@@ -158,7 +160,14 @@ def import_actuals(
                 rows = _weekly_rows(csv_file, layout, log, season, week)
                 load_staging(connection, WEEKLY_STAGE, WEEKLY_COLUMNS, rows)
             require_rows(csv_file, log)
-            _check(connection, log, WEEKLY_STAGE, ("store_id", "week_number"), "store and week")
+            _check(
+                connection,
+                log,
+                WEEKLY_STAGE,
+                WEEKLY_KEY,
+                "store and week",
+                unique=bool(checked) and connection.dialect.name == "sqlite",
+            )
             staged = csv_file.rows_read
         else:
             create_staging(connection, DAILY_STAGE, DAILY_COLUMNS)
@@ -176,7 +185,7 @@ def import_actuals(
                 _check_days(connection, log, season)
             _check_stores(connection, log, season)
         if not options.replace:
-            _check_changes(connection, log)
+            _check_changes(connection, log, forecast_id)
         log.raise_if_any()
         _move(connection, forecast_id, result, staged, replace=options.replace, checked=checked)
         drop_staging(connection, WEEKLY_STAGE)
@@ -246,11 +255,13 @@ def _stage_plain_weekly(
     savepoint = connection.begin_nested()
     try:
         if connection.dialect.name == "sqlite":
-            load_staging_file(connection, WEEKLY_STAGE, WEEKLY_COLUMNS, staged())
+            # A file that repeats a key goes row by row, which names the lines: so the
+            # staged rows need no duplicate check here.
+            load_staging_file(connection, WEEKLY_STAGE, WEEKLY_COLUMNS, staged(), unique=WEEKLY_KEY)
         else:
             create_staging(connection, WEEKLY_STAGE, WEEKLY_COLUMNS)
             load_staging_batches(connection, WEEKLY_STAGE, WEEKLY_COLUMNS, staged())
-    except columns.NotPlain:
+    except (columns.NotPlain, StagingRefused):
         savepoint.rollback()
         return False
     savepoint.commit()
@@ -349,10 +360,17 @@ def _other_week(season: _Season, found: int, week: int, chosen_by: tuple[int, st
 
 
 def _check(
-    connection: Connection, log: ProblemLog, staging: str, key: tuple[str, ...], what: str
+    connection: Connection,
+    log: ProblemLog,
+    staging: str,
+    key: tuple[str, ...],
+    what: str,
+    *,
+    unique: bool = False,
 ) -> None:
+    """Unknown stores and repeated keys (``unique``: the staging table refused those)."""
     checks.unknown_references(connection, log, staging, "store_id", "stores", "store_id", "store")
-    if checks.has_duplicates(connection, staging, key):
+    if not unique and checks.has_duplicates(connection, staging, key):
         shown = " || ' ' || ".join(f"CAST({column} AS TEXT)" for column in key)
         checks.duplicate_keys(connection, log, staging, key, shown, what)
 
@@ -433,8 +451,14 @@ def _check_stores(connection: Connection, log: ProblemLog, season: _Season) -> N
             )
 
 
-def _check_changes(connection: Connection, log: ProblemLog) -> None:
+def _check_changes(connection: Connection, log: ProblemLog, forecast_id: str) -> None:
     """Rows already loaded with another value: changing them needs ``--replace``."""
+    # A forecast's first actuals: nothing loaded to compare (saves a lookup per row).
+    if not connection.execute(
+        text("SELECT EXISTS (SELECT 1 FROM actual_sales WHERE forecast_id = :forecast_id)"),
+        {"forecast_id": forecast_id},
+    ).scalar():
+        return
     rows = connection.execute(
         text(
             "SELECT s.line, s.store_id, s.week_number, a.units_sold, s.units_sold, "  # noqa: S608

@@ -256,8 +256,10 @@ def _stage_plain_weekly(
     try:
         if connection.dialect.name == "sqlite":
             # A file that repeats a key goes row by row, which names the lines: so the
-            # staged rows need no duplicate check here.
-            load_staging_file(connection, WEEKLY_STAGE, WEEKLY_COLUMNS, staged(), unique=WEEKLY_KEY)
+            # staged rows need no duplicate check here. Week first: files come a week at
+            # a time, so the key index grows at its end.
+            unique = ("week_number", "store_id")
+            load_staging_file(connection, WEEKLY_STAGE, WEEKLY_COLUMNS, staged(), unique=unique)
         else:
             create_staging(connection, WEEKLY_STAGE, WEEKLY_COLUMNS)
             load_staging_batches(connection, WEEKLY_STAGE, WEEKLY_COLUMNS, staged())

@@ -135,16 +135,24 @@ def forecasts_of_category(
     )
 
 
+def revision_chain(session: Session, forecast_id: str) -> list[str]:
+    """``forecast_id``, the forecast it revises, and so on back to the season's original
+    (the last): the one walk of a re-forecast's revisions. NotFound if a forecast of the
+    chain does not exist; a damaged chain that loops ends before it repeats a forecast."""
+    chain = [forecast_id]
+    while True:
+        row = session.execute(
+            select(Forecast.revises_forecast_id).where(Forecast.forecast_id == chain[-1])
+        ).one_or_none()
+        if row is None:
+            raise NotFound(f"forecast {chain[-1]!r} does not exist")
+        parent = row.revises_forecast_id
+        if parent is None or parent in chain:
+            return chain
+        chain.append(parent)
+
+
 def season_forecast_id(session: Session, forecast_id: str) -> str:
     """The original forecast a re-forecast (chain) revises; the forecast itself if it
     revises none. Actual sales and markdowns are stored against it."""
-    seen = {forecast_id}
-    current = forecast_id
-    while True:
-        parent = session.scalar(
-            select(Forecast.revises_forecast_id).where(Forecast.forecast_id == current)
-        )
-        if parent is None or parent in seen:
-            return current
-        seen.add(parent)
-        current = parent
+    return revision_chain(session, forecast_id)[-1]

@@ -72,6 +72,14 @@ def latest_forecast(session: Session, category_id: str, season: str) -> Forecast
     )
 
 
+def forecast_curve(session: Session, forecast_id: str) -> list[CurvePoint]:
+    """The forecast's weekly demand curve, in week order."""
+    forecast = session.get(Forecast, forecast_id)
+    if forecast is None:
+        raise NotFound(f"forecast {forecast_id!r} does not exist")
+    return _curve(forecast)
+
+
 def forecast_by_id(session: Session, forecast_id: str) -> ForecastDetail:
     """A forecast with its curve (week order), its cluster distribution (cluster_id
     order) with each cluster's store count, and the ids of its re-forecasts."""

@@ -30,7 +30,7 @@ from backend.app.maintenance.definitions import (
 )
 from backend.tests.support.cli import run_ffdb
 from backend.tests.support.exports import write_file as write
-from backend.tests.support.meanings import MEANINGS_DIR, twelve_store_database
+from backend.tests.support.meanings import MEANINGS_DIR, add_categories, twelve_store_database
 from backend.tests.support.snapshot import snapshot
 
 DATA = MEANINGS_DIR
@@ -360,17 +360,7 @@ def test_a_daily_file_finds_a_category_by_the_definitions_idea_of_the_same_name(
     for category_id, name in stored.items():
         assert category_id_from_name(name) == category_id_from_name(in_file[category_id])
         assert name.strip().lower() != in_file[category_id].strip().lower()
-    with Session(db) as session:
-        for category_id, name in stored.items():
-            records.upsert_category(
-                session,
-                category_id=category_id,
-                category_name=name,
-                season_start_date=date(2025, 3, 1),
-                season_end_date=date(2025, 5, 23),
-                season_length_weeks=12,
-            )
-        session.commit()
+    add_categories(db, stored)
     before = {table: rows for table, rows in snapshot(db).items() if table == "categories"}
     file = write(
         tmp_path / "daily.csv",

@@ -22,6 +22,7 @@ from backend.tests.support.samples import (
     SEASON_CURVE,
     SEASON_SHIPPED,
     SEASON_WEEKS,
+    season_allocation,
 )
 from backend.tests.support.snapshot import snapshot
 
@@ -51,6 +52,19 @@ def _reforecast(session: Session, **overrides: Any) -> Forecast:
     }
     values.update(overrides)
     return records.record_reforecast(session, **values)
+
+
+def _reforecast_of_the_revision(session: Session) -> Forecast:
+    """F1-R7: a re-forecast of F1-R5 from week 7."""
+    return _reforecast(
+        session,
+        forecast_id="F1-R7",
+        revises_forecast_id="F1-R5",
+        from_week=7,
+        weekly_demand_curve=_curve({7: 100, 8: 50}),
+        total_season_demand=150,
+        cluster_distribution=_shares(150),
+    )
 
 
 def test_a_reforecast_is_linked_and_the_original_stays(season: Engine) -> None:
@@ -136,15 +150,7 @@ def test_a_revision_of_a_revision_starts_later(season: Engine) -> None:
         _reforecast(session)
         with pytest.raises(DomainRuleError, match=r"must start in week 6\.\.8"):
             _reforecast(session, forecast_id="F1-R5b", revises_forecast_id="F1-R5")
-        _reforecast(
-            session,
-            forecast_id="F1-R7",
-            revises_forecast_id="F1-R5",
-            from_week=7,
-            weekly_demand_curve=_curve({7: 100, 8: 50}),
-            total_season_demand=150,
-            cluster_distribution=_shares(150),
-        )
+        _reforecast_of_the_revision(session)
         session.commit()
         assert queries.season_forecast_id(session, "F1-R7") == "F1"
         assert queries.latest_forecast(session, "WD", "Spring 2025").forecast_id == "F1-R7"
@@ -271,27 +277,8 @@ def test_every_read_walks_a_chain_of_revisions_alike(season: Engine) -> None:
     by every read."""
     with Session(season) as session:
         _reforecast(session)
-        records.record_allocation(
-            session,
-            allocation_id="A5",
-            forecast_id="F1-R5",
-            manufacturing_qty=1_300,
-            initial_allocation_total=sum(SEASON_SHIPPED.values()),
-            holdback_total=0,
-            store_allocations=[
-                {"store_id": store, "initial": units, "holdback": 0}
-                for store, units in SEASON_SHIPPED.items()
-            ],
-        )
-        _reforecast(
-            session,
-            forecast_id="F1-R7",
-            revises_forecast_id="F1-R5",
-            from_week=7,
-            weekly_demand_curve=_curve({7: 100, 8: 50}),
-            total_season_demand=150,
-            cluster_distribution=_shares(150),
-        )
+        season_allocation(session, "A5", "F1-R5", held={})
+        _reforecast_of_the_revision(session)
         session.commit()
     with Session(season) as session:
         assert queries.revision_chain(session, "F1-R7") == ["F1-R7", "F1-R5", "F1"]

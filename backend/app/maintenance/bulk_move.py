@@ -115,6 +115,7 @@ def load_staging_batches(
 
 # An attached staging file is the schema ``{table}{STAGED_FILE_SUFFIX}``.
 STAGED_FILE_SUFFIX = "_file"
+_SCRATCH_PREFIX = "ffdb-stage-"  # the directory each staging file gets, deleted with it
 
 
 class StagingRefused(Exception):
@@ -160,7 +161,7 @@ def load_staging_file(
             failure.append(error)  # the driver reports it as its own error
             raise
 
-    directory = Path(tempfile.mkdtemp(prefix="ffdb-stage-"))
+    directory = Path(tempfile.mkdtemp(prefix=_SCRATCH_PREFIX))
     path = directory / f"{table}.db"
     create = []
     if unique:
@@ -189,9 +190,10 @@ def detach_staging_files(connection: Connection) -> None:
         return
     driver: Any = connection.connection.driver_connection
     for _seq, name, file in driver.execute("PRAGMA database_list").fetchall():
-        if str(name).endswith(STAGED_FILE_SUFFIX):
+        directory = Path(file).parent
+        if str(name).endswith(STAGED_FILE_SUFFIX) and directory.name.startswith(_SCRATCH_PREFIX):
             driver.execute(f'DETACH DATABASE "{name}"')
-            shutil.rmtree(Path(file).parent, ignore_errors=True)
+            shutil.rmtree(directory, ignore_errors=True)
 
 
 def staging_schema(connection: Connection, table: str) -> str:

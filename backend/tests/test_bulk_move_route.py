@@ -302,3 +302,31 @@ print(import_historical_sales(engine, path).inserted, "pandas" in sys.modules)
         [sys.executable, "-c", script], check=True, capture_output=True, text=True, env=environment
     ).stdout.split()
     assert out == [str(4 * STORES * CATEGORIES), "False"]
+
+
+@pytest.mark.parametrize("kind", ["history", "actuals"])
+def test_a_dry_run_by_the_bulk_route_counts_and_leaves_the_database_as_it_was(
+    kind: str, database_cache: DatabaseCache, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _bulk(monkeypatch, on=True)
+    content = _history(range(4)) if kind == "history" else _actuals(1)
+    path = write_file(tmp_path / "dry.csv", content)
+    with database_cache.copy(HEAD, tmp_path / "dry.db") as url:
+        engine = make_engine(url)
+        try:
+            _parents(engine)
+            before, schema = snapshot(engine), _schema(engine)
+            counts = []
+            for dry_run in (True, False):
+                options = ImportOptions(dry_run=dry_run)
+                if kind == "history":
+                    result = import_historical_sales(engine, path, options)
+                else:
+                    result = import_actuals(engine, path, FORECAST, options)
+                counts.append((result.inserted, result.updated))
+                if dry_run:
+                    assert snapshot(engine) == before
+                    assert _schema(engine) == schema
+        finally:
+            engine.dispose()
+    assert counts[0] == counts[1] == (len(content.splitlines()) - 1, 0)

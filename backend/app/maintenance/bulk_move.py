@@ -118,17 +118,11 @@ STAGED_FILE_SUFFIX = "_file"
 _SCRATCH_PREFIX = "ffdb-stage-"  # the directory each staging file gets, deleted with it
 
 
-class StagingRefused(Exception):
-    """The staging file's unique key refused a row: the file repeats a key."""
-
-
 def load_staging_file(
     connection: Connection,
     table: str,
     columns: Columns,
     batches: Iterable[Sequence[Any]],
-    *,
-    unique: tuple[str, ...] = (),
 ) -> int:
     """SQLite: stream Arrow batches (one array per staging column, in order) into a
     scratch SQLite file through the Arrow driver, in C, and attach it to ``connection``,
@@ -138,9 +132,6 @@ def load_staging_file(
 
     The file is read, never written, by the import; ``detach_staging_files`` (after the
     transaction ends: SQLite cannot detach inside one) drops it.
-
-    ``unique``: columns no two staged rows may share; a repeat raises ``StagingRefused``
-    (cheaper kept while writing, rows mostly arriving in key order, than a GROUP BY).
     """
     import pyarrow as pa
 
@@ -163,10 +154,9 @@ def load_staging_file(
 
     directory = Path(tempfile.mkdtemp(prefix=_SCRATCH_PREFIX))
     path = directory / f"{table}.db"
-    create = []
-    if unique:
-        body = ", ".join(f"{name} {_TYPES['sqlite'][kind]}" for name, kind in columns)
-        create = [f"CREATE TABLE {table} ({body}, UNIQUE ({', '.join(unique)}))"]
+    # Declared, not left to the driver: the same column types as a TEMP staging table's.
+    body = ", ".join(f"{name} {_TYPES['sqlite'][kind]}" for name, kind in columns)
+    create = [f"CREATE TABLE {table} ({body})"]
     try:
         write_sqlite_file(
             path, table, pa.RecordBatchReader.from_batches(schema, record_batches()), create
@@ -175,8 +165,6 @@ def load_staging_file(
         shutil.rmtree(directory, ignore_errors=True)
         if failure:
             raise failure[0] from None
-        if unique and "UNIQUE constraint failed" in str(error):
-            raise StagingRefused(str(error)) from None
         raise
     drop_staging(connection, table)  # a TEMP table of that name would hide the file's
     connection.exec_driver_sql("ATTACH DATABASE ? AS " + table + STAGED_FILE_SUFFIX, (str(path),))
@@ -265,6 +253,7 @@ def upsert(
     *,
     check_duplicates: Callable[[], None] = lambda: None,
     checked: Collection[str] = frozenset(),
+    parents_found: Collection[str] = frozenset(),
 ) -> Moved:
     """Move ``staged`` rows from ``staging`` into ``move.table``, counting what changed.
 
@@ -277,6 +266,10 @@ def upsert(
     ``checked`` names CHECK constraints of the table that the caller proved every staged
     row passes (the Arrow paths check whole columns): when it covers them all, SQLite
     does not evaluate them again row by row on the insert (``_checks_proven``).
+
+    ``parents_found`` names foreign-key columns for which the caller has already found a
+    parent row of every staged value (its set-based checks, in this transaction): the
+    insert's guards need not look for them again (``_insert_guards_set_aside``).
     """
     match = " AND ".join(
         f"{move.table}.{column} = {move.staged(connection, column)}" for column in move.key
@@ -292,7 +285,7 @@ def upsert(
 
     def plain_insert() -> int:
         with (
-            _insert_guards_set_aside(connection, move.table, staging),
+            _insert_guards_set_aside(connection, move.table, staging, parents_found),
             _indexes_rebuilt(connection, move.table, staged),
             _checks_proven(connection, move.table, checked),
         ):
@@ -330,7 +323,7 @@ def upsert(
             )
         ).rowcount
         with (
-            _insert_guards_set_aside(connection, move.table, staging),
+            _insert_guards_set_aside(connection, move.table, staging, parents_found),
             _indexes_rebuilt(connection, move.table, staged),
             _checks_proven(connection, move.table, checked),
         ):
@@ -356,7 +349,9 @@ def stage_and_upsert(
 
 
 @contextmanager
-def _insert_guards_set_aside(connection: Connection, table: str, staging: str) -> Iterator[None]:
+def _insert_guards_set_aside(
+    connection: Connection, table: str, staging: str, parents_found: Collection[str] = ()
+) -> Iterator[None]:
     """On SQLite, the guard triggers that refuse orphan inserts into ``table``
     (``maintenance/integrity.py``) are dropped for one bulk insert and recreated from
     their stored definitions right after, inside the caller's transaction.
@@ -365,13 +360,14 @@ def _insert_guards_set_aside(connection: Connection, table: str, staging: str) -
     twice, the checks cost a quarter of a large import), or, with the pragma off (the
     importers: ``ingest/transaction.py``), one query per foreign key has just found a
     parent for every distinct staged value (a row-by-row check costs several times
-    more); otherwise the guards stay and refuse the orphans. No other connection sees
+    more; the columns in ``parents_found`` the caller's checks already covered);
+    otherwise the guards stay and refuse the orphans. No other connection sees
     the gap: the writer holds the write lock, readers see the last commit, and a failure
     rolls the drop back with everything else.
     """
     if connection.dialect.name != "sqlite" or not (
         connection.exec_driver_sql("PRAGMA foreign_keys").scalar()
-        or _parents_present(connection, table, staging)
+        or _parents_present(connection, table, staging, parents_found)
     ):
         yield
         return
@@ -391,13 +387,18 @@ def _insert_guards_set_aside(connection: Connection, table: str, staging: str) -
         connection.exec_driver_sql(sql)
 
 
-def _parents_present(connection: Connection, table: str, staging: str) -> bool:
-    """Whether every staged value of each foreign key of ``table`` has its parent row."""
+def _parents_present(
+    connection: Connection, table: str, staging: str, parents_found: Collection[str]
+) -> bool:
+    """Whether every staged value of each foreign key of ``table`` has its parent row
+    (``parents_found``: columns known to, from the caller's own checks)."""
     import backend.app.models  # noqa: F401  (every table on the metadata)
     from backend.app.database.base import Base
 
     for foreign_key in Base.metadata.tables[table].foreign_keys:
         column, parent = foreign_key.parent.name, foreign_key.column
+        if column in parents_found:
+            continue
         orphan = connection.exec_driver_sql(
             f"SELECT EXISTS (SELECT 1 FROM (SELECT DISTINCT {column} AS v FROM {staging}) s "  # noqa: S608
             f"WHERE s.v IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {parent.table.name} p "

@@ -161,7 +161,7 @@ def load_staging_file(
         write_sqlite_file(
             path, table, pa.RecordBatchReader.from_batches(schema, record_batches()), create
         )
-    except BaseException as error:
+    except BaseException:
         shutil.rmtree(directory, ignore_errors=True)
         if failure:
             raise failure[0] from None

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -254,6 +254,7 @@ def upsert(
     check_duplicates: Callable[[], None] = lambda: None,
     checked: Collection[str] = frozenset(),
     parents_found: Collection[str] = frozenset(),
+    parent_values: Mapping[str, Collection[str]] | None = None,
 ) -> Moved:
     """Move ``staged`` rows from ``staging`` into ``move.table``, counting what changed.
 
@@ -270,6 +271,9 @@ def upsert(
     ``parents_found`` names foreign-key columns for which the caller has already found a
     parent row of every staged value (its set-based checks, in this transaction): the
     insert's guards need not look for them again (``_insert_guards_set_aside``).
+    ``parent_values``: the distinct staged values of some foreign-key columns, gathered
+    by the caller as it staged them; their parents are then looked up from these, not
+    from a scan of every staged row.
     """
     match = " AND ".join(
         f"{move.table}.{column} = {move.staged(connection, column)}" for column in move.key
@@ -285,7 +289,7 @@ def upsert(
 
     def plain_insert() -> int:
         with (
-            _insert_guards_set_aside(connection, move.table, staging, parents_found),
+            _insert_guards_set_aside(connection, move.table, staging, parents_found, parent_values),
             _indexes_rebuilt(connection, move.table, staged),
             _checks_proven(connection, move.table, checked),
         ):
@@ -323,7 +327,7 @@ def upsert(
             )
         ).rowcount
         with (
-            _insert_guards_set_aside(connection, move.table, staging, parents_found),
+            _insert_guards_set_aside(connection, move.table, staging, parents_found, parent_values),
             _indexes_rebuilt(connection, move.table, staged),
             _checks_proven(connection, move.table, checked),
         ):
@@ -350,7 +354,11 @@ def stage_and_upsert(
 
 @contextmanager
 def _insert_guards_set_aside(
-    connection: Connection, table: str, staging: str, parents_found: Collection[str] = ()
+    connection: Connection,
+    table: str,
+    staging: str,
+    parents_found: Collection[str] = (),
+    parent_values: Mapping[str, Collection[str]] | None = None,
 ) -> Iterator[None]:
     """On SQLite, the guard triggers that refuse orphan inserts into ``table``
     (``maintenance/integrity.py``) are dropped for one bulk insert and recreated from
@@ -367,7 +375,7 @@ def _insert_guards_set_aside(
     """
     if connection.dialect.name != "sqlite" or not (
         connection.exec_driver_sql("PRAGMA foreign_keys").scalar()
-        or _parents_present(connection, table, staging, parents_found)
+        or _parents_present(connection, table, staging, parents_found, parent_values or {})
     ):
         yield
         return
@@ -388,7 +396,11 @@ def _insert_guards_set_aside(
 
 
 def _parents_present(
-    connection: Connection, table: str, staging: str, parents_found: Collection[str]
+    connection: Connection,
+    table: str,
+    staging: str,
+    parents_found: Collection[str],
+    parent_values: Mapping[str, Collection[str]],
 ) -> bool:
     """Whether every staged value of each foreign key of ``table`` has its parent row
     (``parents_found``: columns known to, from the caller's own checks)."""
@@ -399,14 +411,25 @@ def _parents_present(
         column, parent = foreign_key.parent.name, foreign_key.column
         if column in parents_found:
             continue
+        distinct = f"(SELECT DISTINCT {column} AS v FROM {staging})"  # noqa: S608
+        values = parent_values.get(column)
+        if values is not None:
+            # A few thousand values at most, against a scan and sort of every staged row.
+            create_staging(connection, _PARENT_VALUES, (("v", "text"),))
+            load_staging(connection, _PARENT_VALUES, (("v", "text"),), ((v,) for v in values))
+            distinct = f"temp.{_PARENT_VALUES}"
         orphan = connection.exec_driver_sql(
-            f"SELECT EXISTS (SELECT 1 FROM (SELECT DISTINCT {column} AS v FROM {staging}) s "  # noqa: S608
+            f"SELECT EXISTS (SELECT 1 FROM {distinct} s "  # noqa: S608
             f"WHERE s.v IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {parent.table.name} p "
             f"WHERE p.{parent.name} = s.v))"
         ).scalar()
+        drop_staging(connection, _PARENT_VALUES)
         if orphan:
             return False
     return True
+
+
+_PARENT_VALUES = "ffdb_stage_parent_values"
 
 
 @contextmanager

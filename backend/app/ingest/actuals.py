@@ -47,13 +47,13 @@ from backend.app.ingest.transaction import import_transaction
 from backend.app.maintenance.bulk_move import (
     ACTUAL_SALES_MOVE,
     StagedRow,
+    StagingRefused,
     create_staging,
     delete_uncovered,
     drop_staging,
     load_staging,
     load_staging_batches,
     load_staging_file,
-    staging_schema,
     upsert,
 )
 from backend.app.maintenance.definitions import (
@@ -168,7 +168,7 @@ def import_actuals(
                 WEEKLY_STAGE,
                 WEEKLY_KEY,
                 "store and week",
-                unique=bool(checked),
+                unique=bool(checked) and connection.dialect.name == "sqlite",
             )
             staged = csv_file.rows_read
         else:
@@ -237,10 +237,6 @@ def _stage_plain_weekly(
     import pyarrow.compute as pc
 
     def staged() -> Iterator[list[Any]]:
-        # Each row's (store, week), kept to find a repeat once all are read: a unique
-        # index on the staging file would cost more than the rest of its writing. An
-        # actuals file holds at most 12 weeks of a forecast's stores, so they fit.
-        keys = []
         for batch in columns.batches(csv_file, layout, ("store_id", "week_number", "units_sold")):
             stores = columns.plain_ids(batch.columns["store_id"])
             numbers = columns.small_whole_numbers(batch.columns["week_number"])
@@ -251,27 +247,25 @@ def _stage_plain_weekly(
                 raise columns.NotPlain("a week other than --week")
             units = columns.small_whole_numbers(batch.columns["units_sold"])
             forecasts = text_column(season.forecast_id, stores)
-            week_texts = pc.cast(numbers, pa.string())
-            ids = natural_id_column(ACTUAL_SALES_KIND, forecasts, stores, week_texts)
+            ids = natural_id_column(
+                ACTUAL_SALES_KIND, forecasts, stores, pc.cast(numbers, pa.string())
+            )
             if not (key_rule_holds(ids) and key_rule_holds(pc.unique(forecasts))):
                 raise columns.NotPlain("an id the key rule refuses")  # never: said, not assumed
-            # A plain id holds no line break: "store\nweek" names one (store, week).
-            keys.append(pc.binary_join_element_wise(stores, week_texts, "\n"))
             yield [batch.lines(), ids, forecasts, stores, numbers, units]
-        # A file that repeats a key goes row by row, which names the lines: so the
-        # staged rows need no duplicate check later.
-        staged_keys = pa.chunked_array(keys, type=pa.string())
-        if pc.count_distinct(staged_keys).as_py() != len(staged_keys):
-            raise columns.NotPlain("a repeated store and week")
 
     savepoint = connection.begin_nested()
     try:
         if connection.dialect.name == "sqlite":
-            load_staging_file(connection, WEEKLY_STAGE, WEEKLY_COLUMNS, staged())
+            # A file that repeats a key goes row by row, which names the lines: so the
+            # staged rows need no duplicate check here. Week first: files come a week at
+            # a time, so the key index grows at its end.
+            unique = ("week_number", "store_id")
+            load_staging_file(connection, WEEKLY_STAGE, WEEKLY_COLUMNS, staged(), unique=unique)
         else:
             create_staging(connection, WEEKLY_STAGE, WEEKLY_COLUMNS)
             load_staging_batches(connection, WEEKLY_STAGE, WEEKLY_COLUMNS, staged())
-    except columns.NotPlain:
+    except (columns.NotPlain, StagingRefused):
         savepoint.rollback()
         return False
     savepoint.commit()
@@ -428,13 +422,6 @@ def _check_stores(connection: Connection, log: ProblemLog, season: _Season) -> N
     file: else one problem per week naming the first missing stores and how many."""
     if season.allocation_id is None:
         return
-    if connection.dialect.name == "sqlite":
-        # One probe per allocated store and week below: without an index, a scan each.
-        schema = staging_schema(connection, WEEKLY_STAGE)
-        connection.exec_driver_sql(
-            f"CREATE INDEX IF NOT EXISTS {schema}.ix_{WEEKLY_STAGE}_week_store "
-            f"ON {WEEKLY_STAGE} (week_number, store_id)"
-        )
     staged = table(WEEKLY_STAGE, column("store_id"), column("week_number"), column("line"))
     weeks = connection.execute(
         select(staged.c.week_number, func.min(staged.c.line))

@@ -118,11 +118,17 @@ STAGED_FILE_SUFFIX = "_file"
 _SCRATCH_PREFIX = "ffdb-stage-"  # the directory each staging file gets, deleted with it
 
 
+class StagingRefused(Exception):
+    """The staging file's unique key refused a row: the file repeats a key."""
+
+
 def load_staging_file(
     connection: Connection,
     table: str,
     columns: Columns,
     batches: Iterable[Sequence[Any]],
+    *,
+    unique: tuple[str, ...] = (),
 ) -> int:
     """SQLite: stream Arrow batches (one array per staging column, in order) into a
     scratch SQLite file through the Arrow driver, in C, and attach it to ``connection``,
@@ -132,6 +138,9 @@ def load_staging_file(
 
     The file is read, never written, by the import; ``detach_staging_files`` (after the
     transaction ends: SQLite cannot detach inside one) drops it.
+
+    ``unique``: columns no two staged rows may share; a repeat raises ``StagingRefused``
+    (cheaper kept while writing, rows mostly arriving in key order, than a GROUP BY).
     """
     import pyarrow as pa
 
@@ -156,15 +165,18 @@ def load_staging_file(
     path = directory / f"{table}.db"
     # Declared, not left to the driver: the same column types as a TEMP staging table's.
     body = ", ".join(f"{name} {_TYPES['sqlite'][kind]}" for name, kind in columns)
-    create = [f"CREATE TABLE {table} ({body})"]
+    key = f", UNIQUE ({', '.join(unique)})" if unique else ""
+    create = [f"CREATE TABLE {table} ({body}{key})"]
     try:
         write_sqlite_file(
             path, table, pa.RecordBatchReader.from_batches(schema, record_batches()), create
         )
-    except BaseException:
+    except BaseException as error:
         shutil.rmtree(directory, ignore_errors=True)
         if failure:
             raise failure[0] from None
+        if unique and "UNIQUE constraint failed" in str(error):
+            raise StagingRefused(str(error)) from None
         raise
     drop_staging(connection, table)  # a TEMP table of that name would hide the file's
     connection.exec_driver_sql("ATTACH DATABASE ? AS " + table + STAGED_FILE_SUFFIX, (str(path),))

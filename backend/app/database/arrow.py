@@ -133,10 +133,15 @@ def arrow_transaction(url: str | URL) -> Iterator[Connection]:
 
 
 @contextmanager
-def arrow_snapshot(url: str | URL, count: int) -> Iterator[list[Connection]]:
+def arrow_snapshot(
+    url: str | URL, count: int, first: Connection | None = None
+) -> Iterator[list[Connection]]:
     """Up to ``count`` ADBC connections, each in a read transaction, that all see one
     snapshot of the database: reads split across them (in parallel threads) answer as
-    one read would, even while another connection commits. Ended and closed afterwards.
+    one read would, even while another connection commits. Transactions are ended and
+    the connections opened here closed afterwards; ``first``, an open autocommit
+    connection to ``url`` (one that already looked at the data), is used as the first
+    and left open.
 
     PostgreSQL: the first connection exports its REPEATABLE READ snapshot
     (``pg_export_snapshot``) and the others import it. SQLite has no such call here: the
@@ -147,12 +152,14 @@ def arrow_snapshot(url: str | URL, count: int) -> Iterator[list[Connection]]:
     """
     if count < 1:
         raise ValueError(f"count={count}: at least one connection")
-    if count == 1:
-        with arrow_connection(url) as connection:
-            yield [connection]
-        return
     with ExitStack() as stack:
-        connections = [stack.enter_context(arrow_connection(url)) for _ in range(count)]
+        if first is None:
+            first = stack.enter_context(arrow_connection(url))
+        if count == 1:
+            yield [first]
+            return
+        connections = [first]
+        connections += [stack.enter_context(arrow_connection(url)) for _ in range(count - 1)]
         if is_sqlite(url):
             watch = stack.enter_context(arrow_connection(url))
             connections = _sqlite_snapshot(watch, connections)

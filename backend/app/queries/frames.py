@@ -60,6 +60,9 @@ HISTORY_LEVELS: tuple[HistoryLevel, ...] = ("total", "cluster", "store")
 # Connections (and threads) the per-store history is read through: one per core, a few
 # at most (each is a connection, and on PostgreSQL a server process).
 READ_PARTS = max(1, min(4, os.cpu_count() or 1))
+# On PostgreSQL each more connection costs about 0.1 s (the ADBC driver loads the type
+# catalogue on connect): a read the planner expects to be smaller stays on one.
+SPLIT_MIN_ROWS = 500_000
 
 
 def database_url(bind: Bind) -> URL:
@@ -331,24 +334,45 @@ def _read_by_store_ranges(
 
     url = database_url(bind)
     backend = url.get_backend_name()
-    with arrow_snapshot(url, parts) as connections:
-        first = connections[0]
+    with arrow_connection(url) as first:
         store_ids = _fetch(first, backend, select(Store.store_id).order_by(Store.store_id))
-        statements = _store_ranges(statement, store_ids.column(0).to_pylist(), len(connections))
-        if len(statements) == 1:
-            tables = [_typed(_fetch(first, backend, statement), statement)]
-        else:
-            from concurrent.futures import ThreadPoolExecutor
+        if backend == "postgresql" and _estimated_rows(first, statement) < SPLIT_MIN_ROWS:
+            parts = 1
+        with arrow_snapshot(url, parts, first) as connections:
+            statements = _store_ranges(statement, store_ids.column(0).to_pylist(), len(connections))
+            if len(statements) == 1:
+                tables = [_typed(_fetch(first, backend, statement), statement)]
+            else:
+                from concurrent.futures import ThreadPoolExecutor
 
-            def read(connection: Any, part: AnySelect) -> pa.Table:
-                return _typed(_fetch(connection, backend, part), part)
+                def read(connection: Any, part: AnySelect) -> pa.Table:
+                    return _typed(_fetch(connection, backend, part), part)
 
-            with ThreadPoolExecutor(max_workers=len(statements)) as pool:
-                tables = list(pool.map(read, connections, statements))
-        table = pa.concat_tables(tables)
-        if table.num_rows == 0:
-            _check_keys(first, backend, keys)
+                with ThreadPoolExecutor(max_workers=len(statements)) as pool:
+                    tables = list(pool.map(read, connections, statements))
+            table = pa.concat_tables(tables)
+            if table.num_rows == 0:
+                _check_keys(first, backend, keys)
     return _encoded(table)
+
+
+def _estimated_rows(connection: Any, statement: AnySelect) -> float:
+    """The PostgreSQL planner's estimate of the statement's rows (planning only, from the
+    statistics ANALYZE and autovacuum keep); 0 when the statement needs parameters."""
+    sql, parameters = _compiled(statement, "postgresql")
+    if parameters:
+        return 0.0
+    cursor = connection.cursor()
+    try:
+        cursor.execute("SET standard_conforming_strings = on")
+        # EXPLAIN cannot run inside the COPY the driver wraps a query in by default.
+        cursor.adbc_statement.set_options(**{"adbc.postgresql.use_copy": "false"})
+        cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}")
+        found = cursor.fetchone()
+    finally:
+        cursor.close()
+    plan = json.loads(found[0]) if found else []
+    return float(plan[0]["Plan"]["Plan Rows"]) if plan else 0.0
 
 
 def _store_ranges(statement: AnySelect, store_ids: Sequence[str], parts: int) -> list[AnySelect]:

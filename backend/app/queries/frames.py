@@ -17,8 +17,11 @@ PostgreSQL), the columns are given their documented types in Arrow (ISO date tex
   actuals with ``<NA>`` for weeks without actuals (not zeros).
 
 Weeks are those the table holds (a week without a row is absent, not a zero); rows are
-ordered by their key (cluster or store, then week). pandas and pyarrow are imported
-inside the functions, so importing this module (and ``ffdb``) stays cheap.
+ordered by their key (cluster or store, then week). The per-store history, the one big
+read, is fetched as ranges of store ids on ``READ_PARTS`` connections in parallel
+threads, all on one snapshot, and put back together in key order: the same frame as one
+read. pandas and pyarrow are imported inside the functions, so importing this module
+(and ``ffdb``) stays cheap.
 """
 
 from __future__ import annotations
@@ -328,7 +331,9 @@ def _read_by_store_ranges(
     order the comparisons use (the same column type and collation), so the ranges cover
     every row once and, concatenated in pivot order, keep the statement's order. The
     drivers leave the GIL while they fetch (SQLite's C loop, PostgreSQL's COPY reader),
-    and each PostgreSQL range has its own server process scanning the index.
+    and each PostgreSQL range has its own server process scanning the index. On
+    PostgreSQL a read the planner expects below ``SPLIT_MIN_ROWS`` stays on one
+    connection.
     """
     import pyarrow as pa
 

@@ -36,7 +36,7 @@ from sqlalchemy.engine import URL
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from support import fresh_database
+from support import fresh_database, load
 
 from backend.app.database.db import make_engine, normalize_url, redacted
 from backend.app.maintenance.integrity import drop_guards, install_guards
@@ -155,13 +155,19 @@ def same_frames(url: URL, engine: Engine, rows: int) -> None:
 
 
 def interleaved_medians(reads: dict[str, Callable[[], int]], repeats: int) -> dict[str, float]:
+    """Each read's median; every repeat is printed with its ratio and the load average
+    (other work on the machine moves both reads)."""
     times: dict[str, list[float]] = {name: [] for name in reads}
-    for _ in range(repeats):
+    for number in range(1, repeats + 1):
         for name, read in reads.items():
             gc.collect()
             started = time.perf_counter()
             read()
             times[name].append(time.perf_counter() - started)
+        now = {name: found[-1] for name, found in times.items()}
+        ratio = now["read_sql"] / now["arrow"]
+        shown = ", ".join(f"{name} {seconds:.2f} s" for name, seconds in now.items())
+        print(f"  repeat {number}: {shown}: {ratio:.1f}x ({load()})", flush=True)
     return {name: statistics.median(found) for name, found in times.items()}
 
 

@@ -27,6 +27,7 @@ read. pandas and pyarrow are imported inside the functions, so importing this mo
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Sequence
 from itertools import pairwise
@@ -364,14 +365,20 @@ def _read_by_store_ranges(
 def _estimated_rows(connection: Any, statement: AnySelect) -> float:
     """The PostgreSQL planner's estimate of the statement's rows (planning only, from the
     statistics ANALYZE and autovacuum keep); 0 when the statement needs parameters."""
+    from adbc_driver_manager import NotSupportedError
+
     sql, parameters = _compiled(statement, "postgresql")
     if parameters:
         return 0.0
     cursor = connection.cursor()
     try:
         cursor.execute("SET standard_conforming_strings = on")
-        # EXPLAIN cannot run inside the COPY the driver wraps a query in by default.
-        cursor.adbc_statement.set_options(**{"adbc.postgresql.use_copy": "false"})
+        # EXPLAIN cannot run inside the COPY the driver wraps a query in by default; a
+        # driver too old for the option gives no estimate, and the read splits.
+        try:
+            cursor.adbc_statement.set_options(**{"adbc.postgresql.use_copy": "false"})
+        except NotSupportedError:
+            return math.inf
         cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}")
         found = cursor.fetchone()
     finally:

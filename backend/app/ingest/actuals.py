@@ -458,10 +458,7 @@ def _check_stores(connection: Connection, log: ProblemLog, season: _Season) -> N
 def _check_changes(connection: Connection, log: ProblemLog, forecast_id: str) -> None:
     """Rows already loaded with another value: changing them needs ``--replace``."""
     # A forecast's first actuals: nothing loaded to compare (saves a lookup per row).
-    if not connection.execute(
-        text("SELECT EXISTS (SELECT 1 FROM actual_sales WHERE forecast_id = :forecast_id)"),
-        {"forecast_id": forecast_id},
-    ).scalar():
+    if not _has_actuals(connection, forecast_id):
         return
     rows = connection.execute(
         text(
@@ -485,6 +482,15 @@ def _check_changes(connection: Connection, log: ProblemLog, forecast_id: str) ->
         for line, store, week, stored, units, _total in rows
     ]
     log.add_counted(found, int(rows[0][5]))
+
+
+def _has_actuals(connection: Connection, forecast_id: str) -> bool:
+    return bool(
+        connection.execute(
+            text("SELECT EXISTS (SELECT 1 FROM actual_sales WHERE forecast_id = :forecast_id)"),
+            {"forecast_id": forecast_id},
+        ).scalar()
+    )
 
 
 def _sum_days(connection: Connection, forecast_id: str) -> int:
@@ -528,5 +534,7 @@ def _move(
             staged,
             checked=checked,
             parents_found=ACTUALS_PARENTS_FOUND,
+            # Its key holds the forecast: a forecast's first actuals meet no stored key.
+            none_stored=not _has_actuals(connection, forecast_id),
         )
     )

@@ -267,6 +267,7 @@ def upsert(
     checked: Collection[str] = frozenset(),
     parents_found: Collection[str] = frozenset(),
     parent_values: Mapping[str, Collection[str]] | None = None,
+    none_stored: bool = False,
 ) -> Moved:
     """Move ``staged`` rows from ``staging`` into ``move.table``, counting what changed.
 
@@ -286,6 +287,10 @@ def upsert(
     ``parent_values``: the distinct staged values of some foreign-key columns, gathered
     by the caller as it staged them; their parents are then looked up from these, not
     from a scan of every staged row.
+
+    ``none_stored``: the caller knows no staged key is stored yet (actuals of a forecast
+    that has none): the plain insert runs at once, without a savepoint around it, whose
+    journal of every stored page the insert touches costs seconds on a large table.
     """
     match = " AND ".join(
         f"{move.table}.{column} = {move.staged(connection, column)}" for column in move.key
@@ -309,9 +314,12 @@ def upsert(
 
     updated = 0
     # An empty table holds none of the keys: no need to probe it once per staged row.
-    stored = connection.execute(
-        text(f"SELECT EXISTS (SELECT 1 FROM {move.table})")  # noqa: S608
-    ).scalar()
+    stored = (
+        not none_stored
+        and connection.execute(
+            text(f"SELECT EXISTS (SELECT 1 FROM {move.table})")  # noqa: S608
+        ).scalar()
+    )
     if stored and connection.dialect.name == "sqlite":
         # The probe below is one random index lookup per staged row, the plain insert's
         # writes are in key order: the insert is tried first, its unique index stopping

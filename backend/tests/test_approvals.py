@@ -176,6 +176,52 @@ def test_re_recording_a_decided_markdown_is_refused_clearly(season: Engine) -> N
         assert markdown is not None and markdown.recommended_markdown_pct == 0.1
 
 
+def test_a_refused_decision_names_what_the_lifecycle_allows(season: Engine) -> None:
+    with Session(season) as session:
+        approvals.approve_markdown(session, "M1", actor="ana", at=T0)
+        with pytest.raises(approvals.IllegalDecision) as backwards:
+            approvals.reject_markdown(session, "M1", actor="ana", at=T0)
+        approvals.apply_markdown(session, "M1", actor="ana", at=T0)
+        with pytest.raises(approvals.IllegalDecision) as final:
+            approvals.approve_markdown(session, "M1", actor="ana", at=T0)
+    assert str(backwards.value) == (
+        "markdown M1: approved -> rejected is not allowed (from approved only applied)"
+    )
+    assert str(final.value) == (
+        "markdown M1: applied -> approved is not allowed (applied is final)"
+    )
+
+
+def test_re_recording_is_compare_and_set_too(season: Engine) -> None:
+    """A writer that still holds M1 as pending while another approves it: the re-record's
+    UPDATE ... WHERE status = 'pending' matches nothing, and the decision stays."""
+    with Session(season, expire_on_commit=False) as writer:
+        seen = writer.get(Markdown, "M1")
+        assert seen is not None and seen.status is M.PENDING
+        writer.commit()  # ends the read (SQLite would serialize the two otherwise)
+        with Session(season) as other:
+            approvals.approve_markdown(other, "M1", actor="ana", at=T0)
+            other.commit()
+        with pytest.raises(ValueError) as refused:
+            records.record_markdown(
+                writer,
+                markdown_id="M1",
+                forecast_id="F1",
+                week_number=4,
+                recommended_markdown_pct=0.25,
+            )
+        assert seen.status is M.APPROVED  # refreshed: the writer sees the status that won
+        writer.rollback()
+    assert str(refused.value) == (
+        "markdown M1 was decided by another writer meanwhile: "
+        "a decided markdown cannot be recorded again"
+    )
+    assert _status(season) == "approved"
+    with Session(season) as session:
+        markdown = session.get(Markdown, "M1")
+        assert markdown is not None and markdown.recommended_markdown_pct == 0.1
+
+
 def test_doctor_reports_an_applied_markdown_never_approved(
     season: Engine, capsys: pytest.CaptureFixture[str]
 ) -> None:

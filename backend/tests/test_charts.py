@@ -11,6 +11,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from sqlalchemy import event
 from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session
 
@@ -18,6 +19,7 @@ from backend.app.charts.variance import ChartError, plot_forecast_variance
 from backend.app.database.db import make_engine
 from backend.app.demo.charts import DOCS_CHART, write_docs_chart
 from backend.app.models import Forecast
+from backend.app.queries import forecast_variance
 from backend.tests.support.cli import run_ffdb
 from backend.tests.support.expected_reads import expected_variance
 
@@ -93,6 +95,31 @@ def test_svg_shows_the_curve_actuals_cumulative_and_checkpoint(db: Session, tmp_
     assert len(_points(root, "cumulative-variance")) == len(reported)
     checkpoint = _points(root, "markdown-checkpoint")
     assert checkpoint[0][0] == pytest.approx(points[5][0])  # drawn at week 6's x
+
+
+def test_a_report_already_read_is_drawn_without_reading_it_again(
+    db: Session, tmp_path: Path
+) -> None:
+    """``ffdb variance --plot`` prints the report and draws it: the chart is made from
+    that one report (no actual_sales read again) and is the chart of the forecast."""
+    report = forecast_variance(db, "FC-CAT-WD-SS25", 9)
+    statements: list[str] = []
+
+    def seen(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(statement)
+
+    engine = db.get_bind()
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        given = plot_forecast_variance(db, "FC-CAT-WD-SS25", 9, tmp_path / "a.svg", report=report)
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert statements and not [s for s in statements if "actual_sales" in s]
+    read = plot_forecast_variance(db, "FC-CAT-WD-SS25", 9, tmp_path / "b.svg")
+    assert {**vars(given), "path": None} == {**vars(read), "path": None}
+    assert (tmp_path / "a.svg").read_bytes() == (tmp_path / "b.svg").read_bytes()
+    with pytest.raises(ValueError, match="through week 9, not FC-CAT-WD-SS25 through week 8"):
+        plot_forecast_variance(db, "FC-CAT-WD-SS25", 8, tmp_path / "c.svg", report=report)
 
 
 def test_a_season_without_checkpoint_or_actuals_draws_no_such_marks(

@@ -7,11 +7,13 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session
 
+from backend.app import queries
 from backend.app.database.base import Base
 from backend.app.database.db import make_engine
 from backend.app.domain import records
 from backend.app.domain.violations import find_rule_violations
 from backend.app.maintenance.schema_version import current_revision, head_revision
+from backend.app.models import Forecast
 from backend.app.models.enums import FashionTier
 from backend.tests.support.backends import migrate
 from backend.tests.support.cli import run_ffdb
@@ -53,6 +55,24 @@ def test_demo_builds_reports_and_can_run_again(
             assert set(counts) == STORY_TABLES | EXTENSION_TABLES, counts
             assert all(counts.values()), counts
             assert find_rule_violations(connection) == []
+        # The decisions shown are the agents' read of each forecast's markdowns.
+        shown_markdowns = 0
+        with Session(engine) as session:
+            for forecast in session.scalars(select(Forecast).order_by(Forecast.forecast_id)):
+                for markdown in queries.markdowns_of_forecast(session, forecast.forecast_id):
+                    moves = "; ".join(
+                        f"{move.from_status} -> {move.to_status} by {move.actor} at "
+                        f"{move.changed_at:%Y-%m-%d %H:%M:%S} UTC"
+                        for move in markdown.trail
+                    )
+                    name = forecast.category.category_name
+                    shown = " ".join(
+                        f"{name}: {markdown.reasoning} ({moves or 'undecided'})".split()
+                    )
+                    assert shown in out
+                    assert markdown.status.value in out
+                    shown_markdowns += 1
+        assert shown_markdowns == 3  # one per category
     finally:
         engine.dispose()
 

@@ -22,10 +22,15 @@ from sqlalchemy.orm import Session
 
 from backend.app.domain import records
 from backend.app.domain.records import HistoricalSalesRow
-from backend.app.maintenance.definitions import Weekday, historical_sale_id, weekday_of
+from backend.app.maintenance.definitions import (
+    Weekday,
+    category_id_from_name,
+    historical_sale_id,
+    weekday_of,
+)
 from backend.tests.support.cli import run_ffdb
 from backend.tests.support.exports import write_file as write
-from backend.tests.support.meanings import MEANINGS_DIR, twelve_store_database
+from backend.tests.support.meanings import MEANINGS_DIR, add_categories, twelve_store_database
 from backend.tests.support.snapshot import snapshot
 
 DATA = MEANINGS_DIR
@@ -327,6 +332,52 @@ def test_history_of_unknown_categories_needs_their_season(
     for (_, category, _), (_, units) in _history(db).items():
         per_category[category] = per_category.get(category, 0) + units
     assert per_category == {"ä_wear": 15, "ü_wear": 15, "womens_dresses": 15}
+
+
+# (category id, one name, the same name in another Unicode form): case folding ('ß' is
+# 'ss'), NFKC (fullwidth letters), NFKC again (a decomposed 'é').
+ALIKE = (
+    ("CAT-STR", "Straße", "STRASSE"),
+    ("CAT-TOPS", "\uff34\uff2f\uff30\uff33", "Tops"),
+    ("CAT-CAFE", "Cafe\u0301", "Caf\u00e9"),
+)
+
+
+@pytest.mark.parametrize("stored_first", [True, False], ids=["stored-form", "file-form"])
+def test_a_daily_file_finds_a_category_by_the_definitions_idea_of_the_same_name(
+    db: Engine,
+    migrated_url: URL,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    stored_first: bool,
+) -> None:
+    """Stored categories whose ids are not made from their names, named in another
+    Unicode form in the file (either form stored, the other in the file): each is the
+    stored category, as ``category_id_from_name`` says the two names are one; none is
+    taken for a new category."""
+    stored = {key: (one if stored_first else other) for key, one, other in ALIKE}
+    in_file = {key: (other if stored_first else one) for key, one, other in ALIKE}
+    for category_id, name in stored.items():
+        assert category_id_from_name(name) == category_id_from_name(in_file[category_id])
+        assert name.strip().lower() != in_file[category_id].strip().lower()
+    add_categories(db, stored)
+    before = {table: rows for table, rows in snapshot(db).items() if table == "categories"}
+    file = write(
+        tmp_path / "daily.csv",
+        DAILY
+        + "".join(f"2024-03-04,S001,{name},{n}\n" for n, name in enumerate(in_file.values(), 1)),
+    )
+    # No season given: a name taken for a new category would be refused.
+    outcome = run_ffdb(
+        capsys, "import", "historical-sales", str(file), "--database-url", migrated_url
+    )
+    assert outcome.exit_code == 0, outcome.stderr
+    assert {category: units for (_, category, _), (_, units) in _history(db).items()} == {
+        "CAT-STR": 1,
+        "CAT-TOPS": 2,
+        "CAT-CAFE": 3,
+    }
+    assert {table: rows for table, rows in snapshot(db).items() if table == "categories"} == before
 
 
 def test_unknown_category_ids_of_a_weekly_file_need_their_season_too(

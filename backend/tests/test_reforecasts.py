@@ -22,6 +22,7 @@ from backend.tests.support.samples import (
     SEASON_CURVE,
     SEASON_SHIPPED,
     SEASON_WEEKS,
+    season_allocation,
 )
 from backend.tests.support.snapshot import snapshot
 
@@ -51,6 +52,19 @@ def _reforecast(session: Session, **overrides: Any) -> Forecast:
     }
     values.update(overrides)
     return records.record_reforecast(session, **values)
+
+
+def _reforecast_of_the_revision(session: Session) -> Forecast:
+    """F1-R7: a re-forecast of F1-R5 from week 7."""
+    return _reforecast(
+        session,
+        forecast_id="F1-R7",
+        revises_forecast_id="F1-R5",
+        from_week=7,
+        weekly_demand_curve=_curve({7: 100, 8: 50}),
+        total_season_demand=150,
+        cluster_distribution=_shares(150),
+    )
 
 
 def test_a_reforecast_is_linked_and_the_original_stays(season: Engine) -> None:
@@ -136,15 +150,7 @@ def test_a_revision_of_a_revision_starts_later(season: Engine) -> None:
         _reforecast(session)
         with pytest.raises(DomainRuleError, match=r"must start in week 6\.\.8"):
             _reforecast(session, forecast_id="F1-R5b", revises_forecast_id="F1-R5")
-        _reforecast(
-            session,
-            forecast_id="F1-R7",
-            revises_forecast_id="F1-R5",
-            from_week=7,
-            weekly_demand_curve=_curve({7: 100, 8: 50}),
-            total_season_demand=150,
-            cluster_distribution=_shares(150),
-        )
+        _reforecast_of_the_revision(session)
         session.commit()
         assert queries.season_forecast_id(session, "F1-R7") == "F1"
         assert queries.latest_forecast(session, "WD", "Spring 2025").forecast_id == "F1-R7"
@@ -262,3 +268,32 @@ def test_doctor_finds_a_reforecast_written_around_the_api(season: Engine) -> Non
             "season is 'Autumn 2025' but forecast F1 it revises has 'Spring 2025'",
         ),
     ]
+
+
+def test_every_read_walks_a_chain_of_revisions_alike(season: Engine) -> None:
+    """F1 <- F1-R5 <- F1-R7, the middle one with an allocation of its own: the season's
+    forecast, the allocation the stock went out by and what variance is measured on come
+    from one walk (``revision_chain``), so they agree; an unknown forecast is NotFound
+    by every read."""
+    with Session(season) as session:
+        _reforecast(session)
+        season_allocation(session, "A5", "F1-R5", held={})
+        _reforecast_of_the_revision(session)
+        session.commit()
+    with Session(season) as session:
+        assert queries.revision_chain(session, "F1-R7") == ["F1-R7", "F1-R5", "F1"]
+        assert queries.season_forecast_id(session, "F1-R7") == "F1"
+        assert queries.allocation_of_forecast(session, "F1-R7").allocation_id == "A5"
+        variance = queries.forecast_variance(session, "F1-R7", 7)
+        assert (variance.actuals_forecast_id, variance.allocation_id) == ("F1", "A5")
+        assert queries.sell_through_to_date(session, "F1-R7", 7).allocation_id == "A5"
+        # The original keeps its own allocation; the revisions do not change it.
+        assert queries.allocation_of_forecast(session, "F1").allocation_id == "A1"
+        for read in (
+            queries.revision_chain,
+            queries.season_forecast_id,
+            queries.allocation_of_forecast,
+            lambda session, forecast_id: queries.forecast_variance(session, forecast_id, 1),
+        ):
+            with pytest.raises(queries.NotFound, match="forecast 'NOPE' does not exist"):
+                read(session, "NOPE")

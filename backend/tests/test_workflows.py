@@ -111,7 +111,19 @@ def test_completed_to_running_names_the_move_and_why(season: Engine) -> None:
         with pytest.raises(workflows.IllegalTransition) as refused:
             workflows.run(session, "W1")
     assert str(refused.value) == (
-        "workflow W1: completed -> running is not allowed (completed is finished)"
+        "workflow W1: completed -> running is not allowed (completed is final)"
+    )
+
+
+def test_a_refused_move_lists_the_moves_the_lifecycle_allows(season: Engine) -> None:
+    """Runs and markdowns explain a refused move in one wording (``Lifecycle.refusal``)."""
+    with Session(season) as session:
+        _start(session)
+        with pytest.raises(workflows.IllegalTransition) as refused:
+            workflows.complete(session, "W1")
+    assert str(refused.value) == (
+        "workflow W1: pending -> completed is not allowed "
+        "(from pending only running, failed, cancelled)"
     )
 
 

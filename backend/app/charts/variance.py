@@ -4,8 +4,9 @@ Top panel: the forecast's weekly demand curve over its whole season, the actual 
 of the weeks reported through week N (a week without actuals has no bar: missing is
 not zero), and the markdown checkpoint week when the season names one. Bottom panel:
 the cumulative variance (actual - forecast over the weeks reported so far, in % of the
-forecast). The numbers are ``queries.frames.forecast_actuals_frame``'s, so the chart
-shows exactly what ``ffdb variance`` prints.
+forecast). The numbers are ``queries.frames.forecast_actuals_frame``'s, made from one
+variance report (the one ``ffdb variance`` prints, passed in when it has been read), so
+the chart shows exactly what ``ffdb variance`` prints.
 
 The file type follows the extension (``.png`` or ``.svg``). SVG keeps its text as text
 and names the drawn series by id (``forecast-curve``, ``actual-units``,
@@ -21,8 +22,11 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from backend.app.queries.frames import forecast_actuals_frame
+from backend.app.queries.forecasts import forecast_curve
+from backend.app.queries.frames import variance_frame
 from backend.app.queries.season import forecast_season
+from backend.app.queries.variance import forecast_variance
+from backend.app.schemas.read_models import VarianceReport
 
 CHART_SUFFIXES = (".png", ".svg")
 # Stable element ids in the SVG.
@@ -62,16 +66,30 @@ def chart_format(path: Path) -> str:
 
 
 def plot_forecast_variance(
-    session: Session, forecast_id: str, week: int, path: Path
+    session: Session,
+    forecast_id: str,
+    week: int,
+    path: Path,
+    *,
+    report: VarianceReport | None = None,
 ) -> VarianceChart:
-    """Write the chart of ``forecast_id`` with actuals through ``week`` to ``path``."""
+    """Write the chart of ``forecast_id`` with actuals through ``week`` to ``path``.
+    ``report`` is ``forecast_variance(session, forecast_id, week)`` when the caller has
+    already read it (``ffdb variance --plot`` prints it too): it is not read again."""
     import pandas as pd
 
     image_format = chart_format(path)
+    if report is None:
+        report = forecast_variance(session, forecast_id, week)
+    elif (report.forecast_id, report.week) != (forecast_id, week):
+        raise ValueError(
+            f"the report is of {report.forecast_id} through week {report.week}, "
+            f"not {forecast_id} through week {week}"
+        )
     season = forecast_season(session, forecast_id)
     # The whole season's curve; actuals only through the week asked for.
-    frame = forecast_actuals_frame(session, forecast_id, season.horizon_weeks)
-    through = forecast_actuals_frame(session, forecast_id, week)
+    curve = forecast_curve(session, forecast_id)
+    through = variance_frame(report, season.season_start_date)
     reported = through[through["actual_units"].notna()]
     chart = VarianceChart(
         path=path,
@@ -79,8 +97,8 @@ def plot_forecast_variance(
         title=f"{season.category_name} ({forecast_id}): forecast against actuals "
         f"through week {week}",
         through_week=week,
-        weeks=[int(w) for w in frame["week_number"]],
-        forecast_units=[int(u) for u in frame["forecast_units"]],
+        weeks=[point.week_number for point in curve],
+        forecast_units=[point.demand_units for point in curve],
         actual_weeks=[int(w) for w in reported["week_number"]],
         actual_units=[int(u) for u in reported["actual_units"]],
         cumulative_variance_pct=[

@@ -35,11 +35,9 @@ from backend.app.models import (
     ActualSales,
     Category,
     Forecast,
-    Markdown,
-    MarkdownStatusChange,
     WorkflowLog,
 )
-from backend.app.queries import workflow_status
+from backend.app.queries import markdowns_of_forecast, workflow_status
 
 
 def _holds_foreign_data(engine: Engine) -> str | None:
@@ -140,9 +138,14 @@ def _markdown_decisions(session: Session, summary: DemoSummary) -> Table:
         table.add_column(column, justify="left" if column in ("category", "status") else "right")
     reasons = []
     for category_id, markdown_id in summary.markdown_ids.items():
-        markdown = session.get(Markdown, markdown_id)
+        # The agents' read of a forecast's markdowns and their trails, not a copy of it.
+        (markdown,) = (
+            found
+            for found in markdowns_of_forecast(session, summary.forecast_ids[category_id])
+            if found.markdown_id == markdown_id
+        )
         category = session.get(Category, category_id)
-        assert markdown is not None and category is not None
+        assert category is not None
         table.add_row(
             category.category_name,
             f"{markdown.sell_through_pct:.1%}",
@@ -154,11 +157,7 @@ def _markdown_decisions(session: Session, summary: DemoSummary) -> Table:
         moves = "; ".join(
             f"{move.from_status} -> {move.to_status} by {move.actor} at "
             f"{move.changed_at:%Y-%m-%d %H:%M:%S} UTC"
-            for move in session.scalars(
-                select(MarkdownStatusChange)
-                .where(MarkdownStatusChange.markdown_id == markdown_id)
-                .order_by(MarkdownStatusChange.changed_at, MarkdownStatusChange.change_id)
-            )
+            for move in markdown.trail
         )
         reasons.append(f"{category.category_name}: {markdown.reasoning} ({moves or 'undecided'})")
     table.caption = "\n".join(reasons)

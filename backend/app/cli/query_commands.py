@@ -78,7 +78,7 @@ def variance_command(
         database_url, lambda session: forecast_variance(session, forecast_id, week), output_format
     )
     if plot is not None:
-        _plot(database_url, forecast_id, week, plot)
+        _plot(database_url, report, plot)
     if output_format is OutputFormat.JSON:
         return
     console.print(_weeks_table(report))
@@ -95,12 +95,13 @@ def _check_chart_path(path: Path) -> None:
         raise CommandError(str(error)) from None
 
 
-def _plot(database_url: str, forecast_id: str, week: int, path: Path) -> None:
-    """Draw the variance chart (matplotlib loads only here) and say where it went."""
+def _plot(database_url: str, report: VarianceReport, path: Path) -> None:
+    """Draw the variance chart of the report just read, not reading it again (matplotlib
+    loads only here), and say where it went."""
     from backend.app.charts.variance import plot_forecast_variance
 
     with open_engine(database_url) as engine, Session(read_only(engine)) as session:
-        plot_forecast_variance(session, forecast_id, week, path)
+        plot_forecast_variance(session, report.forecast_id, report.week, path, report=report)
     error_console.print(f"chart written to {path}", markup=False, highlight=False)
 
 

@@ -10,16 +10,15 @@ key (markdown, status reached), since a markdown reaches each status at most onc
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
-from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from backend.app.domain import status_moves
 from backend.app.maintenance.definitions import natural_id
 from backend.app.models import Markdown, MarkdownStatusChange
 from backend.app.models.keys import key_problem
 from backend.app.schemas.enums import MarkdownStatus
-from backend.app.schemas.lifecycles import MARKDOWN_LIFECYCLE, transition_name
+from backend.app.schemas.lifecycles import MARKDOWN_LIFECYCLE
 
 __all__ = [
     "MARKDOWN_CHANGE_KIND",
@@ -80,32 +79,27 @@ def decide_markdown(
     if markdown is None:
         raise ApprovalError(f"markdown {markdown_id} does not exist")
     seen = MarkdownStatus(expected) if expected is not None else markdown.status
-    move = transition_name(seen, target)
-    if markdown.status is not seen:
-        raise ConcurrentDecision(
-            f"markdown {markdown_id} is {markdown.status}, not {seen}: another writer "
-            f"decided on it; {move} was not made"
-        )
-    if not MARKDOWN_LIFECYCLE.allows(seen, target):
-        allowed = MARKDOWN_LIFECYCLE.transitions[seen]
-        reason = (
-            f"{seen} is final"
-            if not allowed
-            else "from " + seen + " only " + ", ".join(sorted(allowed))
-        )
-        raise IllegalDecision(f"markdown {markdown_id}: {move} is not allowed ({reason})")
-    result: Any = session.execute(
-        update(Markdown)
-        .where(Markdown.markdown_id == markdown_id, Markdown.status == seen)
-        .values(status=target)
-        .execution_options(synchronize_session=False)
+    what, by = f"markdown {markdown_id}", "decided on it"
+    move = status_moves.check_move(
+        MARKDOWN_LIFECYCLE,
+        what,
+        markdown.status,
+        seen,
+        target,
+        by=by,
+        stale=ConcurrentDecision,
+        illegal=IllegalDecision,
     )
-    if result.rowcount != 1:
-        session.refresh(markdown)
-        raise ConcurrentDecision(
-            f"markdown {markdown_id} is {markdown.status}, not {seen}: another writer "
-            f"decided on it; {move} was not made"
-        )
+    status_moves.set_status(
+        session,
+        markdown,
+        seen,
+        {"status": target},
+        what=what,
+        by=by,
+        attempted=f"{move} was not made",
+        stale=ConcurrentDecision,
+    )
     change = MarkdownStatusChange(
         change_id=change_id(markdown_id, target),
         markdown_id=markdown_id,

@@ -21,11 +21,11 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import func, select, tuple_, update
+from sqlalchemy import func, select, tuple_
 from sqlalchemy.orm import Session
 
 from backend.app.database.base import Base
-from backend.app.domain import rules
+from backend.app.domain import rules, status_moves
 from backend.app.domain.rules import ClusterShare, DomainRuleError, RuleViolation
 from backend.app.maintenance import bulk_move, definitions
 from backend.app.maintenance.definitions import (
@@ -143,11 +143,6 @@ def _check_keys(model: type[Base], **keys: str | None) -> None:
         if value is not None and problem is not None:
             shown = repr(value) if len(value) <= 80 else f"{value[:80]!r}..."
             raise InvalidKey(f"{model.__tablename__}.{column} = {shown}: {problem}")
-
-
-def _rowcount(result: Any) -> int:
-    """Rows an UPDATE matched (a CursorResult's rowcount; typed loosely by SQLAlchemy)."""
-    return int(result.rowcount)
 
 
 def _reference_error(table: str, key: str, rule: str, detail: str) -> DomainRuleError:
@@ -694,21 +689,16 @@ def record_markdown(
         session.flush()
         return markdown
     # Compare-and-set: a decision another writer committed meanwhile is not overwritten.
-    changed = session.execute(
-        update(Markdown)
-        .where(
-            Markdown.markdown_id == markdown_id,
-            Markdown.status == lifecycles.MARKDOWN_INITIAL,
-        )
-        .values({name: value for name, value in values.items() if name != "markdown_id"})
-        .execution_options(synchronize_session=False)
-    )
-    if _rowcount(changed) != 1:
+    if not status_moves.compare_and_set(
+        session,
+        existing,
+        lifecycles.MARKDOWN_INITIAL,
+        {name: value for name, value in values.items() if name != "markdown_id"},
+    ):
         raise ValueError(
             f"markdown {markdown_id} was decided by another writer meanwhile: "
             "a decided markdown cannot be recorded again"
         )
-    session.refresh(existing)
     return existing
 
 

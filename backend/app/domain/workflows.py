@@ -15,10 +15,9 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from backend.app.domain import records
+from backend.app.domain import records, status_moves
 from backend.app.models import (
     Allocation,
     Category,
@@ -53,6 +52,8 @@ __all__ = [
 ]
 
 Run = WorkflowRunStatus
+# What another writer did, in a stale move's message.
+_MOVED = "moved it"
 
 
 class WorkflowError(ValueError):
@@ -136,19 +137,16 @@ def transition(
     target = WorkflowRunStatus(target)
     workflow = _workflow(session, workflow_id)
     seen = WorkflowRunStatus(expected) if expected is not None else workflow.status
-    if workflow.status is not seen:
-        raise ConcurrentTransition(
-            f"workflow {workflow_id} is {workflow.status}, not {seen}: another writer "
-            f"moved it; {transition_name(seen, target)} was not made"
-        )
-    move = transition_name(seen, target)
-    if not WORKFLOW_LIFECYCLE.allows(seen, target):
-        reason = (
-            f"{seen} is finished"
-            if WORKFLOW_LIFECYCLE.finished(seen)
-            else f"from {seen} a run may go to {_listing(WORKFLOW_LIFECYCLE.transitions[seen])}"
-        )
-        raise IllegalTransition(f"workflow {workflow_id}: {move} is not allowed ({reason})")
+    move = status_moves.check_move(
+        WORKFLOW_LIFECYCLE,
+        f"workflow {workflow_id}",
+        workflow.status,
+        seen,
+        target,
+        by=_MOVED,
+        stale=ConcurrentTransition,
+        illegal=IllegalTransition,
+    )
     values: dict[str, Any] = {"status": target, "updated_at": _now(at)}
     if target is Run.FAILED:
         if not error_message:
@@ -180,20 +178,16 @@ def _compare_and_set(
     values: Mapping[str, Any],
 ) -> None:
     """UPDATE the run only if it is still ``seen``; refresh the object from the row."""
-    result: Any = session.execute(
-        update(Workflow)
-        .where(Workflow.workflow_id == workflow.workflow_id, Workflow.status == seen)
-        .values(dict(values))
-        .execution_options(synchronize_session=False)
+    status_moves.set_status(
+        session,
+        workflow,
+        seen,
+        values,
+        what=f"workflow {workflow.workflow_id}",
+        by=_MOVED,
+        attempted=f"{transition_name(seen, target)} was not made" if target else "not changed",
+        stale=ConcurrentTransition,
     )
-    if result.rowcount != 1:
-        session.refresh(workflow)
-        attempted = f"{transition_name(seen, target)} was not made" if target else "not changed"
-        raise ConcurrentTransition(
-            f"workflow {workflow.workflow_id} is {workflow.status}, not {seen}: another writer "
-            f"moved it; {attempted}"
-        )
-    session.refresh(workflow)
 
 
 def run(session: Session, workflow_id: str, *, at: datetime | None = None) -> Workflow:
@@ -342,8 +336,3 @@ def record_step(
     _compare_and_set(session, workflow, Run.RUNNING, None, values)
     session.flush()
     return log
-
-
-def _listing(states: frozenset[WorkflowRunStatus]) -> str:
-    ordered = [state for state in WorkflowRunStatus if state in states]
-    return ", ".join(str(state) for state in ordered)

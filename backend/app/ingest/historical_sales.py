@@ -351,22 +351,29 @@ _NEEDS_CLEANING = frozenset(" \t'")
 
 
 class _CategoryResolver:
-    """Category names of a daily file -> ids: an existing category of that name (any
-    case), else the id derived from the name (existing or to be created)."""
+    """Category names of a daily file -> ids: an existing category of the same name,
+    else the id derived from the name (existing or to be created). "The same name" is
+    ``category_id_from_name``'s (NFKC, case folding, apostrophes, separators): the name
+    that would get an existing category's id is that category."""
 
     def __init__(self, connection: Connection) -> None:
-        rows = connection.execute(text("SELECT category_id, category_name FROM categories")).all()
+        rows = connection.execute(
+            text("SELECT category_id, category_name FROM categories ORDER BY category_id")
+        ).all()
         self.ids = {str(row[0]) for row in rows}
-        self._by_name = {str(row[1]).strip().lower(): str(row[0]) for row in rows}
+        self._by_name: dict[str, str] = {}
+        for category_id, name in rows:  # of two stored names alike, the first id wins
+            self._by_name.setdefault(category_id_from_name(str(name)), str(category_id))
         self.resolved: dict[str, str] = {}
         # id -> (name as first written in the file, its line)
         self.new: dict[str, tuple[str, int]] = {}
 
     def __call__(self, name: str, *, line: int) -> str:
         clean = trimmed_name(name)
-        category_id = self._by_name.get(clean.lower())
+        derived = category_id_from_name(clean)
+        category_id = self._by_name.get(derived)
         if category_id is None:
-            category_id = category_id_from_name(clean)
+            category_id = derived
             if category_id not in self.ids:
                 self.new.setdefault(category_id, (clean, line))
         self.resolved[name] = category_id

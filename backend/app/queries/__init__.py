@@ -16,6 +16,7 @@ from backend.app.queries.forecasts import (
     forecast_by_id,
     forecasts_of_category,
     latest_forecast,
+    revision_chain,
     season_forecast_id,
 )
 from backend.app.queries.history import weekly_history
@@ -39,6 +40,7 @@ __all__ = [
     "latest_allocation_id",
     "latest_forecast",
     "markdowns_of_forecast",
+    "revision_chain",
     "season_forecast_id",
     "sell_through_to_date",
     "stores_of_cluster",

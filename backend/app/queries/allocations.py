@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import and_, select, true
 from sqlalchemy.orm import Session
 
 from backend.app.maintenance import definitions
 from backend.app.maintenance.json_rows import json_array_rows
-from backend.app.models import Allocation, Forecast, Store
+from backend.app.models import Allocation, Store
 from backend.app.queries.errors import NotFound
+from backend.app.queries.forecasts import revision_chain
 from backend.app.queries.sql import dialect_of
 from backend.app.schemas.read_models import AllocatedStore, AllocationWithStores
 
@@ -22,18 +25,20 @@ def allocation_of_forecast(session: Session, forecast_id: str) -> AllocationWith
     """The allocation a forecast's stock went out by: its latest allocation, or for a
     re-forecast without one, the latest allocation of the forecast it revises (and so on
     back to the season's original)."""
-    current: str | None = forecast_id
-    seen: set[str] = set()
-    while current is not None and current not in seen:
-        seen.add(current)
-        forecast = session.get(Forecast, current)
-        if forecast is None:
-            raise NotFound(f"forecast {current!r} does not exist")
-        allocation_id = definitions.latest_allocation_id(session, current)
+    allocation_id = stock_allocation_id(session, revision_chain(session, forecast_id))
+    if allocation_id is None:
+        raise NotFound(f"forecast {forecast_id!r} has no allocation")
+    return allocation_with_stores(session, allocation_id)
+
+
+def stock_allocation_id(session: Session, chain: Sequence[str]) -> str | None:
+    """The allocation the first forecast of ``chain`` (a ``revision_chain``) sent its
+    stock out by: the latest allocation of the first forecast along it that has one."""
+    for forecast_id in chain:
+        allocation_id = definitions.latest_allocation_id(session, forecast_id)
         if allocation_id is not None:
-            return allocation_with_stores(session, allocation_id)
-        current = forecast.revises_forecast_id
-    raise NotFound(f"forecast {forecast_id!r} has no allocation")
+            return allocation_id
+    return None
 
 
 def allocation_with_stores(session: Session, allocation_id: str) -> AllocationWithStores:

@@ -72,6 +72,14 @@ def latest_forecast(session: Session, category_id: str, season: str) -> Forecast
     )
 
 
+def forecast_curve(session: Session, forecast_id: str) -> list[CurvePoint]:
+    """The forecast's weekly demand curve, in week order."""
+    forecast = session.get(Forecast, forecast_id)
+    if forecast is None:
+        raise NotFound(f"forecast {forecast_id!r} does not exist")
+    return _curve(forecast)
+
+
 def forecast_by_id(session: Session, forecast_id: str) -> ForecastDetail:
     """A forecast with its curve (week order), its cluster distribution (cluster_id
     order) with each cluster's store count, and the ids of its re-forecasts."""
@@ -135,16 +143,24 @@ def forecasts_of_category(
     )
 
 
+def revision_chain(session: Session, forecast_id: str) -> list[str]:
+    """``forecast_id``, the forecast it revises, and so on back to the season's original
+    (the last): the one walk of a re-forecast's revisions. NotFound if a forecast of the
+    chain does not exist; a damaged chain that loops ends before it repeats a forecast."""
+    chain = [forecast_id]
+    while True:
+        row = session.execute(
+            select(Forecast.revises_forecast_id).where(Forecast.forecast_id == chain[-1])
+        ).one_or_none()
+        if row is None:
+            raise NotFound(f"forecast {chain[-1]!r} does not exist")
+        parent = row.revises_forecast_id
+        if parent is None or parent in chain:
+            return chain
+        chain.append(parent)
+
+
 def season_forecast_id(session: Session, forecast_id: str) -> str:
     """The original forecast a re-forecast (chain) revises; the forecast itself if it
     revises none. Actual sales and markdowns are stored against it."""
-    seen = {forecast_id}
-    current = forecast_id
-    while True:
-        parent = session.scalar(
-            select(Forecast.revises_forecast_id).where(Forecast.forecast_id == current)
-        )
-        if parent is None or parent in seen:
-            return current
-        seen.add(parent)
-        current = parent
+    return revision_chain(session, forecast_id)[-1]

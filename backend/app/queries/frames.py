@@ -48,8 +48,12 @@ from backend.app.queries.sql import total
 from backend.app.queries.variance import cumulative_variance, forecast_variance
 
 if TYPE_CHECKING:
+    from datetime import date
+
     import pandas as pd
     import pyarrow as pa
+
+    from backend.app.schemas.read_models import VarianceReport
 
 AnySelect = Select[*tuple[Any, ...]]
 Bind = Engine | Connection | Session | URL | str
@@ -170,10 +174,15 @@ def forecast_actuals_frame(session: Session, forecast_id: str, week: int) -> pd.
     ``cumulative_variance_pct`` (Float64). A week without actuals has ``<NA>`` in every
     actual and variance column: missing is not zero.
     """
+    report = forecast_variance(session, forecast_id, week)
+    return variance_frame(report, forecast_season(session, forecast_id).season_start_date)
+
+
+def variance_frame(report: VarianceReport, season_start: date) -> pd.DataFrame:
+    """``forecast_actuals_frame`` of a variance report already read (its season starting
+    on ``season_start``): a caller that has the report does not read it again."""
     import pandas as pd
 
-    report = forecast_variance(session, forecast_id, week)
-    season_start = forecast_season(session, forecast_id).season_start_date
     rows: list[dict[str, Any]] = []
     for number, entry in enumerate(report.weeks, 1):
         first, last = season_week_days(entry.week_number, season_start)

@@ -51,7 +51,9 @@ from backend.app.maintenance import definitions, health
 from backend.app.maintenance.definitions import FORECAST_ID, WEEK
 from backend.app.maintenance.json_rows import json_array_rows
 from backend.app.models import ActualSales, Allocation, Forecast
+from backend.app.queries.allocations import stock_allocation_id
 from backend.app.queries.errors import DamagedRows, InvalidReadArgument, NotFound
+from backend.app.queries.forecasts import revision_chain
 from backend.app.queries.sql import dialect_of, total
 from backend.app.schemas.read_models import (
     CumulativeVariance,
@@ -98,15 +100,11 @@ def _forecast_row(session: Session, forecast_id: str) -> Any:
 def measured_on(session: Session, forecast_id: str) -> Measured:
     """Horizon, weeks and allocation of the forecast; for a re-forecast, the original's
     actual sales and the latest allocation along the chain of revisions."""
-    horizon, allocation_id, from_week, revises = _forecast_row(session, forecast_id)
-    actuals_forecast_id = forecast_id
-    seen = {forecast_id}
-    while revises is not None and revises not in seen:
-        seen.add(revises)
-        _, revised_allocation, _, parent = _forecast_row(session, revises)
-        allocation_id = allocation_id or revised_allocation
-        actuals_forecast_id, revises = revises, parent
-    return Measured(int(horizon), int(from_week), allocation_id, actuals_forecast_id)
+    chain = revision_chain(session, forecast_id)
+    horizon, allocation_id, from_week, _ = _forecast_row(session, forecast_id)
+    if allocation_id is None:
+        allocation_id = stock_allocation_id(session, chain[1:])
+    return Measured(int(horizon), int(from_week), allocation_id, chain[-1])
 
 
 def check_week(forecast_id: str, week: int, horizon: int, from_week: int = 1) -> None:

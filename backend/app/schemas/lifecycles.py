@@ -57,6 +57,18 @@ class Lifecycle(Generic[State]):
     def finished(self, state: State) -> bool:
         return not self.transitions.get(state)
 
+    def refusal(self, current: State, target: State) -> str | None:
+        """Why ``current -> target`` is not allowed (None if it is): the one wording of
+        a refused move, for every record with a lifecycle."""
+        if self.allows(current, target):
+            return None
+        if self.finished(current):
+            return f"{current} is final"
+        allowed = self.transitions[current]
+        # In the enum's order, the order the diagram draws them in.
+        listing = ", ".join(str(state) for state in type(current) if state in allowed)
+        return f"from {current} only {listing}"
+
 
 WORKFLOW_LIFECYCLE = Lifecycle("workflow", Run.PENDING, WORKFLOW_TRANSITIONS)
 MARKDOWN_LIFECYCLE = Lifecycle("markdown", MARKDOWN_INITIAL, MARKDOWN_TRANSITIONS)

@@ -31,6 +31,12 @@ def twelve_store_database(
     imported = run_ffdb(capsys, "import", "stores", str(STORES_FILE), "--database-url", url)
     assert imported.exit_code == 0, imported.stderr
     engine = make_engine(url)
+    add_categories(engine, categories)
+    return engine
+
+
+def add_categories(engine: Engine, categories: dict[str, str]) -> None:
+    """``categories`` (id -> name) on the Saturday season, committed."""
     with Session(engine) as session:
         for category_id, name in categories.items():
             records.upsert_category(
@@ -42,4 +48,3 @@ def twelve_store_database(
                 season_length_weeks=SEASON_WEEKS,
             )
         session.commit()
-    return engine

@@ -822,6 +822,24 @@ SEASON_ACTUALS = {
 }
 
 
+def season_allocation(
+    session: Session, allocation_id: str, forecast_id: str, *, held: dict[str, int] = SEASON_HELD
+) -> None:
+    """An allocation shipping ``SEASON_SHIPPED`` to the stores, holding ``held`` back."""
+    records.record_allocation(
+        session,
+        allocation_id=allocation_id,
+        forecast_id=forecast_id,
+        manufacturing_qty=1_300,
+        initial_allocation_total=sum(SEASON_SHIPPED.values()),
+        holdback_total=sum(held.get(store, 0) for store in SEASON_SHIPPED),
+        store_allocations=[
+            {"store_id": store, "initial": units, "holdback": held.get(store, 0)}
+            for store, units in SEASON_SHIPPED.items()
+        ],
+    )
+
+
 def orchestrated_season(session: Session) -> None:
     """Clusters C1 (stores S1, S2), C2 (S3) and C3 (no stores); category WD with an
     8-week season, parameters P1, forecast F1 (curve SEASON_CURVE, split over C1..C3),
@@ -884,18 +902,7 @@ def orchestrated_season(session: Session) -> None:
             ClusterShare("C3", 0.2, total - total // 2 - total * 3 // 10),
         ],
     )
-    records.record_allocation(
-        session,
-        allocation_id="A1",
-        forecast_id="F1",
-        manufacturing_qty=1_300,
-        initial_allocation_total=sum(SEASON_SHIPPED.values()),
-        holdback_total=sum(SEASON_HELD.values()),
-        store_allocations=[
-            {"store_id": store, "initial": units, "holdback": SEASON_HELD[store]}
-            for store, units in SEASON_SHIPPED.items()
-        ],
-    )
+    season_allocation(session, "A1", "F1")
     records.record_actual_sales(
         session,
         "F1",

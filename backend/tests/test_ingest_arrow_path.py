@@ -207,18 +207,23 @@ ACTUALS_CASES: dict[str, tuple[str, str]] = {
     "week zero": (ACTUALS + "S000,0,5\n", "declined"),
     "a quoted store": (ACTUALS + '"S000",1,5\n', "declined"),
     "an unknown store": (ACTUALS + "S000,1,5\nS999,1,5\n", "read"),
-    "a duplicate key": (ACTUALS + "S000,1,5\nS000,1,6\n", "read"),
+    # SQLite's staging file keeps the file's key unique: a repeat sends the file row by
+    # row, which names the lines (PostgreSQL stages it and asks the staged rows).
+    "a duplicate key": (ACTUALS + "S000,1,5\nS000,1,6\n", "read, declined on SQLite"),
 }
 
 
 @pytest.mark.parametrize("case", list(ACTUALS_CASES))
 def test_actuals_files_store_the_same_rows_by_either_path(
     case: str,
+    backend_name: str,
     database_cache: DatabaseCache,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     content, expected = ACTUALS_CASES[case]
+    if expected == "read, declined on SQLite":
+        expected = "declined" if backend_name == "sqlite" else "read"
     taken, outcomes, stored = _both_ways(database_cache, tmp_path, monkeypatch, content, _actuals)
     assert taken == [expected]
     assert outcomes[0] == outcomes[1]

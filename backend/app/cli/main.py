@@ -69,6 +69,10 @@ def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: the app, with errors turned into one line and an exit code."""
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
+    # pyarrow's default allocator (mimalloc) keeps ~20 MB more resident than the C
+    # library's while an import parses its file one block at a time; imports promise a
+    # flat memory bound. Read when pyarrow first allocates; a user's own setting wins.
+    os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
     try:
         load_commands(args)
         app(args=args, prog_name="ffdb")

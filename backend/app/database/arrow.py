@@ -21,9 +21,10 @@ Arrow data never pay for loading them.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import URL
 
@@ -32,7 +33,13 @@ from backend.app.database.db import SQLITE_BUSY_TIMEOUT_MS, normalize_url, sqlit
 if TYPE_CHECKING:
     from adbc_driver_manager.dbapi import Connection
 
-__all__ = ["arrow_connection", "arrow_transaction", "driver_uri", "is_sqlite"]
+__all__ = [
+    "arrow_connection",
+    "arrow_transaction",
+    "driver_uri",
+    "is_sqlite",
+    "write_sqlite_file",
+]
 
 
 def is_sqlite(url: str | URL) -> bool:
@@ -118,3 +125,53 @@ def arrow_transaction(url: str | URL) -> Iterator[Connection]:
             cursor.execute("COMMIT")
         finally:
             cursor.close()
+
+
+def write_sqlite_file(path: Path, table: str, batches: Any, schema: Sequence[str] = ()) -> None:
+    """Write Arrow ``batches`` (a ``RecordBatchReader``) as ``table`` into a NEW private
+    SQLite file at ``path``: prepared-statement batches in C, no Python per row.
+    ``schema``: statements that create ``table`` (and its indexes) first; without them
+    the driver creates it from the batches' schema.
+
+    Not the project's database: a scratch file nobody else opens, so the caution above
+    does not apply, and it needs neither a journal nor fsync (a crash loses only it).
+    The low-level driver API is used on purpose: the DB-API module imports
+    ``pyarrow.dataset`` and with it pandas (~50 MB resident), which a bounded-memory
+    import cannot afford.
+    """
+    import adbc_driver_manager
+    import adbc_driver_sqlite
+
+    if path.exists():
+        raise FileExistsError(path)
+    database = adbc_driver_sqlite.connect(str(path))
+    try:
+        connection = adbc_driver_manager.AdbcConnection(database)
+        try:
+            for pragma in ("PRAGMA journal_mode=OFF", "PRAGMA synchronous=OFF", *schema):
+                statement = adbc_driver_manager.AdbcStatement(connection)
+                try:
+                    statement.set_sql_query(pragma)
+                    statement.execute_update()
+                finally:
+                    statement.close()
+            statement = adbc_driver_manager.AdbcStatement(connection)
+            try:
+                statement.set_options(
+                    **{
+                        adbc_driver_manager.INGEST_OPTION_TARGET_TABLE: table,
+                        adbc_driver_manager.INGEST_OPTION_MODE: (
+                            adbc_driver_manager.INGEST_OPTION_MODE_APPEND
+                            if schema
+                            else adbc_driver_manager.INGEST_OPTION_MODE_CREATE
+                        ),
+                    }
+                )
+                statement.bind_stream(batches)
+                statement.execute_update()
+            finally:
+                statement.close()
+        finally:
+            connection.close()
+    finally:
+        database.close()

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from backend.app.database.base import Base
@@ -898,22 +898,25 @@ def _check_stored_weekdays(
     pending = sorted(pairs)
     for start in range(0, len(pending), 500):
         chunk = pending[start : start + 500]
+        listed = " UNION ALL ".join(
+            f"SELECT :s{i} AS store_id, :c{i} AS category_id" for i in range(len(chunk))
+        )
+        other = definitions.other_weekday_series_sql(
+            definitions.dialect_name(session), f"({listed})", weekday
+        )
         stored = session.execute(
-            select(
-                HistoricalSales.store_id,
-                HistoricalSales.category_id,
-                func.min(HistoricalSales.week_start_date),
-            )
-            .where(tuple_(HistoricalSales.store_id, HistoricalSales.category_id).in_(chunk))
-            .group_by(HistoricalSales.store_id, HistoricalSales.category_id)
+            text(f"SELECT store_id, category_id, first_week FROM ({other}) f"),  # noqa: S608
+            {f"{k}{i}": v for i, pair in enumerate(chunk) for k, v in zip("sc", pair, strict=True)},
         ).all()
         for store_id, category_id, first_week in stored:
-            if weekday_of(first_week) != weekday:
-                raise ValueError(
-                    f"historical sales {store_id}/{category_id}: its stored weeks start on "
-                    f"{weekday_of(first_week).label} (from {first_week}), these on "
-                    f"{weekday.label}: a (store, category) series keeps one weekday"
-                )
+            first_day = (
+                first_week if isinstance(first_week, date) else date.fromisoformat(str(first_week))
+            )
+            raise ValueError(
+                f"historical sales {store_id}/{category_id}: its stored weeks start on "
+                f"{weekday_of(first_day).label} (from {first_day}), these on "
+                f"{weekday.label}: a (store, category) series keeps one weekday"
+            )
 
 
 # --- workflow logs --------------------------------------------------------------------

@@ -47,11 +47,13 @@ from backend.app.ingest.transaction import import_transaction
 from backend.app.maintenance.bulk_move import (
     ACTUAL_SALES_MOVE,
     StagedRow,
+    StagingRefused,
     create_staging,
     delete_uncovered,
     drop_staging,
     load_staging,
     load_staging_batches,
+    load_staging_file,
     upsert,
 )
 from backend.app.maintenance.definitions import (
@@ -63,11 +65,14 @@ from backend.app.maintenance.definitions import (
     natural_id_column,
     season_week,
     season_week_days,
+    text_column,
 )
+from backend.app.models.keys import key_rule_holds
 
 FIRST_WEEK, LAST_WEEK = 1, 12  # actual_sales' CHECK on week_number
 SHOWN = 10  # stores (or rows) a completeness problem names before "and N more"
 WEEKLY_STAGE = "ffdb_stage_actuals"
+WEEKLY_KEY = ("store_id", "week_number")  # of a file (its forecast is the one given)
 DAILY_STAGE = "ffdb_stage_daily_actuals"
 WEEKLY_COLUMNS = (
     ("line", "int"),
@@ -86,6 +91,19 @@ DAILY_COLUMNS = (
     ("units_sold", "int"),
 )
 PARTIAL_HINT = "give --allow-partial to load a partial week"
+# The CHECKs of actual_sales a plain weekly file's Arrow path proves for every row (the
+# key rule on ids, weeks within the forecast's 1..12, whole numbers >= 0): the move
+# then need not evaluate them row by row (``bulk_move.upsert``).
+PLAIN_WEEKLY_CHECKED = frozenset(
+    f"ck_actual_sales_{name}"
+    for name in (
+        "actual_id_length",
+        "store_id_length",
+        "forecast_id_length",
+        "week_number",
+        "units_sold",
+    )
+)
 
 
 class UnknownForecast(LookupError):
@@ -125,7 +143,7 @@ def import_actuals(
         raise ValueError(f"--week {week}: a season week is {FIRST_WEEK}..{LAST_WEEK}")
     with (
         open_export(source, accepted, log, options.progress) as (csv_file, layout),
-        import_transaction(engine, dry_run=options.dry_run) as connection,
+        import_transaction(engine, dry_run=options.dry_run, guards_check_keys=True) as connection,
     ):
         season = _season(connection, forecast_id)
         if week is not None and week > season.last_week:
@@ -133,13 +151,23 @@ def import_actuals(
                 f"--week {week} is outside forecast {forecast_id!r}'s weeks 1..{season.last_week}"
             )
         result = ImportResult(source.name, layout.kind, "actual_sales", dry_run=options.dry_run)
+        checked: frozenset[str] = frozenset()  # the CHECKs the staged rows are proven to pass
         if layout.kind is FileKind.WEEKLY_ACTUALS:
-            if not _stage_plain_weekly(connection, csv_file, layout, season, week):
+            if _stage_plain_weekly(connection, csv_file, layout, season, week):
+                checked = PLAIN_WEEKLY_CHECKED
+            else:
                 create_staging(connection, WEEKLY_STAGE, WEEKLY_COLUMNS)
                 rows = _weekly_rows(csv_file, layout, log, season, week)
                 load_staging(connection, WEEKLY_STAGE, WEEKLY_COLUMNS, rows)
             require_rows(csv_file, log)
-            _check(connection, log, WEEKLY_STAGE, ("store_id", "week_number"), "store and week")
+            _check(
+                connection,
+                log,
+                WEEKLY_STAGE,
+                WEEKLY_KEY,
+                "store and week",
+                unique=bool(checked) and connection.dialect.name == "sqlite",
+            )
             staged = csv_file.rows_read
         else:
             create_staging(connection, DAILY_STAGE, DAILY_COLUMNS)
@@ -157,9 +185,9 @@ def import_actuals(
                 _check_days(connection, log, season)
             _check_stores(connection, log, season)
         if not options.replace:
-            _check_changes(connection, log)
+            _check_changes(connection, log, forecast_id)
         log.raise_if_any()
-        _move(connection, forecast_id, result, staged, replace=options.replace)
+        _move(connection, forecast_id, result, staged, replace=options.replace, checked=checked)
         drop_staging(connection, WEEKLY_STAGE)
         drop_staging(connection, DAILY_STAGE)
     return result
@@ -216,17 +244,26 @@ def _stage_plain_weekly(
             if week is not None and (low.as_py() != week or high.as_py() != week):
                 raise columns.NotPlain("a week other than --week")
             units = columns.small_whole_numbers(batch.columns["units_sold"])
-            forecasts = pa.repeat(pa.scalar(season.forecast_id, pa.string()), batch.rows)
+            forecasts = text_column(season.forecast_id, stores)
             ids = natural_id_column(
                 ACTUAL_SALES_KIND, forecasts, stores, pc.cast(numbers, pa.string())
             )
+            if not (key_rule_holds(ids) and key_rule_holds(pc.unique(forecasts))):
+                raise columns.NotPlain("an id the key rule refuses")  # never: said, not assumed
             yield [batch.lines(), ids, forecasts, stores, numbers, units]
 
     savepoint = connection.begin_nested()
     try:
-        create_staging(connection, WEEKLY_STAGE, WEEKLY_COLUMNS)
-        load_staging_batches(connection, WEEKLY_STAGE, WEEKLY_COLUMNS, staged())
-    except columns.NotPlain:
+        if connection.dialect.name == "sqlite":
+            # A file that repeats a key goes row by row, which names the lines: so the
+            # staged rows need no duplicate check here. Week first: files come a week at
+            # a time, so the key index grows at its end.
+            unique = ("week_number", "store_id")
+            load_staging_file(connection, WEEKLY_STAGE, WEEKLY_COLUMNS, staged(), unique=unique)
+        else:
+            create_staging(connection, WEEKLY_STAGE, WEEKLY_COLUMNS)
+            load_staging_batches(connection, WEEKLY_STAGE, WEEKLY_COLUMNS, staged())
+    except (columns.NotPlain, StagingRefused):
         savepoint.rollback()
         return False
     savepoint.commit()
@@ -325,10 +362,17 @@ def _other_week(season: _Season, found: int, week: int, chosen_by: tuple[int, st
 
 
 def _check(
-    connection: Connection, log: ProblemLog, staging: str, key: tuple[str, ...], what: str
+    connection: Connection,
+    log: ProblemLog,
+    staging: str,
+    key: tuple[str, ...],
+    what: str,
+    *,
+    unique: bool = False,
 ) -> None:
+    """Unknown stores and repeated keys (``unique``: the staging table refused those)."""
     checks.unknown_references(connection, log, staging, "store_id", "stores", "store_id", "store")
-    if checks.has_duplicates(connection, staging, key):
+    if not unique and checks.has_duplicates(connection, staging, key):
         shown = " || ' ' || ".join(f"CAST({column} AS TEXT)" for column in key)
         checks.duplicate_keys(connection, log, staging, key, shown, what)
 
@@ -409,8 +453,14 @@ def _check_stores(connection: Connection, log: ProblemLog, season: _Season) -> N
             )
 
 
-def _check_changes(connection: Connection, log: ProblemLog) -> None:
+def _check_changes(connection: Connection, log: ProblemLog, forecast_id: str) -> None:
     """Rows already loaded with another value: changing them needs ``--replace``."""
+    # A forecast's first actuals: nothing loaded to compare (saves a lookup per row).
+    if not connection.execute(
+        text("SELECT EXISTS (SELECT 1 FROM actual_sales WHERE forecast_id = :forecast_id)"),
+        {"forecast_id": forecast_id},
+    ).scalar():
+        return
     rows = connection.execute(
         text(
             "SELECT s.line, s.store_id, s.week_number, a.units_sold, s.units_sold, "  # noqa: S608
@@ -449,7 +499,13 @@ def _sum_days(connection: Connection, forecast_id: str) -> int:
 
 
 def _move(
-    connection: Connection, forecast_id: str, result: ImportResult, staged: int, *, replace: bool
+    connection: Connection,
+    forecast_id: str,
+    result: ImportResult,
+    staged: int,
+    *,
+    replace: bool,
+    checked: frozenset[str],
 ) -> None:
     if replace:
         scope = (
@@ -460,4 +516,4 @@ def _move(
             connection, WEEKLY_STAGE, ACTUAL_SALES_MOVE, scope, {"forecast_id": forecast_id}
         )
     # Duplicates were checked before: actuals files are small, checks come first.
-    result.count(upsert(connection, WEEKLY_STAGE, ACTUAL_SALES_MOVE, staged))
+    result.count(upsert(connection, WEEKLY_STAGE, ACTUAL_SALES_MOVE, staged, checked=checked))

@@ -30,7 +30,7 @@ from backend.app.maintenance.definitions import (
     natural_id_column,
     weekday_of,
 )
-from backend.app.models.keys import KEY_MAX_LENGTH
+from backend.app.models.keys import key_rule_holds
 
 BLOCK_BYTES = 1 << 20  # one batch: ~35,000 weekly rows; memory holds about one
 # Below this size the row reader is done before pyarrow would have loaded (~0.1 s):
@@ -59,9 +59,13 @@ class Batch:
         return len(next(iter(self.columns.values())))
 
     def lines(self) -> Any:
+        """The rows' line numbers (int64), from numpy's buffer: converting a Python
+        ``range`` would make pyarrow import pandas (~40 MB resident)."""
+        import numpy as np
         import pyarrow as pa
 
-        return pa.array(range(self.first_line, self.first_line + self.rows), type=pa.int64())
+        numbers = np.arange(self.first_line, self.first_line + self.rows, dtype=np.int64)
+        return pa.Array.from_buffers(pa.int64(), self.rows, [None, pa.py_buffer(numbers)])
 
 
 def row_by_row_reason(csv_file: CsvFile) -> str | None:
@@ -153,12 +157,11 @@ def plain_ids(column: Any) -> Any:
     """``column`` as it is, if every value is a plain id; else ``NotPlain``."""
     import pyarrow.compute as pc
 
-    # Asked of the distinct values (a block holds few stores or categories): the same
-    # answer, without running the regex on every row.
-    distinct = pc.unique(column)
-    if not _all(pc.match_substring_regex(distinct, PLAIN_ID)):
+    # Asked of the distinct values: an id column repeats few of them.
+    values = pc.unique(column)
+    if not _all(pc.match_substring_regex(values, PLAIN_ID)):
         raise NotPlain("an id that needs cleaning")
-    if not _all(pc.less_equal(pc.utf8_length(distinct), KEY_MAX_LENGTH)):
+    if not key_rule_holds(values):
         raise NotPlain("an over-long id")
     return column
 
@@ -177,11 +180,11 @@ def iso_days(column: Any) -> dict[str, date]:
     """The distinct dates of ``column``, if every value is an ISO date; else ``NotPlain``."""
     import pyarrow.compute as pc
 
-    distinct = pc.unique(column)
-    if not _all(pc.match_substring_regex(distinct, ISO_DAY)):
+    values = pc.unique(column)
+    if not _all(pc.match_substring_regex(values, ISO_DAY)):
         raise NotPlain("a date in another spelling")
     days = {}
-    for text in distinct.to_pylist():
+    for text in values.to_pylist():
         try:
             days[text] = date.fromisoformat(text)
         except ValueError:
@@ -190,6 +193,12 @@ def iso_days(column: Any) -> dict[str, date]:
 
 
 HISTORY_COLUMNS = ("week_start_date", "store_id", "category_id", "units_sold")
+# The CHECK constraints of historical_sales its blocks are proven to pass (the key rule
+# on the ids, whole numbers >= 0): the move then need not evaluate them row by row.
+HISTORY_CHECKED = frozenset(
+    f"ck_historical_sales_{name}"
+    for name in ("units_sold", "sale_id_length", "store_id_length", "category_id_length")
+)
 
 
 @dataclass(frozen=True)
@@ -206,7 +215,8 @@ class HistoryBatch:
 
 
 class PlainWeeklyHistory:
-    """A plain weekly history file's blocks, each checked a whole column at a time.
+    """A plain weekly history file's blocks, each checked a whole column at a time:
+    every row passes the CHECKs of ``historical_sales`` (``HISTORY_CHECKED``).
 
     ``weekday`` is the weekday every week starts on: the one given, else the first
     row's; a week starting on another day raises ``NotPlain`` (the row-by-row reader
@@ -236,4 +246,6 @@ class PlainWeeklyHistory:
             categories = plain_ids(batch.columns["category_id"])
             units = small_whole_numbers(batch.columns["units_sold"])
             ids = natural_id_column(HISTORICAL_SALES_KIND, stores, categories, weeks)
+            if not key_rule_holds(ids):  # never, for natural ids: said, not assumed
+                raise NotPlain("an id the key rule refuses")
             yield HistoryBatch(batch, ids, weeks, stores, categories, units)

@@ -39,6 +39,7 @@ from backend.app.ingest.formats import Layout
 from backend.app.ingest.reader import CsvFile
 from backend.app.maintenance.definitions import (
     Weekday,
+    other_weekday_series_sql,
     weekday_sql,
 )
 
@@ -225,11 +226,8 @@ def _other_weekdays(cursor: Any, pairs: set[tuple[str, str]], weekday: Weekday |
     stores, categories = zip(*sorted(pairs), strict=True)
     table = pa.table({"store_id": list(stores), "category_id": list(categories)})
     cursor.adbc_ingest(PAIRS, table, mode="replace", temporary=True)
-    cursor.execute(
-        f"SELECT EXISTS (SELECT 1 FROM historical_sales h JOIN {PAIRS} p "  # noqa: S608
-        "ON h.store_id = p.store_id AND h.category_id = p.category_id "
-        f"WHERE {weekday_sql('postgresql', 'h.week_start_date')} <> {int(weekday)})"
-    )
+    series = other_weekday_series_sql("postgresql", PAIRS, weekday, including_new_rows=True)
+    cursor.execute(f"SELECT EXISTS ({series})")
     other = bool(cursor.fetchone()[0])
     cursor.execute(f"DROP TABLE IF EXISTS {PAIRS}")
     return other

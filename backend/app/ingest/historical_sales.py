@@ -69,6 +69,7 @@ from backend.app.maintenance.bulk_move import (
     drop_staging,
     load_staging,
     load_staging_batches,
+    load_staging_file,
     upsert,
 )
 from backend.app.maintenance.definitions import (
@@ -77,10 +78,10 @@ from backend.app.maintenance.definitions import (
     category_id_from_name,
     historical_sale_ids,
     history_weekday,
+    other_weekday_series_sql,
     season_end,
     week_start,
     weekday_of,
-    weekday_sql,
 )
 from backend.app.models.category import Category
 
@@ -138,12 +139,15 @@ def import_historical_sales(
             return straight
     with (
         open_export(source, accepted, log, options.progress) as (csv_file, layout),
-        import_transaction(engine, dry_run=options.dry_run) as connection,
+        import_transaction(engine, dry_run=options.dry_run, guards_check_keys=True) as connection,
     ):
         result = ImportResult(source.name, layout.kind, "historical_sales", dry_run=options.dry_run)
+        checked: frozenset[str] = frozenset()  # the CHECKs the staged rows are proven to pass
         if layout.kind is FileKind.WEEKLY_SALES:
             calendar = _FileCalendar(log, week_starts)
-            if not _stage_plain_weekly(connection, csv_file, layout, calendar):
+            if _stage_plain_weekly(connection, csv_file, layout, calendar):
+                checked = columns.HISTORY_CHECKED
+            else:
                 create_staging(connection, WEEKLY_STAGE, WEEKLY_COLUMNS)
                 load_staging(
                     connection,
@@ -186,7 +190,7 @@ def import_historical_sales(
                 connection, log, weekday, daily=layout.kind is FileKind.DAILY_SALES
             )
             log.raise_if_any()
-        _move_or_explain(connection, log, result, staged, replace=options.replace)
+        _move_or_explain(connection, log, result, staged, replace=options.replace, checked=checked)
         drop_staging(connection, WEEKLY_STAGE)
         drop_staging(connection, DAILY_STAGE)
     return result
@@ -275,8 +279,11 @@ def _stage_plain_weekly(
 
     savepoint = connection.begin_nested()
     try:
-        create_staging(connection, WEEKLY_STAGE, WEEKLY_COLUMNS)
-        load_staging_batches(connection, WEEKLY_STAGE, WEEKLY_COLUMNS, staged())
+        if connection.dialect.name == "sqlite":
+            load_staging_file(connection, WEEKLY_STAGE, WEEKLY_COLUMNS, staged())
+        else:
+            create_staging(connection, WEEKLY_STAGE, WEEKLY_COLUMNS)
+            load_staging_batches(connection, WEEKLY_STAGE, WEEKLY_COLUMNS, staged())
     except columns.NotPlain:
         savepoint.rollback()
         return False
@@ -533,21 +540,17 @@ def _check_stored_weekdays(
     stored = connection.execute(text("SELECT EXISTS (SELECT 1 FROM historical_sales)")).scalar()
     if not stored:
         return
-    first_week = (
-        "(SELECT MIN(h.week_start_date) FROM historical_sales h "
-        "WHERE h.store_id = p.store_id AND h.category_id = p.category_id)"
+    pairs = (
+        f"(SELECT MIN(line) AS line, store_id, category_id FROM {WEEKLY_STAGE} "  # noqa: S608
+        "GROUP BY store_id, category_id)"
     )
-    dialect = connection.dialect.name
+    other = other_weekday_series_sql(connection.dialect.name, pairs, weekday)
     rows = connection.execute(
         text(
-            f"SELECT line, store_id, category_id, first_week, COUNT(*) OVER () FROM ("  # noqa: S608
-            f"SELECT p.line, p.store_id, p.category_id, {first_week} AS first_week FROM "
-            f"(SELECT MIN(line) AS line, store_id, category_id FROM {WEEKLY_STAGE} "
-            "GROUP BY store_id, category_id) p) f "
-            f"WHERE first_week IS NOT NULL AND {weekday_sql(dialect, 'first_week')} <> :weekday "
-            "ORDER BY line LIMIT :limit"
+            "SELECT line, store_id, category_id, first_week, COUNT(*) OVER () "  # noqa: S608
+            f"FROM ({other}) f ORDER BY line LIMIT :limit"
         ),
-        {"weekday": int(weekday), "limit": log.limit},
+        {"limit": log.limit},
     ).all()
     if not rows:
         return
@@ -568,14 +571,20 @@ def _check_stored_weekdays(
 
 
 def _move_or_explain(
-    connection: Connection, log: ProblemLog, result: ImportResult, staged: int, *, replace: bool
+    connection: Connection,
+    log: ProblemLog,
+    result: ImportResult,
+    staged: int,
+    *,
+    replace: bool,
+    checked: frozenset[str],
 ) -> None:
     """The move, with no checks in its way: the foreign keys and the unique key of
     ``historical_sales`` refuse bad rows anyway. Only when they do are the staged rows
     examined, to name every offending line (the savepoint undoes the failed move)."""
     savepoint = connection.begin_nested()
     try:
-        _move(connection, log, result, staged, replace=replace)
+        _move(connection, log, result, staged, replace=replace, checked=checked)
     except IntegrityError:
         savepoint.rollback()
         _check_weekly(connection, log)
@@ -585,7 +594,13 @@ def _move_or_explain(
 
 
 def _move(
-    connection: Connection, log: ProblemLog, result: ImportResult, staged: int, *, replace: bool
+    connection: Connection,
+    log: ProblemLog,
+    result: ImportResult,
+    staged: int,
+    *,
+    replace: bool,
+    checked: frozenset[str],
 ) -> None:
     if replace:
         # Each (store, category) pair's own first and last week bound what the file
@@ -630,6 +645,7 @@ def _move(
             HISTORICAL_SALES_MOVE,
             staged,
             check_duplicates=check_duplicates,
+            checked=checked,
         )
     )
 

@@ -135,6 +135,37 @@ def weekday_sql(dialect: str, expression: str) -> str:
     return f"((CAST(strftime('%w', {expression}) AS INTEGER) + 6) % 7)"
 
 
+def other_weekday_series_sql(
+    dialect: str, pairs: str, weekday: Weekday, *, including_new_rows: bool = False
+) -> str:
+    """The one question "which of these (store, category) series already hold weeks that
+    start on a day other than ``weekday``?" (a series keeps one weekday).
+
+    ``pairs`` is SQL naming a table or subquery with ``store_id`` and ``category_id``
+    columns (and any others, kept). The query returns those rows with ``first_week``,
+    the first stored week of the series that starts on another weekday, for the series
+    that have one.
+
+    Before the new rows are stored, the series' first week answers for all of them (they
+    share one weekday): one index lookup per pair. ``including_new_rows``: the file's
+    rows (all on ``weekday``) are already in and may be the first, so every stored week
+    of the pair is read (one range of the unique (store, category, week) index)."""
+    day = weekday_sql(dialect, "h.week_start_date")
+    of_pair = "h.store_id = p.store_id AND h.category_id = p.category_id"
+    if including_new_rows:
+        first = (
+            f"(SELECT MIN(h.week_start_date) FROM historical_sales h WHERE {of_pair} "  # noqa: S608
+            f"AND {day} <> {int(weekday)})"
+        )
+        condition = "first_week IS NOT NULL"
+    else:
+        first = f"(SELECT MIN(h.week_start_date) FROM historical_sales h WHERE {of_pair})"  # noqa: S608
+        condition = (
+            f"first_week IS NOT NULL AND {weekday_sql(dialect, 'first_week')} <> {int(weekday)}"
+        )
+    return f"SELECT * FROM (SELECT p.*, {first} AS first_week FROM {pairs} p) o WHERE {condition}"  # noqa: S608
+
+
 def history_weekday(connection: Connection | Session) -> Weekday | None:
     """The weekday the stored weekly history starts its weeks on (that of its latest
     week: one index lookup), or None when there is no history."""
@@ -210,16 +241,28 @@ def natural_id_column(kind: str, *parts: Any) -> Any:
 
     escaped = []
     for part in parts:
-        if pc.any(pc.match_substring_regex(part, "[%:~]")).as_py():
+        # Asked of the distinct values: a key column repeats few of them.
+        if pc.any(pc.match_substring_regex(pc.unique(part), "[%:~]")).as_py():
             for character, escape in (("%", "%25"), (":", "%3A"), ("~", "%7E")):
                 part = pc.replace_substring(part, character, escape)
         escaped.append(part)
-    ids = pc.binary_join_element_wise(kind, *escaped, ":")
-    too_long = pc.greater(pc.utf8_length(ids), KEY_MAX_LENGTH)
-    if pc.any(too_long).as_py():
+    escaped[0] = pc.utf8_replace_slice(escaped[0], start=0, stop=0, replacement=f"{kind}:")
+    ids = pc.binary_join_element_wise(*escaped, text_column(":", escaped[0]))
+    if pc.max(pc.utf8_length(ids)).as_py() > KEY_MAX_LENGTH:
+        too_long = pc.greater(pc.utf8_length(ids), KEY_MAX_LENGTH)
         shortened = [_bounded(text.as_py(), "~") for text in ids.filter(too_long)]
         ids = pc.replace_with_mask(ids, too_long, pa.array(shortened, type=ids.type))
     return ids
+
+
+def text_column(value: str, like: Any) -> Any:
+    """An Arrow string column of ``value`` as long as ``like``, made by compute kernels:
+    any Python value turned into an Arrow one makes pyarrow import pandas (~40 MB
+    resident), which the bounded-memory import paths cannot afford."""
+    import pyarrow.compute as pc
+
+    empty = pc.utf8_slice_codeunits(pc.cast(like, "string"), start=0, stop=0)
+    return pc.utf8_replace_slice(empty, start=0, stop=0, replacement=value)
 
 
 ACTUAL_SALES_KIND = "AS"

@@ -57,6 +57,21 @@ def key_problem(value: str) -> str | None:
     return None
 
 
+def key_rule_holds(column: Any) -> bool:
+    """The CHECK over a whole Arrow string column, by compute kernels: True when every
+    value is a key (the fast import paths prove this instead of SQLite's row-by-row
+    CHECK). Nulls are not asked about: the NOT NULL constraints refuse those."""
+    import pyarrow.compute as pc
+
+    if not len(column):
+        return True
+    shortest, longest = pc.min_max(pc.utf8_length(column)).values()
+    if shortest.as_py() < 1 or longest.as_py() > KEY_MAX_LENGTH:
+        return False
+    trimmed = pc.utf8_trim(column, characters=KEY_EDGE_WHITESPACE)
+    return bool(pc.all(pc.equal(trimmed, column)).as_py())
+
+
 def _edge_set_sql(dialect: str) -> str:
     codes = [ord(character) for character in KEY_EDGE_WHITESPACE]
     if dialect == "postgresql":

@@ -11,8 +11,10 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import URL
 
+from backend.app.database import arrow as arrow_module
 from backend.app.database.arrow import (
     arrow_connection,
+    arrow_snapshot,
     arrow_transaction,
     driver_uri,
     is_sqlite,
@@ -177,3 +179,78 @@ def test_a_sqlite_arrow_connection_enforces_foreign_keys(migrated_url: URL) -> N
             "INSERT INTO historical_sales (sale_id, store_id, category_id,"
             " week_start_date, units_sold) VALUES ('x', 'nope', 'nope', '2025-02-03', 1)"
         )
+
+
+# --- connections on one snapshot ---------------------------------------------------------
+
+
+def _count_categories(connection: object) -> int:
+    cursor = connection.cursor()  # type: ignore[attr-defined]
+    try:
+        cursor.execute("SELECT count(*) FROM categories")
+        return int(cursor.fetchall()[0][0])
+    finally:
+        cursor.close()
+
+
+def _commit_category(url: URL, category_id: str) -> None:
+    # Through the Arrow driver: on SQLite the same library copy as the readers, so the
+    # write sees their read locks (see database/arrow.py).
+    with arrow_transaction(url) as connection:
+        cursor = connection.cursor()
+        _insert_category(cursor, category_id)
+        cursor.close()
+
+
+@pytest.mark.parametrize("count", [2, 3])
+def test_snapshot_connections_all_read_the_state_they_started_on(
+    migrated_url: URL, count: int
+) -> None:
+    _commit_category(migrated_url, "BEFORE")
+    with arrow_snapshot(migrated_url, count) as connections:
+        assert len(connections) == count
+        _commit_category(migrated_url, "AFTER")
+        assert [_count_categories(c) for c in connections] == [1] * count
+    with arrow_connection(migrated_url) as connection:
+        assert _count_categories(connection) == 2
+
+
+def test_one_snapshot_connection_is_a_plain_one(migrated_url: URL) -> None:
+    with arrow_snapshot(migrated_url, 1) as (connection,):
+        _commit_category(migrated_url, "AFTER")
+        assert _count_categories(connection) == 1  # autocommit: each read sees the latest
+    with pytest.raises(ValueError, match="at least one"), arrow_snapshot(migrated_url, 0):
+        pass
+
+
+def test_a_given_first_connection_is_used_and_left_open(migrated_url: URL) -> None:
+    with arrow_connection(migrated_url) as first:
+        with arrow_snapshot(migrated_url, 2, first) as connections:
+            assert connections[0] is first
+            _commit_category(migrated_url, "AFTER")
+            assert [_count_categories(c) for c in connections] == [0, 0]
+        assert _count_categories(first) == 1  # out of the snapshot's transaction, still open
+
+
+@sqlite_only
+def test_sqlite_readers_interrupted_by_commits_fall_back_to_one(
+    migrated_url: URL, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A commit landing while the readers start every time: one reader, not readers of
+    different states."""
+    real_execute = arrow_module._execute
+    commits = iter(range(100))
+
+    def execute_then_commit(connection: object, sql: str) -> list[tuple[object, ...]]:
+        found = real_execute(connection, sql)  # type: ignore[arg-type]
+        if sql.startswith("SELECT count(*) FROM sqlite_schema"):
+            _commit_category(migrated_url, f"C{next(commits)}")
+        return found
+
+    monkeypatch.setattr(arrow_module, "_execute", execute_then_commit)
+    with arrow_snapshot(migrated_url, 2) as connections:
+        assert len(connections) == 1
+        seen = _count_categories(connections[0])
+        _commit_category(migrated_url, "LATE")
+        assert _count_categories(connections[0]) == seen  # still in its transaction
+    assert seen == 2 * arrow_module.SNAPSHOT_TRIES

@@ -27,7 +27,7 @@ from backend.app.models import (
     StoreCluster,
     StoreExtraAttributes,
 )
-from backend.app.queries import NotFound
+from backend.app.queries import NotFound, frames
 from backend.app.queries.frames import (
     forecast_actuals_frame,
     history_frame,
@@ -71,6 +71,87 @@ def test_history_per_store_is_every_stored_row(db: Session, category_id: str) ->
         zip(frame["store_id"].astype(str), _weeks(frame), frame["units_sold"].tolist(), strict=True)
     )
     assert got == expected  # in (store, week) order, every row once
+
+
+@pytest.mark.parametrize("parts", [2, 3, 8])
+def test_history_per_store_read_in_parallel_ranges_is_the_single_read(
+    db: Session, monkeypatch: pytest.MonkeyPatch, parts: int
+) -> None:
+    """Ranges of store ids read on parallel connections give the one read's frame: the
+    same rows, values, dtypes and order, whatever the number of parts."""
+    monkeypatch.setattr(frames, "SPLIT_MIN_ROWS", 0)  # small reads split too
+    for category_id in CATEGORIES:
+        monkeypatch.setattr(frames, "READ_PARTS", 1)
+        single = history_frame(db, category_id, by="store")
+        monkeypatch.setattr(frames, "READ_PARTS", parts)
+        pd.testing.assert_frame_equal(history_frame(db, category_id, by="store"), single)
+        assert len(single) == len(_history(db, category_id))
+
+
+def _add_store_with_history(engine: Any, store_id: str, weeks: int) -> None:
+    with Session(engine) as session:
+        if session.get(StoreCluster, "CL") is None:
+            session.add(StoreCluster(cluster_id="CL", cluster_name="c", fashion_tier="VALUE"))
+            session.flush()
+        session.add(
+            Store(
+                store_id=store_id,
+                store_name=store_id,
+                cluster_id="CL",
+                store_size_sqft=1000,
+                location_tier="A",
+                median_income=1,
+                store_format="MALL",
+                region="WEST",
+                avg_weekly_sales_12mo=1.0,
+            )
+        )
+        session.flush()
+        for week in range(weeks):
+            session.add(
+                HistoricalSales(
+                    sale_id=f"h-{store_id}-{week}",
+                    store_id=store_id,
+                    category_id=CATEGORY_ID,
+                    week_start_date=date(2024, 1, 1) + timedelta(weeks=week),
+                    units_sold=len(store_id) * 10 + week,
+                )
+            )
+        session.commit()
+    # No engine connection stays open beside the Arrow ones on SQLite (database/arrow.py:
+    # the driver's own SQLite copy does not see this one's locks in the same process).
+    engine.dispose()
+
+
+def test_history_per_store_in_ranges_with_no_one_and_many_stores(
+    engine: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(frames, "READ_PARTS", 3)
+    monkeypatch.setattr(frames, "SPLIT_MIN_ROWS", 0)
+    exports_season().write(engine)  # the category, no store yet
+    frame = history_frame(engine, CATEGORY_ID, by="store")
+    assert len(frame) == 0 and isinstance(frame["store_id"].dtype, pd.CategoricalDtype)
+    # One store; then stores added out of key order, one without history; ids that
+    # sort differently by length and by text.
+    expected: list[tuple[str, date, int]] = []
+    for store_id, weeks in [("S5", 3), ("S10", 2), ("S1", 0), ("S2", 4), ("S30", 1)]:
+        _add_store_with_history(engine, store_id, weeks)
+        expected += [
+            (store_id, date(2024, 1, 1) + timedelta(weeks=week), len(store_id) * 10 + week)
+            for week in range(weeks)
+        ]
+        frame = history_frame(engine, CATEGORY_ID, by="store")
+        got = list(
+            zip(
+                frame["store_id"].astype(str),
+                _weeks(frame),
+                frame["units_sold"].tolist(),
+                strict=True,
+            )
+        )
+        assert got == sorted(expected)
+        assert str(frame["week_start_date"].dtype) == "datetime64[ms]"
+        assert str(frame["units_sold"].dtype) == "int64"
 
 
 @pytest.mark.parametrize("category_id", CATEGORIES)

@@ -21,8 +21,9 @@ Arrow data never pay for loading them.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,11 +36,17 @@ if TYPE_CHECKING:
 
 __all__ = [
     "arrow_connection",
+    "arrow_snapshot",
     "arrow_transaction",
     "driver_uri",
     "is_sqlite",
     "write_sqlite_file",
 ]
+
+# A SQLite snapshot is only known to be shared when no commit lands while the readers
+# start; a busy writer gets this many tries before the read falls back to one connection.
+SNAPSHOT_TRIES = 3
+_PG_SNAPSHOT_ID = re.compile(r"[0-9A-Fa-f]+(-[0-9A-Fa-f]+)+")
 
 
 def is_sqlite(url: str | URL) -> bool:
@@ -125,6 +132,94 @@ def arrow_transaction(url: str | URL) -> Iterator[Connection]:
             cursor.execute("COMMIT")
         finally:
             cursor.close()
+
+
+@contextmanager
+def arrow_snapshot(
+    url: str | URL, count: int, first: Connection | None = None
+) -> Iterator[list[Connection]]:
+    """Up to ``count`` ADBC connections, each in a read transaction, that all see one
+    snapshot of the database: reads split across them (in parallel threads) answer as
+    one read would, even while another connection commits. Transactions are ended and
+    the connections opened here closed afterwards; ``first``, an open autocommit
+    connection to ``url`` (one that already looked at the data), is used as the first
+    and left open.
+
+    PostgreSQL: the first connection exports its REPEATABLE READ snapshot
+    (``pg_export_snapshot``) and the others import it. SQLite has no such call here: the
+    readers start their transactions while a watching connection's ``data_version`` shows
+    that no commit landed in between (then they all read the same database state); after
+    ``SNAPSHOT_TRIES`` interrupted tries a single connection is yielded, so the list may be
+    shorter than ``count``. ``count`` 1 is one plain autocommit connection.
+    """
+    if count < 1:
+        raise ValueError(f"count={count}: at least one connection")
+    with ExitStack() as stack:
+        if first is None:
+            first = stack.enter_context(arrow_connection(url))
+        if count == 1:
+            yield [first]
+            return
+        connections = [first]
+        connections += [stack.enter_context(arrow_connection(url)) for _ in range(count - 1)]
+        if is_sqlite(url):
+            watch = stack.enter_context(arrow_connection(url))
+            connections = _sqlite_snapshot(watch, connections)
+        else:
+            _postgresql_snapshot(connections)
+        try:
+            yield connections
+        finally:
+            # Read-only transactions: ending them commits nothing. A connection whose
+            # statement failed is closed as it is (closing ends its transaction).
+            for connection in connections:
+                _run_quietly(connection, "ROLLBACK")
+
+
+def _execute(connection: Connection, sql: str) -> list[tuple[object, ...]]:
+    cursor = connection.cursor()
+    try:
+        cursor.execute(sql)
+        return list(cursor.fetchall()) if cursor.description else []
+    finally:
+        cursor.close()
+
+
+def _run_quietly(connection: Connection, sql: str) -> None:
+    # The connection is closed next, which ends its transaction anyway.
+    with suppress(Exception):
+        _execute(connection, sql)
+
+
+def _postgresql_snapshot(connections: list[Connection]) -> None:
+    begin = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+    first, *others = connections
+    _execute(first, begin)
+    snapshot = str(_execute(first, "SELECT pg_export_snapshot()")[0][0])
+    # The id comes from the server; checked all the same before it is put in SQL
+    # (SET TRANSACTION SNAPSHOT takes no bound parameter).
+    if not _PG_SNAPSHOT_ID.fullmatch(snapshot):
+        raise RuntimeError(f"unexpected snapshot id from pg_export_snapshot: {snapshot!r}")
+    for connection in others:
+        _execute(connection, begin)
+        _execute(connection, f"SET TRANSACTION SNAPSHOT '{snapshot}'")
+
+
+def _sqlite_snapshot(watch: Connection, connections: list[Connection]) -> list[Connection]:
+    for _ in range(SNAPSHOT_TRIES):
+        before = _execute(watch, "PRAGMA data_version")
+        for connection in connections:
+            _execute(connection, "BEGIN")
+            # The first read of a transaction fixes the state it sees.
+            _execute(connection, "SELECT count(*) FROM sqlite_schema")
+        if _execute(watch, "PRAGMA data_version") == before:
+            return connections
+        for connection in connections:
+            _execute(connection, "ROLLBACK")
+    # A writer kept committing: one reader, in a transaction like the others would be.
+    first = connections[0]
+    _execute(first, "BEGIN")
+    return [first]
 
 
 def write_sqlite_file(path: Path, table: str, batches: Any, schema: Sequence[str] = ()) -> None:

@@ -17,21 +17,27 @@ PostgreSQL), the columns are given their documented types in Arrow (ISO date tex
   actuals with ``<NA>`` for weeks without actuals (not zeros).
 
 Weeks are those the table holds (a week without a row is absent, not a zero); rows are
-ordered by their key (cluster or store, then week). pandas and pyarrow are imported
-inside the functions, so importing this module (and ``ffdb``) stays cheap.
+ordered by their key (cluster or store, then week). The per-store history, the one big
+read, is fetched as ranges of store ids on ``READ_PARTS`` connections in parallel
+threads, all on one snapshot, and put back together in key order: the same frame as one
+read. pandas and pyarrow are imported inside the functions, so importing this module
+(and ``ffdb``) stays cheap.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import os
 from collections.abc import Sequence
+from itertools import pairwise
 from typing import TYPE_CHECKING, Any, Literal
 
 from sqlalchemy import Connection, Engine, Select, Text, cast, exists, select
 from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session
 
-from backend.app.database.arrow import arrow_connection
+from backend.app.database.arrow import arrow_connection, arrow_snapshot
 from backend.app.database.db import normalize_url
 from backend.app.maintenance.definitions import season_week_days
 from backend.app.models import (
@@ -59,6 +65,12 @@ AnySelect = Select[*tuple[Any, ...]]
 Bind = Engine | Connection | Session | URL | str
 HistoryLevel = Literal["total", "cluster", "store"]
 HISTORY_LEVELS: tuple[HistoryLevel, ...] = ("total", "cluster", "store")
+# Connections (and threads) the per-store history is read through: one per core, a few
+# at most (each is a connection, and on PostgreSQL a server process).
+READ_PARTS = max(1, min(4, os.cpu_count() or 1))
+# On PostgreSQL each more connection costs about 0.1 s (the ADBC driver loads the type
+# catalogue on connect): a read the planner expects to be smaller stays on one.
+SPLIT_MIN_ROWS = 500_000
 
 
 def database_url(bind: Bind) -> URL:
@@ -83,7 +95,13 @@ def history_frame(bind: Bind, category_id: str, by: HistoryLevel = "total") -> p
     if by not in HISTORY_LEVELS:
         raise InvalidReadArgument(f"by={by!r}: expected one of {', '.join(HISTORY_LEVELS)}")
     statement = history_statement(category_id, by)
-    table = _read_arrow(bind, statement, [("category", Category.category_id, category_id)])
+    keys = [("category", Category.category_id, category_id)]
+    if by == "store":
+        # Rows as stored: the one level big enough (a row per store and week) to pay for
+        # reading in parallel.
+        table = _read_by_store_ranges(bind, statement, keys, READ_PARTS)
+    else:
+        table = _read_arrow(bind, statement, keys)
     return _to_pandas(table)
 
 
@@ -302,37 +320,142 @@ def _read_arrow(
     url = database_url(bind)
     backend = url.get_backend_name()
     with arrow_connection(url) as connection:
-        cursor = connection.cursor()
-        try:
-            sql, parameters = _compiled(statement, backend)
-            if backend == "postgresql" and not parameters:
-                # What makes the literals in ``sql`` plain text with only ' escaped.
-                cursor.execute("SET standard_conforming_strings = on")
-            if backend == "sqlite":
-                # Bigger record batches: fewer round trips through the driver per row.
-                cursor.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": "65536"})
-            cursor.execute(sql, parameters)
-            table = cursor.fetch_arrow_table()
-            # Only an empty answer asks whether the keys exist at all.
-            if table.num_rows == 0:
-                for label, column, value in keys:
-                    if value is None:
-                        continue
-                    sql, parameters = _compiled(select(exists().where(column == value)), backend)
-                    cursor.execute(sql, parameters)
-                    found = cursor.fetchone()
-                    if found is None or not found[0]:
-                        raise NotFound(f"{label} {value!r} does not exist")
-        finally:
-            cursor.close()
+        table = _fetch(connection, backend, statement)
+        if table.num_rows == 0:
+            _check_keys(connection, backend, keys)
     return _normalized(table, statement)
+
+
+def _read_by_store_ranges(
+    bind: Bind,
+    statement: AnySelect,
+    keys: Sequence[tuple[str, Any, str | None]],
+    parts: int,
+) -> pa.Table:
+    """``_read_arrow`` of a statement ordered by ``HistoricalSales.store_id`` first, read
+    as up to ``parts`` ranges of store ids in parallel threads, one connection each, all
+    on one snapshot (``arrow_snapshot``): the same table, in the same order.
+
+    Each range is the statement with ``pivot <= store_id < next pivot`` added; the pivots
+    split the (small) stores table evenly, in its ``ORDER BY store_id`` order, which is the
+    order the comparisons use (the same column type and collation), so the ranges cover
+    every row once and, concatenated in pivot order, keep the statement's order. The
+    drivers leave the GIL while they fetch (SQLite's C loop, PostgreSQL's COPY reader),
+    and each PostgreSQL range has its own server process scanning the index. On
+    PostgreSQL a read the planner expects below ``SPLIT_MIN_ROWS`` stays on one
+    connection.
+    """
+    import pyarrow as pa
+
+    url = database_url(bind)
+    backend = url.get_backend_name()
+    with arrow_connection(url) as first:
+        store_ids = _fetch(first, backend, select(Store.store_id).order_by(Store.store_id))
+        if backend == "postgresql" and _estimated_rows(first, statement) < SPLIT_MIN_ROWS:
+            parts = 1
+        with arrow_snapshot(url, parts, first) as connections:
+            statements = _store_ranges(statement, store_ids.column(0).to_pylist(), len(connections))
+            if len(statements) == 1:
+                tables = [_typed(_fetch(first, backend, statement), statement)]
+            else:
+                from concurrent.futures import ThreadPoolExecutor
+
+                def read(connection: Any, part: AnySelect) -> pa.Table:
+                    return _typed(_fetch(connection, backend, part), part)
+
+                with ThreadPoolExecutor(max_workers=len(statements)) as pool:
+                    tables = list(pool.map(read, connections, statements))
+            table = pa.concat_tables(tables)
+            if table.num_rows == 0:
+                _check_keys(first, backend, keys)
+    return _encoded(table)
+
+
+def _estimated_rows(connection: Any, statement: AnySelect) -> float:
+    """The PostgreSQL planner's estimate of the statement's rows (planning only, from the
+    statistics ANALYZE and autovacuum keep); 0 when the statement needs parameters."""
+    from adbc_driver_manager import NotSupportedError
+
+    sql, parameters = _compiled(statement, "postgresql")
+    if parameters:
+        return 0.0
+    cursor = connection.cursor()
+    try:
+        cursor.execute("SET standard_conforming_strings = on")
+        # EXPLAIN cannot run inside the COPY the driver wraps a query in by default; a
+        # driver too old for the option gives no estimate, and the read splits.
+        try:
+            cursor.adbc_statement.set_options(**{"adbc.postgresql.use_copy": "false"})
+        except NotSupportedError:
+            return math.inf
+        cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}")
+        found = cursor.fetchone()
+    finally:
+        cursor.close()
+    plan = json.loads(found[0]) if found else []
+    return float(plan[0]["Plan"]["Plan Rows"]) if plan else 0.0
+
+
+def _store_ranges(statement: AnySelect, store_ids: Sequence[str], parts: int) -> list[AnySelect]:
+    """``statement`` cut into at most ``parts`` ranges of ``HistoricalSales.store_id`` by
+    pivots taken evenly from ``store_ids`` (sorted, distinct); one statement when there
+    are too few stores to split."""
+    count = min(parts, len(store_ids))
+    if count < 2:
+        return [statement]
+    pivots = [store_ids[len(store_ids) * index // count] for index in range(1, count)]
+    column = HistoricalSales.store_id
+    ranges = [statement.where(column < pivots[0])]
+    ranges += [statement.where(column >= low, column < high) for low, high in pairwise(pivots)]
+    ranges.append(statement.where(column >= pivots[-1]))
+    return ranges
+
+
+def _fetch(connection: Any, backend: str, statement: AnySelect) -> pa.Table:
+    """The statement's rows as the driver returns them."""
+    cursor = connection.cursor()
+    try:
+        sql, parameters = _compiled(statement, backend)
+        if backend == "postgresql" and not parameters:
+            # What makes the literals in ``sql`` plain text with only ' escaped.
+            cursor.execute("SET standard_conforming_strings = on")
+        if backend == "sqlite":
+            # Bigger record batches: fewer round trips through the driver per row.
+            cursor.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": "65536"})
+        cursor.execute(sql, parameters)
+        table: pa.Table = cursor.fetch_arrow_table()
+        return table
+    finally:
+        cursor.close()
+
+
+def _check_keys(connection: Any, backend: str, keys: Sequence[tuple[str, Any, str | None]]) -> None:
+    """Raise ``NotFound`` for the first key value that names nothing (asked only when a
+    read came back empty)."""
+    cursor = connection.cursor()
+    try:
+        for label, column, value in keys:
+            if value is None:
+                continue
+            sql, parameters = _compiled(select(exists().where(column == value)), backend)
+            cursor.execute(sql, parameters)
+            found = cursor.fetchone()
+            if found is None or not found[0]:
+                raise NotFound(f"{label} {value!r} does not exist")
+    finally:
+        cursor.close()
 
 
 def _normalized(table: pa.Table, statement: AnySelect) -> pa.Table:
     """Dates as ``date32`` (SQLite returns ISO text), integers as ``int64``, ids as
     dictionaries (pandas ``category``), whatever each backend's driver returned."""
+    return _encoded(_typed(table, statement))
+
+
+def _typed(table: pa.Table, statement: AnySelect) -> pa.Table:
+    """``_normalized`` but ids left as strings: the part of it that can run per range
+    (dictionaries are made once, over the whole table, by ``_encoded``)."""
     import pyarrow as pa
-    import pyarrow.compute as pc
     from sqlalchemy import Date, Float, Integer
 
     columns = []
@@ -347,9 +470,22 @@ def _normalized(table: pa.Table, statement: AnySelect) -> pa.Table:
         elif isinstance(sql_type, Float):
             column = column.cast(pa.float64())
         elif name.endswith("_id"):
-            column = pc.dictionary_encode(column)
+            # An empty SQLite answer has no values to type its columns by.
+            column = column.cast(pa.string())
         columns.append(column)
+    # Built anew: the drivers' per-field metadata would make range schemas differ.
     return pa.table(columns, names=table.column_names)
+
+
+def _encoded(table: pa.Table) -> pa.Table:
+    """Ids (``*_id`` string columns) as dictionaries: pandas ``category``."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    for index, name in enumerate(table.column_names):
+        if name.endswith("_id") and table.column(index).type == pa.string():
+            table = table.set_column(index, name, pc.dictionary_encode(table.column(index)))
+    return table
 
 
 def _to_pandas(table: pa.Table) -> pd.DataFrame:

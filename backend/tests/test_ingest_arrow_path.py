@@ -273,3 +273,82 @@ def test_postgresql_copies_a_plain_file_straight_into_the_table_or_leaves_it_unc
     assert returned == [expected]
     if expected is None and case != "a quoted field":
         assert count == []  # refused by the staged route too, nothing written
+
+
+# (stored first, then the file): what the COPY straight in returns for the file.
+OVER_STORED_CASES = {
+    # Declined before copying (the first block's keys are stored): the staged route
+    # upserts, as it always has.
+    "a re-import with new units": (
+        _history_rows("2025-02-03,S000,CAT0,5", "2025-02-10,S001,CAT1,6"),
+        _history_rows("2025-02-03,S000,CAT0,7", "2025-02-10,S001,CAT1,8"),
+        None,
+    ),
+    "a stored series starting weeks on Tuesday": (
+        _history_rows("2025-02-04,S000,CAT0,5"),
+        _history_rows("2025-02-10,S000,CAT0,5"),
+        None,
+    ),
+    # Stored weeks on another weekday, but in another series: the series check after the
+    # COPY clears the file.
+    "another series starting weeks on Tuesday": (
+        _history_rows("2025-02-04,S001,CAT1,5"),
+        _history_rows("2025-02-10,S000,CAT0,5"),
+        1,
+    ),
+    "new weeks of a stored series": (
+        _history_rows("2025-02-03,S000,CAT0,5"),
+        _history_rows("2025-02-10,S000,CAT0,6", "2025-02-17,S000,CAT0,7"),
+        2,
+    ),
+}
+
+
+@pytest.mark.parametrize("backend_name", [pytest.param("postgresql", marks=pytest.mark.postgresql)])
+@pytest.mark.parametrize("case", list(OVER_STORED_CASES))
+def test_postgresql_copies_over_stored_history_only_what_the_staged_route_would_store(
+    case: str,
+    database_cache: DatabaseCache,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The checks made before and after the COPY straight in (keys already stored,
+    stored weeks on another weekday) send the file to the staged route exactly when it
+    must: the outcome and the stored rows are those of the staged route alone."""
+    from backend.app.ingest import historical_sales
+
+    stored_first, content, expected = OVER_STORED_CASES[case]
+    first = write_file(tmp_path / "first.csv", stored_first)
+    path = write_file(tmp_path / "weekly.csv", content)
+    real = historical_sales.copy_plain_history
+    returned: list[int | None] = []
+
+    def spy(*args: Any, **kwargs: Any) -> int | None:
+        rows = real(*args, **kwargs)
+        returned.append(rows)
+        return rows
+
+    outcomes: list[object] = []
+    stored: list[object] = []
+    for name, straight in (("straight.db", True), ("staged.db", False)):
+        with database_cache.copy(HEAD, tmp_path / name) as url, monkeypatch.context() as patch:
+            engine = make_engine(url)
+            try:
+                _parents(engine)
+                import_historical_sales(engine, first)
+                patch.setattr(
+                    historical_sales,
+                    "copy_plain_history",
+                    spy if straight else lambda *_, **__: None,
+                )
+                try:
+                    outcome: object = asdict(import_historical_sales(engine, path))
+                except ImportRejected as rejected:
+                    outcome = rejected.lines()
+                outcomes.append(outcome)
+                stored.append(_stored(engine))
+            finally:
+                engine.dispose()
+    assert returned == [expected]
+    assert outcomes[0] == outcomes[1]
+    assert stored[0] == stored[1]

@@ -9,17 +9,17 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from backend.app.cli import common
 from backend.app.cli.app import app
 from backend.app.cli.common import (
     CommandError,
     DatabaseUrl,
-    console,
-    error_console,
     open_engine,
     require_existing_sqlite,
     write_output,
@@ -42,8 +42,10 @@ RevisionArgument = Annotated[
 
 
 def _say(message: str) -> None:
-    """One line of result on stdout, never wrapped (scripts and tests read it)."""
-    console.print(message, highlight=False, soft_wrap=True, markup=False)
+    """One line of result on stdout, never wrapped (scripts and tests read it). Plain
+    text, so the commands that print only this (``current``, ``check``) never load rich;
+    the consoles (``common.console``, ``common.error_console``) are made on first use."""
+    sys.stdout.write(message + "\n")
 
 
 def _progress() -> Progress:
@@ -54,7 +56,7 @@ def _progress() -> Progress:
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
-        console=error_console,
+        console=common.error_console,
         transient=True,
     )
 
@@ -97,7 +99,7 @@ def upgrade(
             raise CommandError(f"{error}; not upgrading (--no-backup skips the backup)") from None
         if saved is not None:
             _say(f"Backed up {redacted(database_url)} to {saved}")
-    with error_console.status(f"Migrating {redacted(database_url)} to {revision}..."):
+    with common.error_console.status(f"Migrating {redacted(database_url)} to {revision}..."):
         reached = migrate.upgrade(database_url, revision)
     _say(f"{redacted(database_url)} is at {_describe_revision(reached)}")
 
@@ -138,7 +140,7 @@ def downgrade(
         raise CommandError(f"{error}; not downgrading") from None
     if saved is not None:
         _say(f"Backed up {redacted(database_url)} to {saved}")
-    with error_console.status(f"Migrating {redacted(database_url)} down to {revision}..."):
+    with common.error_console.status(f"Migrating {redacted(database_url)} down to {revision}..."):
         reached = migrate.downgrade(database_url, revision)
     _say(f"{redacted(database_url)} is at {_describe_revision(reached)}")
 
@@ -180,7 +182,7 @@ def history(database_url: DatabaseUrl = DEFAULT_DATABASE_URL) -> None:
             mark for mark, on in (("head", step.is_head), ("current", step.is_current)) if on
         )
         table.add_row(step.revision, step.down_revision or "(base)", step.message, marks)
-    console.print(table)
+    common.console.print(table)
 
 
 @app.command()
@@ -248,7 +250,7 @@ def doctor(
         typer.echo(json.dumps([dataclasses.asdict(p) for p in problems], indent=2))
     if problems:
         if not as_json:
-            console.print(_problem_table(problems))
+            common.console.print(_problem_table(problems))
         raise CommandError(f"{len(problems)} problem(s) found in {redacted(database_url)}")
     if not as_json:
         _say(f"OK: no problems found in {redacted(database_url)}")
@@ -292,8 +294,8 @@ def stats(database_url: DatabaseUrl = DEFAULT_DATABASE_URL) -> None:
         rows.add_row(name, f"{counts[name]:,}")
     rows.add_section()
     rows.add_row("total", f"{sum(counts.values()):,}")
-    console.print(summary)
-    console.print(rows)
+    common.console.print(summary)
+    common.console.print(rows)
 
 
 @app.command()
@@ -315,7 +317,7 @@ def reset(
             "add --yes to confirm",
             exit_code=2,
         )
-    with error_console.status(f"Resetting {redacted(database_url)}..."):
+    with common.error_console.status(f"Resetting {redacted(database_url)}..."):
         reached = migrate.reset(database_url)
     _say(f"{redacted(database_url)} reset: empty schema at {_describe_revision(reached)}")
 

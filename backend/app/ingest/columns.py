@@ -80,9 +80,15 @@ def row_by_row_reason(csv_file: CsvFile) -> str | None:
     return None
 
 
-def batches(csv_file: CsvFile, layout: Layout, names: tuple[str, ...]) -> Iterator[Batch]:
-    """The file's data rows as string columns ``names``, block by block; calls the
-    file's progress callback as it goes and sets ``csv_file.rows_read``.
+def batches(
+    csv_file: CsvFile,
+    layout: Layout,
+    names: tuple[str, ...],
+    block_bytes: int = BLOCK_BYTES,
+) -> Iterator[Batch]:
+    """The file's data rows as string columns ``names``, block by block (of about
+    ``block_bytes`` of the file); calls the file's progress callback as it goes and sets
+    ``csv_file.rows_read``.
 
     Blocks are cut at the last newline of each read and parsed one at a time, so memory
     holds one block (pyarrow's streaming reader reads ahead of a slow consumer)."""
@@ -110,11 +116,11 @@ def batches(csv_file: CsvFile, layout: Layout, names: tuple[str, ...]) -> Iterat
         stream.readline()  # the header, already read by the caller
         rest = b""
         while True:
-            block = stream.read(BLOCK_BYTES)
+            block = stream.read(block_bytes)
             data = rest + block
             cut = data.rfind(b"\n") + 1 if block else len(data)
             data, rest = data[:cut], data[cut:]
-            if len(rest) > BLOCK_BYTES:
+            if len(rest) > block_bytes:
                 raise NotPlain("a line longer than a block")
             if data:
                 try:
@@ -165,7 +171,7 @@ def small_whole_numbers(column: Any) -> Any:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    if not _all(pc.match_substring_regex(column, SMALL_WHOLE_NUMBER)):
+    if not _all(pc.match_substring_regex(pc.unique(column), SMALL_WHOLE_NUMBER)):
         raise NotPlain("a number in another spelling")
     return pc.cast(column, pa.int64())
 
@@ -214,15 +220,22 @@ class PlainWeeklyHistory:
 
     ``weekday`` is the weekday every week starts on: the one given, else the first
     row's; a week starting on another day raises ``NotPlain`` (the row-by-row reader
-    then names it). Read ``weekday`` after iterating to learn the file's."""
+    then names it). Read ``weekday`` after the first block to learn the file's."""
 
-    def __init__(self, csv_file: CsvFile, layout: Layout, weekday: Weekday | None) -> None:
+    def __init__(
+        self,
+        csv_file: CsvFile,
+        layout: Layout,
+        weekday: Weekday | None,
+        block_bytes: int = BLOCK_BYTES,
+    ) -> None:
         self._csv_file = csv_file
         self._layout = layout
+        self._block_bytes = block_bytes
         self.weekday = weekday
 
     def __iter__(self) -> Iterator[HistoryBatch]:
-        for batch in batches(self._csv_file, self._layout, HISTORY_COLUMNS):
+        for batch in batches(self._csv_file, self._layout, HISTORY_COLUMNS, self._block_bytes):
             weeks = batch.columns["week_start_date"]
             for day in iso_days(weeks).values():
                 if self.weekday is None:

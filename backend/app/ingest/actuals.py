@@ -90,6 +90,8 @@ DAILY_COLUMNS = (
     ("store_id", "text"),
     ("units_sold", "int"),
 )
+# The foreign keys of actual_sales whose parents the import has found before its move.
+ACTUALS_PARENTS_FOUND = frozenset({"store_id", "forecast_id"})
 PARTIAL_HINT = "give --allow-partial to load a partial week"
 # The CHECKs of actual_sales a plain weekly file's Arrow path proves for every row (the
 # key rule on ids, weeks within the forecast's 1..12, whole numbers >= 0): the move
@@ -456,10 +458,7 @@ def _check_stores(connection: Connection, log: ProblemLog, season: _Season) -> N
 def _check_changes(connection: Connection, log: ProblemLog, forecast_id: str) -> None:
     """Rows already loaded with another value: changing them needs ``--replace``."""
     # A forecast's first actuals: nothing loaded to compare (saves a lookup per row).
-    if not connection.execute(
-        text("SELECT EXISTS (SELECT 1 FROM actual_sales WHERE forecast_id = :forecast_id)"),
-        {"forecast_id": forecast_id},
-    ).scalar():
+    if not _has_actuals(connection, forecast_id):
         return
     rows = connection.execute(
         text(
@@ -483,6 +482,15 @@ def _check_changes(connection: Connection, log: ProblemLog, forecast_id: str) ->
         for line, store, week, stored, units, _total in rows
     ]
     log.add_counted(found, int(rows[0][5]))
+
+
+def _has_actuals(connection: Connection, forecast_id: str) -> bool:
+    return bool(
+        connection.execute(
+            text("SELECT EXISTS (SELECT 1 FROM actual_sales WHERE forecast_id = :forecast_id)"),
+            {"forecast_id": forecast_id},
+        ).scalar()
+    )
 
 
 def _sum_days(connection: Connection, forecast_id: str) -> int:
@@ -515,5 +523,18 @@ def _move(
         result.deleted = delete_uncovered(
             connection, WEEKLY_STAGE, ACTUAL_SALES_MOVE, scope, {"forecast_id": forecast_id}
         )
-    # Duplicates were checked before: actuals files are small, checks come first.
-    result.count(upsert(connection, WEEKLY_STAGE, ACTUAL_SALES_MOVE, staged, checked=checked))
+    # Duplicates were checked before: actuals files are small, checks come first. So
+    # were the parents: ``_check`` found every staged store, ``_season`` the forecast
+    # (the one value staged as forecast_id).
+    result.count(
+        upsert(
+            connection,
+            WEEKLY_STAGE,
+            ACTUAL_SALES_MOVE,
+            staged,
+            checked=checked,
+            parents_found=ACTUALS_PARENTS_FOUND,
+            # Its key holds the forecast: a forecast's first actuals meet no stored key.
+            none_stored=not _has_actuals(connection, forecast_id),
+        )
+    )

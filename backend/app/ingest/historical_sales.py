@@ -143,10 +143,13 @@ def import_historical_sales(
     ):
         result = ImportResult(source.name, layout.kind, "historical_sales", dry_run=options.dry_run)
         checked: frozenset[str] = frozenset()  # the CHECKs the staged rows are proven to pass
+        parents: dict[str, set[str]] | None = None  # the staged parents, if gathered
         if layout.kind is FileKind.WEEKLY_SALES:
             calendar = _FileCalendar(log, week_starts)
-            if _stage_plain_weekly(connection, csv_file, layout, calendar):
+            gathered: dict[str, set[str]] = {}
+            if _stage_plain_weekly(connection, csv_file, layout, calendar, gathered):
                 checked = columns.HISTORY_CHECKED
+                parents = gathered
             else:
                 create_staging(connection, WEEKLY_STAGE, WEEKLY_COLUMNS)
                 load_staging(
@@ -190,7 +193,15 @@ def import_historical_sales(
                 connection, log, weekday, daily=layout.kind is FileKind.DAILY_SALES
             )
             log.raise_if_any()
-        _move_or_explain(connection, log, result, staged, replace=options.replace, checked=checked)
+        _move_or_explain(
+            connection,
+            log,
+            result,
+            staged,
+            replace=options.replace,
+            checked=checked,
+            parents=parents,
+        )
         drop_staging(connection, WEEKLY_STAGE)
         drop_staging(connection, DAILY_STAGE)
     return result
@@ -257,17 +268,26 @@ class _FileCalendar:
 
 
 def _stage_plain_weekly(
-    connection: Connection, csv_file: CsvFile, layout: Layout, calendar: _FileCalendar
+    connection: Connection,
+    csv_file: CsvFile,
+    layout: Layout,
+    calendar: _FileCalendar,
+    parents: dict[str, set[str]],
 ) -> bool:
     """Stage a plain weekly file through Arrow (``columns``: whole columns checked at
     once, ids made per column); False, with nothing staged, if the file holds anything
-    the fast path leaves to the row-by-row reader (which then reads it all)."""
+    the fast path leaves to the row-by-row reader (which then reads it all).
+    ``parents`` receives the distinct stores and categories staged, by column."""
     if columns.row_by_row_reason(csv_file) is not None:
         return False
     history = columns.PlainWeeklyHistory(csv_file, layout, calendar.weekday)
+    import pyarrow.compute as pc
 
     def staged() -> Iterator[list[Any]]:
         for block in history:
+            # The distinct parents, for the move's guards (``bulk_move.upsert``).
+            for column, values in (("store_id", block.stores), ("category_id", block.categories)):
+                parents.setdefault(column, set()).update(pc.unique(values).to_pylist())
             yield [
                 block.batch.lines(),
                 block.sale_ids,
@@ -578,13 +598,14 @@ def _move_or_explain(
     *,
     replace: bool,
     checked: frozenset[str],
+    parents: dict[str, set[str]] | None,
 ) -> None:
     """The move, with no checks in its way: the foreign keys and the unique key of
     ``historical_sales`` refuse bad rows anyway. Only when they do are the staged rows
     examined, to name every offending line (the savepoint undoes the failed move)."""
     savepoint = connection.begin_nested()
     try:
-        _move(connection, log, result, staged, replace=replace, checked=checked)
+        _move(connection, log, result, staged, replace=replace, checked=checked, parents=parents)
     except IntegrityError:
         savepoint.rollback()
         _check_weekly(connection, log)
@@ -601,6 +622,7 @@ def _move(
     *,
     replace: bool,
     checked: frozenset[str],
+    parents: dict[str, set[str]] | None,
 ) -> None:
     if replace:
         # Each (store, category) pair's own first and last week bound what the file
@@ -646,6 +668,7 @@ def _move(
             staged,
             check_duplicates=check_duplicates,
             checked=checked,
+            parent_values=parents,
         )
     )
 

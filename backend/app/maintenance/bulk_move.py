@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -163,10 +163,10 @@ def load_staging_file(
 
     directory = Path(tempfile.mkdtemp(prefix=_SCRATCH_PREFIX))
     path = directory / f"{table}.db"
-    create = []
-    if unique:
-        body = ", ".join(f"{name} {_TYPES['sqlite'][kind]}" for name, kind in columns)
-        create = [f"CREATE TABLE {table} ({body}, UNIQUE ({', '.join(unique)}))"]
+    # Declared, not left to the driver: the same column types as a TEMP staging table's.
+    body = ", ".join(f"{name} {_TYPES['sqlite'][kind]}" for name, kind in columns)
+    key = f", UNIQUE ({', '.join(unique)})" if unique else ""
+    create = [f"CREATE TABLE {table} ({body}{key})"]
     try:
         write_sqlite_file(
             path, table, pa.RecordBatchReader.from_batches(schema, record_batches()), create
@@ -265,6 +265,9 @@ def upsert(
     *,
     check_duplicates: Callable[[], None] = lambda: None,
     checked: Collection[str] = frozenset(),
+    parents_found: Collection[str] = frozenset(),
+    parent_values: Mapping[str, Collection[str]] | None = None,
+    none_stored: bool = False,
 ) -> Moved:
     """Move ``staged`` rows from ``staging`` into ``move.table``, counting what changed.
 
@@ -277,6 +280,17 @@ def upsert(
     ``checked`` names CHECK constraints of the table that the caller proved every staged
     row passes (the Arrow paths check whole columns): when it covers them all, SQLite
     does not evaluate them again row by row on the insert (``_checks_proven``).
+
+    ``parents_found`` names foreign-key columns for which the caller has already found a
+    parent row of every staged value (its set-based checks, in this transaction): the
+    insert's guards need not look for them again (``_insert_guards_set_aside``).
+    ``parent_values``: the distinct staged values of some foreign-key columns, gathered
+    by the caller as it staged them; their parents are then looked up from these, not
+    from a scan of every staged row.
+
+    ``none_stored``: the caller knows no staged key is stored yet (actuals of a forecast
+    that has none): the plain insert runs at once, without a savepoint around it, whose
+    journal of every stored page the insert touches costs seconds on a large table.
     """
     match = " AND ".join(
         f"{move.table}.{column} = {move.staged(connection, column)}" for column in move.key
@@ -292,7 +306,7 @@ def upsert(
 
     def plain_insert() -> int:
         with (
-            _insert_guards_set_aside(connection, move.table, staging),
+            _insert_guards_set_aside(connection, move.table, staging, parents_found, parent_values),
             _indexes_rebuilt(connection, move.table, staged),
             _checks_proven(connection, move.table, checked),
         ):
@@ -300,9 +314,12 @@ def upsert(
 
     updated = 0
     # An empty table holds none of the keys: no need to probe it once per staged row.
-    stored = connection.execute(
-        text(f"SELECT EXISTS (SELECT 1 FROM {move.table})")  # noqa: S608
-    ).scalar()
+    stored = (
+        not none_stored
+        and connection.execute(
+            text(f"SELECT EXISTS (SELECT 1 FROM {move.table})")  # noqa: S608
+        ).scalar()
+    )
     if stored and connection.dialect.name == "sqlite":
         # The probe below is one random index lookup per staged row, the plain insert's
         # writes are in key order: the insert is tried first, its unique index stopping
@@ -330,7 +347,7 @@ def upsert(
             )
         ).rowcount
         with (
-            _insert_guards_set_aside(connection, move.table, staging),
+            _insert_guards_set_aside(connection, move.table, staging, parents_found, parent_values),
             _indexes_rebuilt(connection, move.table, staged),
             _checks_proven(connection, move.table, checked),
         ):
@@ -356,7 +373,13 @@ def stage_and_upsert(
 
 
 @contextmanager
-def _insert_guards_set_aside(connection: Connection, table: str, staging: str) -> Iterator[None]:
+def _insert_guards_set_aside(
+    connection: Connection,
+    table: str,
+    staging: str,
+    parents_found: Collection[str] = (),
+    parent_values: Mapping[str, Collection[str]] | None = None,
+) -> Iterator[None]:
     """On SQLite, the guard triggers that refuse orphan inserts into ``table``
     (``maintenance/integrity.py``) are dropped for one bulk insert and recreated from
     their stored definitions right after, inside the caller's transaction.
@@ -365,13 +388,14 @@ def _insert_guards_set_aside(connection: Connection, table: str, staging: str) -
     twice, the checks cost a quarter of a large import), or, with the pragma off (the
     importers: ``ingest/transaction.py``), one query per foreign key has just found a
     parent for every distinct staged value (a row-by-row check costs several times
-    more); otherwise the guards stay and refuse the orphans. No other connection sees
+    more; the columns in ``parents_found`` the caller's checks already covered);
+    otherwise the guards stay and refuse the orphans. No other connection sees
     the gap: the writer holds the write lock, readers see the last commit, and a failure
     rolls the drop back with everything else.
     """
     if connection.dialect.name != "sqlite" or not (
         connection.exec_driver_sql("PRAGMA foreign_keys").scalar()
-        or _parents_present(connection, table, staging)
+        or _parents_present(connection, table, staging, parents_found, parent_values or {})
     ):
         yield
         return
@@ -391,21 +415,41 @@ def _insert_guards_set_aside(connection: Connection, table: str, staging: str) -
         connection.exec_driver_sql(sql)
 
 
-def _parents_present(connection: Connection, table: str, staging: str) -> bool:
-    """Whether every staged value of each foreign key of ``table`` has its parent row."""
+def _parents_present(
+    connection: Connection,
+    table: str,
+    staging: str,
+    parents_found: Collection[str],
+    parent_values: Mapping[str, Collection[str]],
+) -> bool:
+    """Whether every staged value of each foreign key of ``table`` has its parent row
+    (``parents_found``: columns known to, from the caller's own checks)."""
     import backend.app.models  # noqa: F401  (every table on the metadata)
     from backend.app.database.base import Base
 
     for foreign_key in Base.metadata.tables[table].foreign_keys:
         column, parent = foreign_key.parent.name, foreign_key.column
+        if column in parents_found:
+            continue
+        distinct = f"(SELECT DISTINCT {column} AS v FROM {staging})"  # noqa: S608
+        values = parent_values.get(column)
+        if values is not None:
+            # A few thousand values at most, against a scan and sort of every staged row.
+            create_staging(connection, _PARENT_VALUES, (("v", "text"),))
+            load_staging(connection, _PARENT_VALUES, (("v", "text"),), ((v,) for v in values))
+            distinct = f"temp.{_PARENT_VALUES}"
         orphan = connection.exec_driver_sql(
-            f"SELECT EXISTS (SELECT 1 FROM (SELECT DISTINCT {column} AS v FROM {staging}) s "  # noqa: S608
+            f"SELECT EXISTS (SELECT 1 FROM {distinct} s "  # noqa: S608
             f"WHERE s.v IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {parent.table.name} p "
             f"WHERE p.{parent.name} = s.v))"
         ).scalar()
+        drop_staging(connection, _PARENT_VALUES)
         if orphan:
             return False
     return True
+
+
+_PARENT_VALUES = "ffdb_stage_parent_values"
 
 
 @contextmanager

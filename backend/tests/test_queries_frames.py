@@ -36,6 +36,7 @@ from backend.app.queries.frames import (
 )
 from backend.tests.support.expected_reads import all_rows, expected_variance
 from backend.tests.support.exports import CATEGORY_ID
+from backend.tests.support.rows import valid_row
 from backend.tests.support.samples import exports_season
 
 CATEGORIES = ("CAT-WD", "CAT-AC", "EDGE_CAT")
@@ -94,17 +95,7 @@ def _add_store_with_history(engine: Any, store_id: str, weeks: int) -> None:
             session.add(StoreCluster(cluster_id="CL", cluster_name="c", fashion_tier="VALUE"))
             session.flush()
         session.add(
-            Store(
-                store_id=store_id,
-                store_name=store_id,
-                cluster_id="CL",
-                store_size_sqft=1000,
-                location_tier="A",
-                median_income=1,
-                store_format="MALL",
-                region="WEST",
-                avg_weekly_sales_12mo=1.0,
-            )
+            Store(**valid_row("stores", store_id=store_id, store_name=store_id, cluster_id="CL"))
         )
         session.flush()
         for week in range(weeks):
@@ -303,19 +294,7 @@ def test_ids_with_quotes_and_backslashes_read_exactly(engine) -> None:
             )
         )
         session.flush()
-        session.add(
-            Store(
-                store_id="S'\\1",
-                store_name="s",
-                cluster_id="C'1",
-                store_size_sqft=1000,
-                location_tier="A",
-                median_income=1,
-                store_format="MALL",
-                region="WEST",
-                avg_weekly_sales_12mo=1.0,
-            )
-        )
+        session.add(Store(**valid_row("stores", store_id="S'\\1", cluster_id="C'1")))
         session.flush()
         session.add(
             HistoricalSales(

@@ -150,11 +150,12 @@ def load_staging_file(
     schema = pa.schema([(name, types[kind]) for name, kind in columns])
     staged = 0
     failure: list[BaseException] = []
+    source = iter(batches)
 
     def record_batches() -> Iterator[Any]:
         nonlocal staged
         try:
-            for arrays in batches:
+            for arrays in source:
                 staged += len(arrays[0])
                 yield pa.RecordBatch.from_arrays(list(arrays), schema=schema)
         except BaseException as error:
@@ -173,6 +174,11 @@ def load_staging_file(
         )
     except BaseException as error:
         shutil.rmtree(directory, ignore_errors=True)
+        # The driver stopped reading mid-file: close the reader now (its file, its
+        # progress) rather than whenever the collector finds it.
+        close = getattr(source, "close", None)
+        if close is not None:
+            close()
         if failure:
             raise failure[0] from None
         if unique and "UNIQUE constraint failed" in str(error):

@@ -26,7 +26,7 @@ from sqlalchemy import Engine, text
 from backend.app.database.db import make_engine
 from backend.app.ingest import columns
 from backend.app.ingest.actuals import import_actuals
-from backend.app.ingest.historical_sales import import_historical_sales
+from backend.app.ingest.historical_sales import WEEKLY_COLUMNS, import_historical_sales
 from backend.app.ingest.options import ImportOptions
 from backend.app.ingest.problems import ImportRejected
 from backend.app.maintenance import bulk_move
@@ -236,14 +236,7 @@ def test_a_row_the_checks_refuse_is_still_refused_by_the_bulk_move(
         engine = make_engine(url)
         try:
             _parents(engine)
-            columns_ = (
-                ("line", "int"),
-                ("sale_id", "text"),
-                ("week_start_date", "text"),
-                ("store_id", "text"),
-                ("category_id", "text"),
-                ("units_sold", "int"),
-            )
+            columns_ = WEEKLY_COLUMNS
             with engine.begin() as connection:
                 assert isinstance(connection, Connection)
                 bulk_move.create_staging(connection, "ffdb_stage_check", columns_)

@@ -405,20 +405,13 @@ def _insert_guards_set_aside(
     ):
         yield
         return
-    triggers = connection.execute(
-        text("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = :table"),
-        {"table": table},
-    ).all()
     guards = [
-        (str(name), str(sql))
-        for name, sql in triggers
-        if str(name).startswith(GUARD_PREFIX) and str(name).endswith("_insert")
+        (name, sql)
+        for name, sql in _stored_sql(connection, "trigger", table)
+        if name.startswith(GUARD_PREFIX) and name.endswith("_insert")
     ]
-    for name, _sql in guards:
-        connection.exec_driver_sql(f'DROP TRIGGER "{name}"')
-    yield
-    for _name, sql in guards:
-        connection.exec_driver_sql(sql)
+    with _recreated_after(connection, "TRIGGER", guards):
+        yield
 
 
 def _parents_present(
@@ -515,20 +508,35 @@ def _indexes_rebuilt(connection: Connection, table: str, staged: int) -> Iterato
     if 4 * stored > staged:
         yield
         return
-    indexes = [
+    with _recreated_after(connection, "INDEX", _stored_sql(connection, "index", table)):
+        yield
+
+
+def _stored_sql(connection: Connection, kind: str, table: str) -> list[tuple[str, str]]:
+    """(name, stored SQL) of each ``kind`` ('index', 'trigger') of ``table`` that has
+    SQL of its own (not the primary key's or unique constraints' automatic indexes)."""
+    return [
         (str(name), str(sql))
         for name, sql in connection.execute(
             text(
-                "SELECT name, sql FROM sqlite_master WHERE type = 'index' "
+                "SELECT name, sql FROM sqlite_master WHERE type = :kind "
                 "AND tbl_name = :table AND sql IS NOT NULL ORDER BY name"
             ),
-            {"table": table},
+            {"kind": kind, "table": table},
         ).all()
     ]
-    for name, _sql in indexes:
-        connection.exec_driver_sql(f'DROP INDEX "{name}"')
+
+
+@contextmanager
+def _recreated_after(
+    connection: Connection, kind: str, objects: list[tuple[str, str]]
+) -> Iterator[None]:
+    """Drop ``objects`` (name, stored SQL) for the block, then recreate each from its
+    own SQL, so the schema is byte-identical afterwards; all in the caller's transaction."""
+    for name, _sql in objects:
+        connection.exec_driver_sql(f'DROP {kind} "{name}"')
     yield
-    for _name, sql in indexes:
+    for _name, sql in objects:
         connection.exec_driver_sql(sql)
 
 

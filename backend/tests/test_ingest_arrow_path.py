@@ -403,3 +403,20 @@ def test_postgresql_copies_over_stored_history_only_what_the_staged_route_would_
     assert returned == [expected]
     assert outcomes[0] == outcomes[1]
     assert stored[0] == stored[1]
+
+
+@pytest.mark.parametrize("merge_values", [1, 3, 1 << 20])
+def test_the_distinct_values_of_a_file_are_those_of_all_its_blocks(
+    merge_values: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Blocks' distinct values merged now and then (``merge_values``: after every block,
+    every few, only at the end) give the file's distinct values all the same."""
+    import pyarrow as pa
+
+    monkeypatch.setattr(columns.DistinctValues, "MERGE_VALUES", merge_values)
+    distinct = columns.DistinctValues()
+    assert distinct.values() == set()
+    blocks = [["S1", "S2"], ["S2", "S3", "S1"], ["S4"], ["S1"]]
+    for block in blocks:
+        columns.plain_ids(pa.array(block), distinct)
+    assert distinct.values() == {"S1", "S2", "S3", "S4"}

@@ -276,14 +276,13 @@ def _stage_plain_weekly(
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    distinct: list[Any] = []  # the stores seen so far, one array of distinct values
+    # For the unknown-store check (``checks.unknown_references``): the distinct stores,
+    # instead of a scan of every staged row for them.
+    distinct = columns.DistinctValues()
 
     def staged() -> Iterator[list[Any]]:
         for batch in columns.batches(csv_file, layout, ("store_id", "week_number", "units_sold")):
-            stores = columns.plain_ids(batch.columns["store_id"])
-            # For the unknown-store check (``checks.unknown_references``): a few thousand
-            # values instead of a scan of every staged row.
-            distinct[:] = [pc.unique(pa.concat_arrays([*distinct, pc.unique(stores)]))]
+            stores = columns.plain_ids(batch.columns["store_id"], distinct)
             numbers = columns.small_whole_numbers(batch.columns["week_number"])
             low, high = pc.min_max(numbers).values()
             if low.as_py() < FIRST_WEEK or high.as_py() > season.last_week:
@@ -312,7 +311,7 @@ def _stage_plain_weekly(
         savepoint.rollback()
         return None
     savepoint.commit()
-    return set(distinct[0].to_pylist()) if distinct else set()
+    return distinct.values()
 
 
 def _weekly_rows(

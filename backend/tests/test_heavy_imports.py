@@ -96,3 +96,20 @@ def test_small_weekly_imports_load_no_heavy_library_but_the_arrow_route_does(
     monkeypatch.setenv("FFDB_ARROW_MIN_BYTES", "0")
     for command in imports:
         assert "pyarrow" in _loaded(*command, "--dry-run", "--database-url", url), command
+
+
+def test_the_models_load_pydantic_only_on_the_first_json_check() -> None:
+    """The models name the JSON validators; pydantic (about 0.1 s) loads when one runs,
+    so a sales import, which writes no JSON column, never pays for it."""
+    probe = (
+        "import sys\n"
+        "from backend.app.models import Forecast\n"
+        "from backend.app.schemas.payloads import validate_models_used\n"
+        "before = 'pydantic' in sys.modules\n"
+        "validate_models_used(['prophet'])\n"
+        "print(before, 'pydantic' in sys.modules)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert done.stdout.split() == ["False", "True"]

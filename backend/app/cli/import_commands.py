@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
 
 from backend.app.cli.app import app
 from backend.app.cli.common import (
@@ -89,6 +88,9 @@ def _progress(source: ImportSource) -> Iterator[ProgressCallback | None]:
     if not error_console.is_terminal:
         yield None
         return
+    # Loaded only here: a script or a pipe never sees the bar, so it does not pay for it.
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
+
     size = source.size
     label = source.file_name
     columns = (

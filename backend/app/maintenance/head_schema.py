@@ -135,7 +135,9 @@ def _constraints_sorted(create_table: str) -> str:
     start, end = create_table.find("("), create_table.rfind(")")
     if start < 0 or end < start:
         return create_table
-    items, depth, quote, item = [], 0, "", []
+    items: list[str] = []
+    item: list[str] = []
+    depth, quote = 0, ""
     for char in create_table[start + 1 : end]:
         if quote:
             quote = "" if char == quote else quote

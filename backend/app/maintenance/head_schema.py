@@ -96,23 +96,27 @@ _CATALOGUES = {"sqlite": _SQLITE_CATALOGUE, "postgresql": _POSTGRESQL_CATALOGUE}
 @dataclass(frozen=True)
 class HeadSchema:
     revision: str
-    sources: str  # digest of the sources the record was made from
+    sources: str  # digest of the source files the record was made from
+    libraries: dict[str, str]  # and the library versions
     tables: tuple[str, ...]  # the models' tables, parents before children
     catalogues: dict[str, str]  # backend -> digest of a fresh head database's catalogue
 
 
 def sources_digest() -> str:
-    """A digest of the files and library versions that decide the schema at head."""
-    from importlib.metadata import version
-
+    """A digest of the files that decide the schema at head and the comparison."""
     digest = hashlib.sha256()
     for pattern in _SOURCES:
         for path in sorted(BACKEND_DIR.glob(pattern)):
             digest.update(path.relative_to(BACKEND_DIR).as_posix().encode())
             digest.update(path.read_bytes())
-    for library in _LIBRARIES:
-        digest.update(f"{library}=={version(library)}".encode())
     return digest.hexdigest()
+
+
+def library_versions() -> dict[str, str]:
+    """The installed versions of the libraries that build and compare the schema."""
+    from importlib.metadata import version
+
+    return {library: version(library) for library in _LIBRARIES}
 
 
 def catalogue_digest(connection: Connection) -> str | None:
@@ -158,20 +162,28 @@ def _constraints_sorted(create_table: str) -> str:
     return f"{create_table[:start]}({', '.join(columns + constraints)}){create_table[end + 1 :]}"
 
 
+def read_record(path: Path) -> HeadSchema | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return HeadSchema(
+            revision=str(data["revision"]),
+            sources=str(data["sources"]),
+            libraries={str(k): str(v) for k, v in data["libraries"].items()},
+            tables=tuple(str(name) for name in data["tables"]),
+            catalogues={str(k): str(v) for k, v in data["catalogues"].items()},
+        )
+    except (OSError, ValueError, KeyError, AttributeError, TypeError):
+        return None
+
+
 @functools.cache
 def current_record() -> HeadSchema | None:
-    """The committed record, if it was made from today's sources at today's head."""
-    try:
-        data = json.loads(RECORD_PATH.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    """The committed record, if it was made at today's head from today's sources with
+    the libraries installed here."""
+    record = read_record(RECORD_PATH)
+    if record is None or record.revision != head_revision():
         return None
-    record = HeadSchema(
-        revision=str(data["revision"]),
-        sources=str(data["sources"]),
-        tables=tuple(str(name) for name in data["tables"]),
-        catalogues={str(k): str(v) for k, v in data["catalogues"].items()},
-    )
-    if record.revision != head_revision() or record.sources != sources_digest():
+    if record.sources != sources_digest() or record.libraries != library_versions():
         return None
     return record
 
@@ -255,6 +267,7 @@ def write_record(postgres_url: URL | None, path: Path = RECORD_PATH) -> HeadSche
     record = HeadSchema(
         revision=head_revision(),
         sources=sources_digest(),
+        libraries=library_versions(),
         tables=tuple(table.name for table in tables_in_dependency_order()),
         catalogues=catalogues,
     )
@@ -263,6 +276,7 @@ def write_record(postgres_url: URL | None, path: Path = RECORD_PATH) -> HeadSche
         "lets `ffdb check` skip the full comparison for a database at head.",
         "revision": record.revision,
         "sources": record.sources,
+        "libraries": record.libraries,
         "tables": list(record.tables),
         "catalogues": record.catalogues,
     }

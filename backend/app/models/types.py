@@ -15,7 +15,6 @@ from datetime import UTC, datetime
 from typing import Any, SupportsIndex
 
 from sqlalchemy import JSON, DateTime
-from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.mutable import Mutable
 from sqlalchemy.types import TypeDecorator, TypeEngine
@@ -65,6 +64,9 @@ class ValidatedJSON(TypeDecorator[Any]):
 
     def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
         if dialect.name == "postgresql":
+            # Imported here: loading the PostgreSQL dialect costs every SQLite command.
+            from sqlalchemy.dialects.postgresql import JSONB
+
             return dialect.type_descriptor(JSONB(none_as_null=True))
         return dialect.type_descriptor(JSON(none_as_null=True))
 

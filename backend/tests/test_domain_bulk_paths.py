@@ -14,14 +14,14 @@ import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from backend.app.domain import allocation_split, records, sales_columns
+from backend.app.domain import records, sales_columns
 from backend.app.domain.records import ActualSalesRow, ClusterShare, HistoricalSalesRow
 from backend.app.maintenance import bulk_move
 from backend.app.maintenance.definitions import actual_sales_id, historical_sale_id
 from backend.app.models import ActualSales, Allocation, HistoricalSales
 from backend.app.models.enums import FashionTier, LocationTier, Region, StoreFormat
 from backend.app.models.keys import KEY_MAX_LENGTH
-from backend.app.schemas.payloads import PayloadError
+from backend.app.schemas.payloads import PayloadError, validate_store_allocations
 
 MONDAY = date(2024, 1, 1)
 STORES = ("S1", "S2", "S3")
@@ -344,7 +344,7 @@ def test_a_refused_allocation_raises_what_the_item_path_raises(
     else:
         write = _allocate(ALLOCATION_REFUSALS[case])
     as_a_set = _allocation_outcome(master, write)
-    monkeypatch.setattr(allocation_split, "plain_store_ids", lambda items: None)
+    monkeypatch.setattr(records, "plain_store_allocations", lambda items: None)
     by_items = _allocation_outcome(master, write)
     assert by_items[0] in ("DomainRuleError", "PayloadError")
     assert as_a_set == by_items
@@ -368,13 +368,18 @@ def test_a_plain_split_is_stored_tracked_and_validated_as_before(master: Engine)
         assert stored.store_allocations == [{**SPLIT[0], "holdback": 3}, *SPLIT[1:]]
 
 
-def test_plain_store_ids_accepts_only_what_the_schema_accepts() -> None:
-    from backend.app.schemas.payloads import validate_store_allocations
+def test_a_plain_split_is_one_the_model_accepts() -> None:
+    """``plain_store_allocations`` answers for the model only where the model agrees."""
+    from backend.app.schemas.payloads import _allocations, plain_store_allocations
 
-    for case, split in ALLOCATION_REFUSALS.items():
-        if allocation_split.plain_store_ids(split) is not None:
-            validate_store_allocations(split)  # plain: the schema must accept it
-        elif case not in ("unknown store", "unknown stores and wrong sums", "wrong initial sum"):
-            with pytest.raises(PayloadError):
-                validate_store_allocations(split)
-    assert allocation_split.plain_store_ids(SPLIT) == list(STORES)
+    splits = [SPLIT, *ALLOCATION_REFUSALS.values(), [{**SPLIT[0], "initial": 2**63}]]
+    splits += [[{**SPLIT[0], "store_id": "Zürich"}], [], ({**SPLIT[0]},)]  # type: ignore[list-item]
+    for split in splits:
+        if plain_store_allocations(split) is not None:
+            _allocations.validate_python(split)  # the model accepts it
+            assert len({item["store_id"] for item in split}) == len(split)
+        else:
+            assert split not in (SPLIT, [])
+    assert plain_store_allocations(SPLIT) == list(STORES)
+    with pytest.raises(PayloadError, match=r"store_allocations\[3\]\.store_id: 'S1' appears"):
+        validate_store_allocations(ALLOCATION_REFUSALS["repeated store"])

@@ -70,6 +70,7 @@ from backend.app.models.markdown import (
 )
 from backend.app.schemas import lifecycles
 from backend.app.schemas.payloads import (
+    plain_store_allocations,
     validate_store_allocations,
     validate_weekly_demand_curve,
 )
@@ -567,10 +568,9 @@ def record_allocation(
     ``{"store_id": ..., "initial": units shipped, "holdback": units kept at the DC}``."""
     _check_keys(Allocation, allocation_id=allocation_id, forecast_id=forecast_id)
     items = [dict(item) for item in store_allocations]
-    store_ids = allocation_split.plain_store_ids(items)
+    store_ids = plain_store_allocations(items)
     if store_ids is not None:
-        # A well-formed split: its stores looked up as one set (the column still
-        # validates the payload as it binds it).
+        # A plain split (valid, each store once): its stores looked up as one set.
         known = allocation_split.found_stores(session, store_ids)
     else:
         _shape_or_rule(

@@ -88,14 +88,15 @@ def plain_store_allocations(value: Any) -> list[str] | None:
     """The store ids, in order, of a store_allocations payload in its plainest form,
     which ``validate_store_allocations`` accepts without asking the model: a list of
     dicts of exactly the item's fields, each store id a non-empty ASCII ``str`` without
-    NUL and given once, the units ``int`` in 0..2**63-1. None for anything else (which
-    may still be valid: the model decides). A split of a thousand stores is checked in
-    one quick pass instead of a model object per item."""
-    if type(value) is not list:
+    NUL and given once, the units ``int`` (not ``bool``) in 0..2**63-1. None for
+    anything else (which may still be valid: the model decides). A split of a thousand
+    stores is checked in one quick pass instead of a model object per item."""
+    # Subclasses too: the column binds its own tracked list of tracked dicts.
+    if not isinstance(value, list):
         return None
     store_ids: list[str] = []
     for item in value:
-        if type(item) is not dict or item.keys() != _ALLOCATION_FIELDS:
+        if not isinstance(item, dict) or item.keys() != _ALLOCATION_FIELDS:
             return None
         store = item["store_id"]
         if type(store) is not str or not store:

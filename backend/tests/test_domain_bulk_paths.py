@@ -149,10 +149,14 @@ HISTORY_REFUSALS: dict[str, Callable[[list[HistoricalSalesRow]], list[Any]]] = {
         HistoricalSalesRow("S1", "WD", datetime(2023, 12, 25, 9), 1),
     ],
     "bytes store": lambda rows: [*rows, HistoricalSalesRow(b"S1", "WD", MONDAY, 1)],  # type: ignore[arg-type]
+    "units beyond 32 bits": lambda rows: [
+        *rows[:-1],
+        HistoricalSalesRow("S3", "WD", MONDAY, 2**31),
+    ],
     "64-bit overflow": lambda rows: [*rows[:-1], HistoricalSalesRow("S3", "WD", MONDAY, 2**70)],
 }
 
-TAKEN_AS_GIVEN = ("bool units", "float units", "datetime week")
+TAKEN_AS_GIVEN = ("bool units", "float units", "datetime week", "units beyond 32 bits")
 
 
 def _outcome(write: Callable[[Session], object], engine: Engine) -> tuple[str, str]:
@@ -214,6 +218,7 @@ ACTUALS_REFUSALS: dict[str, list[Any]] = {
     "edge whitespace": [ActualSalesRow("S1 ", 3, 1)],
     "bool week": [ActualSalesRow("S2", True, 1)],
     "float units": [ActualSalesRow("S2", 3, 1.0)],  # type: ignore[arg-type]
+    "units beyond 32 bits": [ActualSalesRow("S2", 3, 2**31)],
 }
 
 

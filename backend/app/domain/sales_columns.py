@@ -73,6 +73,7 @@ ACTUALS_CHECKED = frozenset(
     for name in ("actual_id_length", "store_id_length", "forecast_id_length", "units_sold")
 )
 ACTUALS_WEEK_CHECK, ACTUALS_LAST_WEEK = "ck_actual_sales_week_number", 12
+_INTEGER_MAX = 2**31 - 1
 
 
 def _typed(values: list[Any], kind: type) -> bool:
@@ -85,6 +86,15 @@ def _all_keys(column: Any) -> bool:
     import pyarrow.compute as pc
 
     return key_rule_holds(pc.unique(column))
+
+
+def _whole_units(units: Any) -> bool:
+    """Units not negative, and within the INTEGER column of both backends (beyond it, the
+    row path meets the backend's own answer: SQLite stores it, PostgreSQL refuses it)."""
+    import pyarrow.compute as pc
+
+    low, high = (value.as_py() for value in pc.min_max(units).values())
+    return bool(low >= 0 and high <= _INTEGER_MAX)
 
 
 def _no_repeat(ids: Any) -> bool:
@@ -136,7 +146,7 @@ def stage_historical_sales(
         return None
     if not (_all_keys(store_column) and _all_keys(category_column)):
         return None
-    if pc.min(unit_column).as_py() < 0:
+    if not _whole_units(unit_column):
         return None
     week_column = string_column(list(map(days.__getitem__, weeks)))  # ISO text, as stored
     ids = natural_id_column(HISTORICAL_SALES_KIND, store_column, category_column, week_column)
@@ -205,7 +215,7 @@ def stage_actual_sales(
         store_column = string_column(stores)
     except (OverflowError, ValueError):
         return None
-    if not _all_keys(store_column) or pc.min(unit_column).as_py() < 0:
+    if not (_all_keys(store_column) and _whole_units(unit_column)):
         return None
     first, last = (value.as_py() for value in pc.min_max(week_column).values())
     if not 1 <= first <= last <= horizon_weeks:

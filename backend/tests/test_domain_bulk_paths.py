@@ -284,6 +284,21 @@ def test_the_scratch_file_goes_when_the_callers_transaction_ends(
     assert _count(sqlite_master, HistoricalSales) == len(_history())
 
 
+def test_the_scratch_file_goes_with_an_invalidated_connection(
+    sqlite_master: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A connection the pool throws away (a lost database, a killed process's lock) is
+    never reset: its scratch file is deleted when the pool takes it back all the same."""
+    monkeypatch.setattr(sales_columns, "ARROW_MIN_ROWS", 0)
+    with Session(sqlite_master) as session:
+        records.record_historical_sales(session, _history())
+        (scratch,) = _attached(session)
+        session.connection().invalidate()
+        session.rollback()
+        assert not scratch.parent.exists()
+    assert _count(sqlite_master, HistoricalSales) == 0
+
+
 def test_two_calls_in_one_transaction_both_stage(
     sqlite_master: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -585,16 +585,22 @@ def detach_staging_files_when_returned(connection: Connection) -> None:
         if str(name).endswith(STAGED_FILE_SUFFIX)
         and Path(file).parent.name.startswith(_SCRATCH_PREFIX)
     }
-    connection.info.setdefault(_ATTACHED_STAGING, set()).update(directories)
+    # The record's own note, kept when the pool invalidates the DBAPI connection (``info``
+    # is cleared then), so the files are deleted whatever happens to it.
+    noted = connection.connection.record_info
+    if noted is None:  # a connection detached from its pool: never checked in
+        return
+    noted.setdefault(_ATTACHED_STAGING, set()).update(directories)
     pool = connection.engine.pool
     if not event.contains(pool, "checkin", _detach_at_checkin):
         event.listen(pool, "checkin", _detach_at_checkin)
 
 
 def _detach_at_checkin(driver: Any, record: Any) -> None:
-    directories = record.info.get(_ATTACHED_STAGING) if record is not None else None
-    if not directories:
+    noted = record.record_info if record is not None else None
+    if noted is None or not noted.get(_ATTACHED_STAGING):
         return
+    directories = noted[_ATTACHED_STAGING]
     if driver is not None:
         if driver.in_transaction:  # not reset on return: SQLite cannot detach yet
             return
@@ -603,4 +609,4 @@ def _detach_at_checkin(driver: Any, record: Any) -> None:
                 driver.execute(f'DETACH DATABASE "{name}"')
     for directory in directories:
         shutil.rmtree(directory, ignore_errors=True)
-    del record.info[_ATTACHED_STAGING]
+    del noted[_ATTACHED_STAGING]

@@ -107,14 +107,17 @@ def _no_repeat(ids: Any) -> bool:
 def _stores_exist(session: Session, stores: Any) -> bool:
     import pyarrow.compute as pc
 
-    return _all_found(session, Store.store_id, pc.unique(stores).to_pylist())
+    return _all_found(session, Store.__table__.c.store_id, pc.unique(stores).to_pylist())
 
 
 def _all_found(session: Session, column: Any, values: list[str]) -> bool:
+    """Every one of ``values`` (distinct) is stored in ``column``. Core, not the ORM: a
+    process's first ORM statement configures every mapper (~0.07 s)."""
+    connection = session.connection()
     found = 0
     for start in range(0, len(values), 1_000):
         chunk = values[start : start + 1_000]
-        found += len(session.scalars(select(column).where(column.in_(chunk))).all())
+        found += len(connection.execute(select(column).where(column.in_(chunk))).all())
     return found == len(values)
 
 
@@ -154,7 +157,9 @@ def stage_historical_sales(
         return None
     if not (
         _stores_exist(session, store_column)
-        and _all_found(session, Category.category_id, pc.unique(category_column).to_pylist())
+        and _all_found(
+            session, Category.__table__.c.category_id, pc.unique(category_column).to_pylist()
+        )
     ):
         return None
     columns = [ids, week_column, store_column, category_column, unit_column]

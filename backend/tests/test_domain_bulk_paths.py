@@ -388,6 +388,29 @@ def test_a_plain_split_is_stored_tracked_and_validated_as_before(master: Engine)
         assert stored.store_allocations == [{**SPLIT[0], "holdback": 3}, *SPLIT[1:]]
 
 
+def test_a_split_taken_from_another_allocation_is_its_own(master: Engine) -> None:
+    with Session(master) as session:
+        first = _allocate([dict(item) for item in SPLIT])(session)
+        second = records.record_allocation(
+            session,
+            allocation_id="A2",
+            forecast_id="F1",
+            manufacturing_qty=40,
+            initial_allocation_total=30,
+            holdback_total=6,
+            store_allocations=first.store_allocations,
+        )
+        second.store_allocations[0]["holdback"] = 5
+        second.holdback_total = 9
+        session.commit()
+    with Session(master) as session:
+        stored = {
+            a.allocation_id: a.store_allocations[0]["holdback"]
+            for a in session.scalars(select(Allocation))
+        }
+    assert stored == {"A1": 2, "A2": 5}
+
+
 def test_a_plain_split_is_one_the_model_accepts() -> None:
     """``plain_store_allocations`` answers for the model only where the model agrees."""
     from backend.app.schemas.payloads import _allocations, plain_store_allocations

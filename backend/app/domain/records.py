@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
@@ -567,12 +567,16 @@ def record_allocation(
     """An allocation of a forecast; each store_allocations item is
     ``{"store_id": ..., "initial": units shipped, "holdback": units kept at the DC}``."""
     _check_keys(Allocation, allocation_id=allocation_id, forecast_id=forecast_id)
-    items = [dict(item) for item in store_allocations]
-    store_ids = plain_store_allocations(items)
+    items: list[dict[str, Any]]
+    store_ids = plain_store_allocations(store_allocations)
     if store_ids is not None:
-        # A plain split (valid, each store once): its stores looked up as one set.
+        # A plain split (valid, each store once): its stores looked up as one set. A new
+        # list (another row's tracked list would be shared), its items not copied here:
+        # the column copies each into its own tracked dict.
+        items = cast(list[dict[str, Any]], list(store_allocations))  # plain: all dicts
         known = allocation_split.found_stores(session, store_ids)
     else:
+        items = [dict(item) for item in store_allocations]
         _shape_or_rule(
             validate_store_allocations,
             items,

@@ -255,10 +255,13 @@ def test_a_database_error_mid_call_leaves_nothing(
     assert _count(master, ActualSales) == 1
 
 
+# Scratch staging files are SQLite's: these tests run on SQLite only (never skipped).
+sqlite_only = pytest.mark.parametrize("backend_name", ["sqlite"])
+
+
 @pytest.fixture
 def sqlite_master(master: Engine) -> Engine:
-    if master.dialect.name != "sqlite":
-        pytest.skip("scratch staging files are SQLite's")
+    assert master.dialect.name == "sqlite"
     return master
 
 
@@ -267,6 +270,7 @@ def _attached(session: Session) -> list[Path]:
     return [Path(str(file)) for _seq, name, file in listed if str(name).endswith("_file")]
 
 
+@sqlite_only
 @pytest.mark.parametrize("end", ["commit", "rollback"])
 def test_the_scratch_file_goes_when_the_callers_transaction_ends(
     sqlite_master: Engine, monkeypatch: pytest.MonkeyPatch, end: str
@@ -284,6 +288,7 @@ def test_the_scratch_file_goes_when_the_callers_transaction_ends(
     assert _count(sqlite_master, HistoricalSales) == len(_history())
 
 
+@sqlite_only
 def test_the_scratch_file_goes_with_an_invalidated_connection(
     sqlite_master: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -299,6 +304,7 @@ def test_the_scratch_file_goes_with_an_invalidated_connection(
     assert _count(sqlite_master, HistoricalSales) == 0
 
 
+@sqlite_only
 def test_two_calls_in_one_transaction_both_stage(
     sqlite_master: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -15,7 +15,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
+# Bytecode for our own sources too, as a regular (non-editable) install writes it: with
+# PYTHONDONTWRITEBYTECODE set, every command would otherwise compile them at each start.
 install: $(STAMP)
+	@$(BIN)/python -m compileall -q backend >/dev/null
 
 lint: install
 	$(BIN)/ruff check .
@@ -34,7 +37,10 @@ demo: install
 	$(BIN)/ffdb demo --database-url sqlite:///./fashion_forecast.db
 
 # Regenerate the documents made from the code (tests fail when a committed copy is stale).
+# head_schema.json needs the PostgreSQL server (FFDB_DOCS_POSTGRES_URL, default local).
 docs: install docs-chart
+	$(BIN)/python -m backend.app.maintenance.head_schema \
+		--postgres-url $${FFDB_DOCS_POSTGRES_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/postgres}
 	$(BIN)/ffdb erd --output docs/erd.md
 	$(BIN)/ffdb schema-doc --output docs/schema.md
 	$(BIN)/ffdb lifecycle --readme README.md

@@ -7,8 +7,8 @@ one already holding as many other rows:
   TEMP table, then ``INSERT ... SELECT`` into the table (target: ffdb >= 2.5x faster);
 - PostgreSQL, weekly history: ``psql``'s ``\\copy historical_sales FROM file csv``
   straight into the table, from a file that already holds the ids (target: >= 1.0x);
-- peak resident memory of ``ffdb import historical-sales`` on a much larger file
-  (target < 200 MB), measured by a parent process with ``getrusage``.
+- peak resident memory of ``ffdb import historical-sales`` on a much larger file, on
+  SQLite and PostgreSQL (target < 200 MB), measured by a parent process with ``getrusage``.
 
 For actuals a "floor" line follows each ratio: SQLite's own ``INSERT`` of the same rows
 (ids made, sorted by the primary key, no per-row checks or guard triggers), plus its
@@ -269,9 +269,32 @@ def bench_postgres(work: Path, rows: int, history: Path) -> None:
 
 
 def bench_memory(work: Path, rows: int) -> None:
+    """Peak resident memory of one import of ``rows`` rows, on SQLite and PostgreSQL."""
     path = history_file(work / "memory.csv", rows)
     database = work / "memory.db"
     seed(f"sqlite:///{database}", HISTORY_STORES)
+    peak_memory("SQLite", path, f"sqlite:///{database}", rows)
+    admin_url = postgres_admin_url()
+    admin = make_engine(admin_url, isolation_level="AUTOCOMMIT")
+    name = f"ffdb_bench_{uuid.uuid4().hex[:8]}"
+    try:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f"CREATE DATABASE {name}")
+    except Exception as error:
+        print(f"Memory on PostgreSQL: skipped, server unreachable ({error!r})")
+        admin.dispose()
+        return
+    try:
+        url = admin_url.set(database=name).render_as_string(hide_password=False)
+        seed(url, HISTORY_STORES)
+        peak_memory("PostgreSQL", path, url, rows)
+    finally:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin.dispose()
+
+
+def peak_memory(backend: str, path: Path, url: str, rows: int) -> None:
     # A fresh parent per measurement, so the peak is the import's and no earlier child's.
     probe = (
         "import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True, "
@@ -279,12 +302,7 @@ def bench_memory(work: Path, rows: int) -> None:
     )
     started = time.perf_counter()
     out = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            probe,
-            *ffdb_import("historical-sales", path, f"sqlite:///{database}"),
-        ],
+        [sys.executable, "-c", probe, *ffdb_import("historical-sales", path, url)],
         check=True,
         capture_output=True,
         text=True,
@@ -292,8 +310,8 @@ def bench_memory(work: Path, rows: int) -> None:
     elapsed = time.perf_counter() - started
     peak_mb = int(out.split()[-1]) / 1024
     report(
-        f"Memory: ffdb import historical-sales of {rows:,} rows peaked at {peak_mb:.0f} MB "
-        f"resident ({elapsed:.0f} s, {rows / elapsed:,.0f} rows/s; "
+        f"Memory ({backend}): ffdb import historical-sales of {rows:,} rows peaked at "
+        f"{peak_mb:.0f} MB resident ({elapsed:.0f} s, {rows / elapsed:,.0f} rows/s; "
         f"{verdict(peak_mb < MEMORY_LIMIT_MB)} target < {MEMORY_LIMIT_MB} MB)"
     )
 

@@ -17,7 +17,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session
 
 from backend.app.database.db import make_engine
-from backend.app.domain import records
+from backend.app.domain import records, sales_columns
 from backend.app.domain.records import ActualSalesRow, HistoricalSalesRow
 from backend.tests.support.cli import run_ffdb
 from backend.tests.support.databases import READS, DatabaseCache
@@ -88,9 +88,16 @@ def _actuals(url: URL) -> list[ActualSalesRow]:
     ]
 
 
+@pytest.mark.parametrize("arrow_min_rows", [sales_columns.ARROW_MIN_ROWS, 0])
 def test_written_and_imported_rows_are_identical(
-    two_demos: tuple[URL, URL], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    two_demos: tuple[URL, URL],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    arrow_min_rows: int,
 ) -> None:
+    """Both write paths: row by row (a small call), and as columns (any size, for 0)."""
+    monkeypatch.setattr(sales_columns, "ARROW_MIN_ROWS", arrow_min_rows)
     imported, written = two_demos
     history, actuals = _history(imported), _actuals(imported)
 

@@ -13,6 +13,7 @@ from sqlalchemy.engine import URL
 
 from backend.app.database import arrow as arrow_module
 from backend.app.database.arrow import (
+    BulkConnection,
     arrow_connection,
     arrow_snapshot,
     arrow_transaction,
@@ -30,8 +31,8 @@ def _category_ids(engine: Engine) -> list[str]:
         return [row[0] for row in rows]
 
 
-def _insert_category(cursor: object, category_id: str) -> None:
-    cursor.execute(  # type: ignore[attr-defined]
+def _insert_category(connection: BulkConnection, category_id: str) -> None:
+    connection.execute(
         "INSERT INTO categories (category_id, category_name, season_start_date,"
         " season_end_date, season_length_weeks, archetype)"
         f" VALUES ('{category_id}', 'Name', '2025-02-03', '2025-08-04', 26, 'FASHION_RETAIL')"
@@ -91,9 +92,8 @@ def test_a_transaction_commits_a_batch_ingest_and_statements(
 ) -> None:
     batch = pa.table({"category_id": ["a", "b", "c"]})
     with arrow_transaction(migrated_url) as connection:
-        cursor = connection.cursor()
-        cursor.adbc_ingest("staged_ids", batch, mode="create", temporary=True)
-        cursor.execute(
+        connection.ingest("staged_ids", batch, mode="create", temporary=True)
+        connection.execute(
             "INSERT INTO categories (category_id, category_name, season_start_date,"
             " season_end_date, season_length_weeks, archetype)"
             " SELECT category_id, 'Name', '2025-02-03', '2025-08-04', 26, 'FASHION_RETAIL'"
@@ -106,11 +106,10 @@ def test_a_failed_transaction_leaves_the_database_as_it_was(
     engine: Engine, migrated_url: URL
 ) -> None:
     with arrow_transaction(migrated_url) as connection:
-        _insert_category(connection.cursor(), "kept")
+        _insert_category(connection, "kept")
     with pytest.raises(RuntimeError, match="stop"), arrow_transaction(migrated_url) as connection:
-        cursor = connection.cursor()
-        _insert_category(cursor, "lost")
-        cursor.execute("DELETE FROM categories WHERE category_id = 'kept'")
+        _insert_category(connection, "lost")
+        connection.execute("DELETE FROM categories WHERE category_id = 'kept'")
         raise RuntimeError("stop")
     assert _category_ids(engine) == ["kept"]
 
@@ -120,10 +119,20 @@ def test_a_constraint_error_rolls_the_whole_transaction_back(
 ) -> None:
     unique = pytest.raises(Exception, match=r"(?i)unique|duplicate")
     with unique, arrow_transaction(migrated_url) as connection:
-        cursor = connection.cursor()
-        _insert_category(cursor, "once")
-        _insert_category(cursor, "once")
+        _insert_category(connection, "once")
+        _insert_category(connection, "once")
     assert _category_ids(engine) == []
+
+
+def test_a_statement_returns_its_rows(migrated_url: URL) -> None:
+    with arrow_transaction(migrated_url) as connection:
+        _insert_category(connection, "womens")
+        _insert_category(connection, "mens")
+        rows = connection.execute(
+            "SELECT category_id, season_length_weeks + 1 FROM categories ORDER BY category_id"
+        )
+        assert connection.execute("SELECT category_id FROM categories WHERE 1 = 0") == []
+    assert rows == [("mens", 27), ("womens", 27)]
 
 
 # --- SQLite: the engine's settings --------------------------------------------------------------
@@ -175,7 +184,7 @@ def test_a_sqlite_write_transaction_takes_the_write_lock_up_front(migrated_url: 
 def test_a_sqlite_arrow_connection_enforces_foreign_keys(migrated_url: URL) -> None:
     refused = pytest.raises(Exception, match=r"(?i)foreign key")
     with refused, arrow_transaction(migrated_url) as connection:
-        connection.cursor().execute(
+        connection.execute(
             "INSERT INTO historical_sales (sale_id, store_id, category_id,"
             " week_start_date, units_sold) VALUES ('x', 'nope', 'nope', '2025-02-03', 1)"
         )
@@ -197,9 +206,7 @@ def _commit_category(url: URL, category_id: str) -> None:
     # Through the Arrow driver: on SQLite the same library copy as the readers, so the
     # write sees their read locks (see database/arrow.py).
     with arrow_transaction(url) as connection:
-        cursor = connection.cursor()
-        _insert_category(cursor, category_id)
-        cursor.close()
+        _insert_category(connection, category_id)
 
 
 @pytest.mark.parametrize("count", [2, 3])

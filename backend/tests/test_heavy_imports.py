@@ -96,3 +96,46 @@ def test_small_weekly_imports_load_no_heavy_library_but_the_arrow_route_does(
     monkeypatch.setenv("FFDB_ARROW_MIN_BYTES", "0")
     for command in imports:
         assert "pyarrow" in _loaded(*command, "--dry-run", "--database-url", url), command
+
+
+def test_the_models_load_pydantic_only_on_the_first_json_check() -> None:
+    """The models name the JSON validators; pydantic (about 0.1 s) loads when one runs,
+    so a sales import, which writes no JSON column, never pays for it."""
+    probe = (
+        "import sys\n"
+        "from backend.app.models import Forecast\n"
+        "from backend.app.schemas.payloads import validate_models_used\n"
+        "before = 'pydantic' in sys.modules\n"
+        "validate_models_used(['prophet'])\n"
+        "print(before, 'pydantic' in sys.modules)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert done.stdout.split() == ["False", "True"]
+
+
+def test_an_import_pins_the_c_librarys_mmap_threshold_unless_the_user_set_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """glibc would raise its threshold after the first large free, and the block buffers
+    an import frees one after another would stay resident as heap fragments."""
+    import ctypes
+
+    from backend.app.cli import import_commands
+
+    calls: list[tuple[int, int]] = []
+
+    class FakeLibc:
+        def mallopt(self, parameter: int, value: int) -> int:
+            calls.append((parameter, value))
+            return 1
+
+    monkeypatch.setattr(ctypes, "CDLL", lambda name: FakeLibc())
+    monkeypatch.setattr(sys, "platform", "linux")
+    monkeypatch.delenv("MALLOC_MMAP_THRESHOLD_", raising=False)
+    import_commands._large_buffers_returned_when_freed()
+    assert calls == [(-3, 128 * 1024)]  # M_MMAP_THRESHOLD at glibc's default
+    monkeypatch.setenv("MALLOC_MMAP_THRESHOLD_", "65536")
+    import_commands._large_buffers_returned_when_freed()
+    assert calls == [(-3, 128 * 1024)]  # the user's own setting stands

@@ -192,10 +192,10 @@ def check(database_url: DatabaseUrl = DEFAULT_DATABASE_URL) -> None:
 
     Example: ffdb check && echo ready
     """
-    from backend.app.maintenance import migrate
+    from backend.app.maintenance.schema_check import schema_problem
 
     with open_engine(database_url, require_schema=False, must_exist=True) as engine:
-        problem = migrate.schema_problem(engine)
+        problem = schema_problem(engine)
     if problem:
         raise CommandError(problem)
     _say(f"OK: {redacted(database_url)} is at head ({head_revision()}), matches the models")

@@ -22,10 +22,10 @@ Arrow data never pay for loading them.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy.engine import URL
 
@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from adbc_driver_manager.dbapi import Connection
 
 __all__ = [
+    "BulkConnection",
     "arrow_connection",
     "arrow_snapshot",
     "arrow_transaction",
@@ -46,6 +47,7 @@ __all__ = [
 # A SQLite snapshot is only known to be shared when no commit lands while the readers
 # start; a busy writer gets this many tries before the read falls back to one connection.
 SNAPSHOT_TRIES = 3
+_R = TypeVar("_R")
 _PG_SNAPSHOT_ID = re.compile(r"[0-9A-Fa-f]+(-[0-9A-Fa-f]+)+")
 
 
@@ -72,19 +74,26 @@ def driver_uri(url: str | URL) -> str:
     raise ValueError(f"no Arrow (ADBC) driver for the {backend!r} backend")
 
 
+# The engine's per-connection settings (db.py), so both work under the same rules.
+# Outside any transaction: SQLite ignores foreign_keys inside one.
+_SQLITE_SETTINGS = (
+    "PRAGMA foreign_keys=ON",
+    f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}",
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA synchronous=NORMAL",
+)
+
+
 def _open_sqlite(uri: str) -> Connection:
     import adbc_driver_sqlite.dbapi
 
     connection: Connection = adbc_driver_sqlite.dbapi.connect(uri, autocommit=True)
     cursor = connection.cursor()
     try:
-        # The engine's per-connection settings (db.py), so both work under the same rules.
-        # Outside any transaction: SQLite ignores foreign_keys inside one.
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.fetchall()
-        cursor.execute("PRAGMA synchronous=NORMAL")
+        for setting in _SQLITE_SETTINGS:
+            cursor.execute(setting)
+            if cursor.description:
+                cursor.fetchall()  # journal_mode answers a row: read it
     finally:
         cursor.close()
     return connection
@@ -112,26 +121,113 @@ def arrow_connection(url: str | URL) -> Iterator[Connection]:
         connection.close()
 
 
+class BulkConnection:
+    """An ADBC connection through the driver's low-level API: SQL statements and Arrow
+    ingests, for writers that must stay small. The DB-API module imports
+    ``pyarrow.dataset`` and with it pandas (~55 MB resident), which a bounded-memory
+    import cannot afford. The driver calls release the GIL, as the DB-API's do."""
+
+    def __init__(self, connection: Any) -> None:
+        self._connection = connection
+
+    def execute(self, sql: str) -> list[tuple[Any, ...]]:
+        """Run ``sql``; its rows. Values reach a statement as Arrow data (``ingest`` into
+        a temporary table), never as bound Python values: pyarrow loads pandas (~40 MB
+        resident) on the first Python value it converts."""
+        import pyarrow as pa
+
+        def run(statement: Any) -> list[tuple[Any, ...]]:
+            statement.set_sql_query(sql)
+            stream, _rows = statement.execute_query()
+            reader = pa.RecordBatchReader._import_from_c(stream.address)
+            rows: list[tuple[Any, ...]] = []
+            for batch in reader:
+                columns = [column.to_pylist() for column in batch.columns]
+                rows.extend(zip(*columns, strict=True))
+            return rows
+
+        return self._with_statement(run)
+
+    def ingest(
+        self, table: str, data: Any, *, mode: str = "append", temporary: bool = False
+    ) -> int:
+        """Append (or ``create``/``replace``) Arrow ``data`` (a reader, table or batch) into
+        ``table``; the rows written, if the driver says (else -1)."""
+        import adbc_driver_manager as adbc
+
+        modes = {
+            "append": adbc.INGEST_OPTION_MODE_APPEND,
+            "create": adbc.INGEST_OPTION_MODE_CREATE,
+            "replace": "adbc.ingest.mode.replace",
+        }
+
+        def run(statement: Any) -> int:
+            options = {
+                adbc.INGEST_OPTION_TARGET_TABLE: table,
+                adbc.INGEST_OPTION_MODE: modes[mode],
+            }
+            if temporary:
+                options[adbc.StatementOptions.INGEST_TEMPORARY.value] = "true"
+            statement.set_options(**options)
+            if hasattr(data, "__arrow_c_stream__") and not hasattr(data, "__arrow_c_array__"):
+                statement.bind_stream(data)
+            else:
+                statement.bind(data)
+            return int(statement.execute_update())
+
+        return self._with_statement(run)
+
+    def _with_statement(self, run: Callable[[Any], _R]) -> _R:
+        import adbc_driver_manager as adbc
+
+        statement = adbc.AdbcStatement(self._connection)
+        try:
+            return run(statement)
+        finally:
+            statement.close()
+
+
 @contextmanager
-def arrow_transaction(url: str | URL) -> Iterator[Connection]:
-    """An ADBC connection inside one write transaction: committed if the block succeeds,
-    rolled back on any error, so a failure leaves the database exactly as it was.
+def _bulk_connection(url: str | URL) -> Iterator[BulkConnection]:
+    uri = driver_uri(url)
+    import adbc_driver_manager as adbc
+
+    if is_sqlite(url):
+        import adbc_driver_sqlite as driver
+    else:
+        import adbc_driver_postgresql as driver  # type: ignore[no-redef]
+    database = driver.connect(uri)
+    try:
+        connection = adbc.AdbcConnection(database)
+        try:
+            bulk = BulkConnection(connection)
+            if is_sqlite(url):
+                for setting in _SQLITE_SETTINGS:
+                    bulk.execute(setting)
+            yield bulk
+        finally:
+            connection.close()
+    finally:
+        database.close()
+
+
+@contextmanager
+def arrow_transaction(url: str | URL) -> Iterator[BulkConnection]:
+    """A low-level Arrow connection (``BulkConnection``) inside one write transaction:
+    committed if the block succeeds, rolled back on any error, so a failure leaves the
+    database exactly as it was.
 
     On SQLite the transaction begins IMMEDIATE (the write lock is taken up front, waiting
     up to the busy timeout for another writer); on PostgreSQL it is an ordinary BEGIN.
     """
-    with arrow_connection(url) as connection:
-        cursor = connection.cursor()
+    with _bulk_connection(url) as connection:
+        connection.execute("BEGIN IMMEDIATE" if is_sqlite(url) else "BEGIN")
         try:
-            cursor.execute("BEGIN IMMEDIATE" if is_sqlite(url) else "BEGIN")
-            try:
-                yield connection
-            except BaseException:
-                cursor.execute("ROLLBACK")
-                raise
-            cursor.execute("COMMIT")
-        finally:
-            cursor.close()
+            yield connection
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+        connection.execute("COMMIT")
 
 
 @contextmanager

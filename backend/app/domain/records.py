@@ -19,13 +19,13 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from backend.app.database.base import Base
-from backend.app.domain import rules, status_moves
+from backend.app.domain import allocation_split, rules, sales_columns, status_moves
 from backend.app.domain.rules import ClusterShare, DomainRuleError, RuleViolation
 from backend.app.maintenance import bulk_move, definitions
 from backend.app.maintenance.definitions import (
@@ -70,6 +70,7 @@ from backend.app.models.markdown import (
 )
 from backend.app.schemas import lifecycles
 from backend.app.schemas.payloads import (
+    plain_store_allocations,
     validate_store_allocations,
     validate_weekly_demand_curve,
 )
@@ -566,17 +567,26 @@ def record_allocation(
     """An allocation of a forecast; each store_allocations item is
     ``{"store_id": ..., "initial": units shipped, "holdback": units kept at the DC}``."""
     _check_keys(Allocation, allocation_id=allocation_id, forecast_id=forecast_id)
-    items = [dict(item) for item in store_allocations]
-    _shape_or_rule(
-        validate_store_allocations,
-        items,
-        "store_id",
-        ("initial", "holdback"),
-        lambda: rules.check_allocation(
-            allocation_id, items, initial_allocation_total, holdback_total
-        ),
-    )
-    known = _existing_store_ids(session, (str(item["store_id"]) for item in items))
+    items: list[dict[str, Any]]
+    store_ids = plain_store_allocations(store_allocations)
+    if store_ids is not None:
+        # A plain split (valid, each store once): its stores looked up as one set. A new
+        # list (another row's tracked list would be shared), its items not copied here:
+        # the column copies each into its own tracked dict.
+        items = cast(list[dict[str, Any]], list(store_allocations))  # plain: all dicts
+        known = allocation_split.found_stores(session, store_ids)
+    else:
+        items = [dict(item) for item in store_allocations]
+        _shape_or_rule(
+            validate_store_allocations,
+            items,
+            "store_id",
+            ("initial", "holdback"),
+            lambda: rules.check_allocation(
+                allocation_id, items, initial_allocation_total, holdback_total
+            ),
+        )
+        known = _existing_store_ids(session, (str(item["store_id"]) for item in items))
     rules.check_allocation(allocation_id, items, initial_allocation_total, holdback_total, known)
     _forecast_or_error(session, "allocations", allocation_id, forecast_id)
     allocation = Allocation(
@@ -705,32 +715,14 @@ def record_markdown(
 # --- sales ----------------------------------------------------------------------------
 
 
-# The write API's own staging tables (the importer's have other names), moved by the
-# importer's own move: one implementation of writing by key.
-_ACTUALS_STAGE = "ffdb_stage_api_actuals"
-_ACTUALS_COLUMNS = (
-    ("actual_id", "text"),
-    ("forecast_id", "text"),
-    ("store_id", "text"),
-    ("week_number", "int"),
-    ("units_sold", "int"),
-)
-_HISTORY_STAGE = "ffdb_stage_api_history"
-_HISTORY_COLUMNS = (
-    ("sale_id", "text"),
-    ("week_start_date", "text"),
-    ("store_id", "text"),
-    ("category_id", "text"),
-    ("units_sold", "int"),
-)
-
-
 def record_actual_sales(session: Session, forecast_id: str, rows: Iterable[ActualSalesRow]) -> int:
     """Upsert a forecast's actual sales on (forecast, store, week); returns the row count.
 
     Every row is checked (store exists, week inside the forecast's horizon, units not
     negative) before any is written. Actual sales belong to the season's original
     forecast; a re-forecast is measured against them (``queries.forecast_variance``).
+    A large call is checked and moved as whole columns (``sales_columns``); one that
+    breaks a rule is checked again row by row here, which names the row.
     """
     _check_keys(ActualSales, forecast_id=forecast_id)
     forecast = _forecast_or_error(session, "actual_sales", f"forecast {forecast_id}", forecast_id)
@@ -741,6 +733,17 @@ def record_actual_sales(session: Session, forecast_id: str, rows: Iterable[Actua
             "original forecast"
         )
     materialized = list(rows)
+    moved = sales_columns.stage_actual_sales(
+        session,
+        forecast_id,
+        forecast.forecast_horizon_weeks,
+        [row.store_id for row in materialized],
+        [row.week_number for row in materialized],
+        [row.units_sold for row in materialized],
+    )
+    if moved is not None:
+        return moved
+    # Row by row: a small call, or one the column checks refused, named here.
     for store_id in dict.fromkeys(row.store_id for row in materialized):  # once per store
         _check_keys(ActualSales, store_id=store_id)
     known = _existing_store_ids(session, (row.store_id for row in materialized))
@@ -773,8 +776,8 @@ def record_actual_sales(session: Session, forecast_id: str, rows: Iterable[Actua
         session.flush()
         bulk_move.stage_and_upsert(
             session.connection(),
-            _ACTUALS_STAGE,
-            _ACTUALS_COLUMNS,
+            sales_columns.ACTUALS_STAGE,
+            sales_columns.ACTUALS_COLUMNS,
             staged,
             bulk_move.ACTUAL_SALES_MOVE,
         )
@@ -788,8 +791,21 @@ def record_historical_sales(session: Session, rows: Iterable[HistoricalSalesRow]
     categories exist; units are not negative; a key appears at most once per call; one
     call's weeks all start on one weekday, and a (store, category) pair that already has
     history keeps the weekday its weeks start on. Then the rows are moved as one set; a
-    database error takes the whole call back (a savepoint).
+    database error takes the whole call back (a savepoint). A large call is checked and
+    moved as whole columns (``sales_columns``); one that breaks a rule is checked again
+    row by row here, which names the row.
     """
+    materialized = rows if isinstance(rows, list) else list(rows)
+    moved = sales_columns.stage_historical_sales(
+        session,
+        [row.store_id for row in materialized],
+        [row.category_id for row in materialized],
+        [row.week_start_date for row in materialized],
+        [row.units_sold for row in materialized],
+    )
+    if moved is not None:
+        return moved
+    # Row by row: a small call, or one the column checks refused, named here.
     staged: list[bulk_move.StagedRow] = []
     seen: set[tuple[str, str, date]] = set()  # every key of the call, not just the batch's
     known_stores: set[str] = set()
@@ -876,14 +892,14 @@ def record_historical_sales(session: Session, rows: Iterable[HistoricalSalesRow]
     # Checked batch by batch, then moved as one set, as the importer moves a file.
     # A savepoint: a database error takes the whole call back.
     with session.begin_nested():
-        for row in rows:
+        for row in materialized:
             append(row)
         flush_batch()
         session.flush()
         bulk_move.stage_and_upsert(
             session.connection(),
-            _HISTORY_STAGE,
-            _HISTORY_COLUMNS,
+            sales_columns.HISTORY_STAGE,
+            sales_columns.HISTORY_COLUMNS,
             staged,
             bulk_move.HISTORICAL_SALES_MOVE,
         )

@@ -33,21 +33,25 @@ from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Engine
 
-from backend.app.database.arrow import arrow_transaction
+from backend.app.database.arrow import BulkConnection, arrow_transaction
 from backend.app.ingest import columns
 from backend.app.ingest.formats import Layout
 from backend.app.ingest.reader import CsvFile
 from backend.app.maintenance.definitions import (
     Weekday,
     other_weekday_series_sql,
+    text_column,
     weekday_sql,
 )
 
 PAIRS = "ffdb_copy_pairs"
+SAMPLE = "ffdb_copy_sample"
 # About 70,000 weekly rows a block: each index is walked once per block. 4 MB blocks
 # measured no faster and held 50 MB more (two blocks are alive: this one and the next).
 BLOCK_BYTES = 2 << 20
 KEY_SAMPLE = 256  # keys of the first block asked for before copying
+PAIR_BLOCKS = 32  # blocks' distinct pairs gathered before they are merged
+PAIR_SEPARATOR = "\x1f"  # plain ids hold no control character: it cannot occur in one
 
 _T = TypeVar("_T")
 
@@ -89,8 +93,8 @@ def copy_plain_history(
         ]
     )
     history = columns.PlainWeeklyHistory(csv_file, layout, week_starts, BLOCK_BYTES)
-    # Each block's distinct (store, category) pairs, kept as Arrow arrays: turned into
-    # Python values only if the stored weeks leave the series check to be made.
+    # Each block's distinct (store, category) pairs, kept as Arrow arrays: sent to the
+    # server only if the stored weeks leave the series check to be made.
     pairs: list[Any] = []
     copied = 0
 
@@ -98,8 +102,10 @@ def copy_plain_history(
         nonlocal copied
         for block in history:
             stores, categories = block.stores, block.categories
-            # Plain ids hold no control character: \x1f cannot occur inside one.
-            pairs.append(pc.unique(pc.binary_join_element_wise(stores, categories, "\x1f")))
+            separator = text_column(PAIR_SEPARATOR, stores)  # an Arrow value, not Python's
+            pairs.append(pc.unique(pc.binary_join_element_wise(stores, categories, separator)))
+            if len(pairs) >= PAIR_BLOCKS:  # kept small: a long file repeats its series
+                pairs[:] = [_distinct_pairs(pairs)]
             copied += block.batch.rows
             batch = pa.RecordBatch.from_arrays(
                 [
@@ -116,23 +122,19 @@ def copy_plain_history(
     blocks = _ReadAhead(checked())  # reading starts while the connection opens
     try:
         with arrow_transaction(engine.url) as connection:
-            cursor = connection.cursor()
-            try:
-                first = next(blocks, None)
-                if first is None:
-                    raise _Declined  # header only: the staged route says so
-                if _keys_stored(cursor, first.column(0)):
-                    raise _Declined  # a re-import: the staged route upserts
-                weekday = history.weekday
-                mixed = _stored_weeks_on_other_days(cursor, weekday)
-                reader = pa.RecordBatchReader.from_batches(schema, chain([first], blocks))
-                cursor.adbc_ingest("historical_sales", reader, mode="append")
-                if mixed and _other_weekdays(cursor, _pair_set(pairs), weekday):
-                    raise _Declined
-                if dry_run:
-                    raise _DryRun(copied)
-            finally:
-                cursor.close()
+            first = next(blocks, None)
+            if first is None:
+                raise _Declined  # header only: the staged route says so
+            if _keys_stored(connection, first.column(0)):
+                raise _Declined  # a re-import: the staged route upserts
+            weekday = history.weekday
+            mixed = _stored_weeks_on_other_days(connection, weekday)
+            reader = pa.RecordBatchReader.from_batches(schema, chain([first], blocks))
+            connection.ingest("historical_sales", reader)
+            if mixed and _other_weekdays(connection, pairs, weekday):
+                raise _Declined
+            if dry_run:
+                raise _DryRun(copied)
     except _DryRun as done:
         return done.rows
     except Exception:
@@ -174,60 +176,67 @@ class _ReadAhead(Generic[_T]):
             close()
 
 
-def _keys_stored(cursor: Any, sale_ids: Any) -> bool:
+def _keys_stored(connection: BulkConnection, sale_ids: Any) -> bool:
     """Whether a sample of ``sale_ids`` (evenly spread) is already in the table: a
     re-import, which the COPY would refuse only after sending every row."""
+    import pyarrow as pa
+
     step = max(1, len(sale_ids) // KEY_SAMPLE)
-    sample = sale_ids[::step].to_pylist()
-    cursor.execute(
-        "SELECT EXISTS (SELECT 1 FROM historical_sales WHERE sale_id = ANY($1))",
-        parameters=(sample,),
+    # Slices of the Arrow array, not Python values (see BulkConnection.execute).
+    sample = pa.concat_arrays([sale_ids.slice(i, 1) for i in range(0, len(sale_ids), step)])
+    connection.ingest(
+        SAMPLE, pa.RecordBatch.from_arrays([sample], names=["sale_id"]), mode="replace",
+        temporary=True,
+    )  # fmt: skip
+    (stored,) = connection.execute(
+        f"SELECT EXISTS (SELECT 1 FROM {SAMPLE} s JOIN historical_sales h USING (sale_id))"  # noqa: S608
     )
-    return bool(cursor.fetchone()[0])
+    connection.execute(f"DROP TABLE {SAMPLE}")
+    return bool(stored[0])
 
 
-def _stored_weeks_on_other_days(cursor: Any, weekday: Weekday | None) -> bool:
+def _stored_weeks_on_other_days(connection: BulkConnection, weekday: Weekday | None) -> bool:
     """Whether any stored week starts on a day other than ``weekday``. Asked of the
     distinct stored weeks, found by walking the week index (one probe per week), so it
     costs the same at any number of rows; only if so is each series of the file checked
     after the COPY (``_other_weekdays``)."""
     if weekday is None:
         return False
-    on = weekday_sql("postgresql", "day")  # fixed SQL text; the weekday is bound
-    cursor.execute(
+    on = weekday_sql("postgresql", "day")  # fixed SQL text
+    (other,) = connection.execute(
         "WITH RECURSIVE weeks(day) AS ("  # noqa: S608
         "(SELECT min(week_start_date) FROM historical_sales) UNION ALL "
         "SELECT (SELECT min(h.week_start_date) FROM historical_sales h "
         "WHERE h.week_start_date > weeks.day) FROM weeks WHERE weeks.day IS NOT NULL) "
-        f"SELECT EXISTS (SELECT 1 FROM weeks WHERE day IS NOT NULL AND {on} <> $1)",
-        parameters=(int(weekday),),
+        # The weekday is our own IntEnum, written as a number.
+        f"SELECT EXISTS (SELECT 1 FROM weeks WHERE day IS NOT NULL AND {on} <> {int(weekday)})"
     )
-    return bool(cursor.fetchone()[0])
+    return bool(other[0])
 
 
-def _pair_set(arrays: list[Any]) -> set[tuple[str, str]]:
+def _distinct_pairs(arrays: list[Any]) -> Any:
+    """The distinct joined (store, category) pairs of ``arrays``, as one Arrow array."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    if not arrays:
-        return set()
-    joined = pc.unique(pa.concat_arrays(arrays)).to_pylist()
-    return {(store, category) for store, category in (pair.split("\x1f", 1) for pair in joined)}
+    return pc.unique(pa.concat_arrays(arrays))
 
 
-def _other_weekdays(cursor: Any, pairs: set[tuple[str, str]], weekday: Weekday | None) -> bool:
-    """Whether a (store, category) series of the file also holds weeks starting on
-    another weekday: stored before, since every row the file added starts on
-    ``weekday``."""
+def _other_weekdays(connection: BulkConnection, pairs: list[Any], weekday: Weekday | None) -> bool:
+    """Whether a (store, category) series of the file (``pairs``: joined by \\x1f) also
+    holds weeks starting on another weekday: stored before, since every row the file
+    added starts on ``weekday``."""
     import pyarrow as pa
+    import pyarrow.compute as pc
 
     if weekday is None or not pairs:
         return False
-    stores, categories = zip(*sorted(pairs), strict=True)
-    table = pa.table({"store_id": list(stores), "category_id": list(categories)})
-    cursor.adbc_ingest(PAIRS, table, mode="replace", temporary=True)
+    parts = pc.split_pattern(_distinct_pairs(pairs), PAIR_SEPARATOR, max_splits=1)
+    # Slices by options, not by index values (see BulkConnection.execute).
+    stores, categories = (pc.list_flatten(pc.list_slice(parts, i, i + 1)) for i in (0, 1))
+    table = pa.RecordBatch.from_arrays([stores, categories], names=["store_id", "category_id"])
+    connection.ingest(PAIRS, table, mode="replace", temporary=True)
     series = other_weekday_series_sql("postgresql", PAIRS, weekday, including_new_rows=True)
-    cursor.execute(f"SELECT EXISTS ({series})")
-    other = bool(cursor.fetchone()[0])
-    cursor.execute(f"DROP TABLE IF EXISTS {PAIRS}")
-    return other
+    (other,) = connection.execute(f"SELECT EXISTS ({series})")
+    connection.execute(f"DROP TABLE IF EXISTS {PAIRS}")
+    return bool(other[0])

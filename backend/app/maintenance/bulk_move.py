@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, event, text
 from sqlalchemy.exc import IntegrityError
 
 from backend.app.maintenance.integrity import GUARD_PREFIX
@@ -573,3 +573,50 @@ def delete_uncovered(
         f"AND NOT EXISTS (SELECT 1 FROM {staging} s WHERE {match})"
     )
     return int(connection.execute(text(statement), parameters).rowcount)
+
+
+# --- staging files of a transaction the caller owns -------------------------------------
+
+_ATTACHED_STAGING = "ffdb_staging_files"  # the pool record's note: directories attached
+
+
+def detach_staging_files_when_returned(connection: Connection) -> None:
+    """Detach and delete the staging files ``load_staging_file`` attached to
+    ``connection`` once its transaction has ended, for a writer that does not own the
+    transaction (the write API runs in the caller's ``Session``, which commits or rolls
+    back later): when the pool takes the connection back, after that commit or rollback.
+    A connection the pool invalidated is closed instead; its files are deleted then."""
+    if connection.dialect.name != "sqlite":
+        return
+    driver: Any = connection.connection.driver_connection
+    directories = {
+        str(Path(file).parent)
+        for _seq, name, file in driver.execute("PRAGMA database_list").fetchall()
+        if str(name).endswith(STAGED_FILE_SUFFIX)
+        and Path(file).parent.name.startswith(_SCRATCH_PREFIX)
+    }
+    # The record's own note, kept when the pool invalidates the DBAPI connection (``info``
+    # is cleared then), so the files are deleted whatever happens to it.
+    noted = connection.connection.record_info
+    if noted is None:  # a connection detached from its pool: never checked in
+        return
+    noted.setdefault(_ATTACHED_STAGING, set()).update(directories)
+    pool = connection.engine.pool
+    if not event.contains(pool, "checkin", _detach_at_checkin):
+        event.listen(pool, "checkin", _detach_at_checkin)
+
+
+def _detach_at_checkin(driver: Any, record: Any) -> None:
+    noted = record.record_info if record is not None else None
+    if noted is None or not noted.get(_ATTACHED_STAGING):
+        return
+    directories = noted[_ATTACHED_STAGING]
+    if driver is not None:
+        if driver.in_transaction:  # not reset on return: SQLite cannot detach yet
+            return
+        for _seq, name, file in driver.execute("PRAGMA database_list").fetchall():
+            if str(Path(file).parent) in directories:
+                driver.execute(f'DETACH DATABASE "{name}"')
+    for directory in directories:
+        shutil.rmtree(directory, ignore_errors=True)
+    del noted[_ATTACHED_STAGING]

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import BigInteger, ColumnElement, String, case, cast, func, literal, type_coerce
-from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import QueryableAttribute
 from sqlalchemy.sql.selectable import TableValuedAlias
 
@@ -35,6 +34,8 @@ class JsonArrayRows:
 
     def _field_text(self, key: str) -> ColumnElement[Any]:
         if self.dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import JSONB  # only PostgreSQL pays its load
+
             element: ColumnElement[Any] = type_coerce(self.rows.c.value, JSONB)[key].astext
             return element
         # json_each's ``value`` is the element's JSON text; the path is a bound parameter.
@@ -55,6 +56,8 @@ def json_array_rows(column: ColumnLike, dialect: str, name: str) -> JsonArrayRow
     an object's members.
     """
     if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import JSONB  # only PostgreSQL pays its load
+
         array = case(
             (func.jsonb_typeof(column) == "array", column), else_=cast(literal("[]"), JSONB)
         )

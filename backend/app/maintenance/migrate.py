@@ -31,14 +31,13 @@ from sqlalchemy import column as sql_column
 from sqlalchemy import table as sql_table
 from sqlalchemy.engine import URL
 
-from backend.app.database.db import make_engine, normalize_url, read_only
+from backend.app.database.db import make_engine, normalize_url
 from backend.app.maintenance import integrity
 from backend.app.maintenance.schema_version import (
     alembic_config,
     current_revision,
     head_revision,
     known_revisions,
-    not_at_head,
     script_directory,
 )
 from backend.app.models import metadata, tables_in_dependency_order
@@ -226,33 +225,6 @@ def model_drift(connection: Connection) -> list[str]:
     context = MigrationContext.configure(connection, opts={"compare_type": True})
     differences = [describe_difference(d) for d in compare_metadata(context, metadata)]
     return differences + check_constraint_drift(connection)
-
-
-def schema_problem(engine: Engine) -> str | None:
-    """The first reason the database is not fit to use, or None: what ``ffdb check`` asks."""
-    head = head_revision()
-    # Only reads: a reader's transaction, so a long import does not hold it up.
-    with read_only(engine).connect() as connection:
-        current = current_revision(connection)
-        if current is not None and current not in known_revisions():
-            return not_at_head(current)  # `ffdb upgrade` cannot help there
-        if current != head:
-            found = f"at {current}" if current else "never migrated"
-            return f"database is not at head ({found}, head is {head}): run `ffdb upgrade`"
-        drift = model_drift(connection)
-        if drift:
-            more = f" (and {len(drift) - 1} more)" if len(drift) > 1 else ""
-            return f"models and migrations differ: {drift[0]}{more}"
-        missing = integrity.missing_guards(connection)
-        if missing:
-            found = f"{len(missing)} SQLite foreign-key guard trigger(s) missing, e.g. {missing[0]}"
-            if integrity.has_orphans(connection):
-                return (
-                    f"{found}, and rows reference missing parents: repair or delete the rows "
-                    "`ffdb doctor` lists, then run `ffdb upgrade`"
-                )
-            return f"{found}: run `ffdb upgrade` or `ffdb reset --yes`"
-    return None
 
 
 def _drop_views(connection: Connection) -> None:

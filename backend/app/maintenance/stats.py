@@ -6,19 +6,16 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from sqlalchemy import Connection, Table, func, select
+from sqlalchemy import table as table_clause
 from sqlalchemy.engine import URL
 
 from backend.app.database.db import sqlite_file
-from backend.app.models import metadata, tables_in_dependency_order
-
-
-def table_names() -> list[str]:
-    """The schema's tables, parents before children."""
-    return [t.name for t in tables_in_dependency_order()]
+from backend.app.maintenance.head_schema import table_names as table_names
 
 
 def count_rows(connection: Connection, table: str | Table) -> int:
-    source = metadata.tables[table] if isinstance(table, str) else table
+    # A name needs no model: a bare table clause, quoted by the dialect.
+    source = table_clause(table) if isinstance(table, str) else table
     return int(connection.execute(select(func.count()).select_from(source)).scalar_one())
 
 

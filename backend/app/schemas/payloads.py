@@ -1,33 +1,17 @@
 """Shapes of the JSON columns, checked before a payload reaches the database.
 
 Integers are strict: ``True``, ``1.5`` and ``"3"`` are refused rather than coerced,
-so what is read back is exactly what was stored.
+so what is read back is exactly what was stored. The shapes themselves are pydantic
+models (``payload_shapes``), loaded on the first check: the models import this module,
+and a command that never writes a JSON column (a sales import, a read) should not pay
+for loading pydantic.
 """
 
 from __future__ import annotations
 
+import functools
 import math
-from typing import Annotated, Any
-
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
-
-NonNegativeInt = Annotated[int, Field(strict=True, ge=0)]
-PositiveInt = Annotated[int, Field(strict=True, ge=1)]
-
-
-class _Payload(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class WeeklyDemandPoint(_Payload):
-    week_number: PositiveInt
-    demand_units: NonNegativeInt
-
-
-class StoreAllocationItem(_Payload):
-    store_id: Annotated[str, Field(strict=True, min_length=1)]
-    initial: NonNegativeInt
-    holdback: NonNegativeInt
+from typing import Any
 
 
 class PayloadError(ValueError):
@@ -37,25 +21,10 @@ class PayloadError(ValueError):
 MAX_SHOWN_VALUE = 80
 
 
-def _shown(value: Any) -> str:
+def shown(value: Any) -> str:
     """A value as an error message shows it: whole when short, else its beginning."""
     text = repr(value)
     return text if len(text) <= MAX_SHOWN_VALUE else text[: MAX_SHOWN_VALUE - 3] + "..."
-
-
-def _first_errors(column: str, error: ValidationError, limit: int = 5) -> PayloadError:
-    parts = []
-    for item in error.errors()[:limit]:
-        location = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in item["loc"])
-        parts.append(f"{column}{location}: {item['msg']} (got {_shown(item.get('input'))})")
-    more = len(error.errors()) - limit
-    suffix = f"; and {more} more" if more > 0 else ""
-    return PayloadError("; ".join(parts) + suffix)
-
-
-_curve = TypeAdapter(list[WeeklyDemandPoint])
-_allocations = TypeAdapter(list[StoreAllocationItem])
-_models_used = TypeAdapter(list[Annotated[str, Field(strict=True, min_length=1)]])
 
 
 def _refuse_repeats(column: str, field: str, keys: list[Any]) -> None:
@@ -71,28 +40,68 @@ def _refuse_repeats(column: str, field: str, keys: list[Any]) -> None:
 
 
 def validate_weekly_demand_curve(value: Any) -> None:
-    try:
-        points = _curve.validate_python(value)
-    except ValidationError as error:
-        raise _first_errors("weekly_demand_curve", error) from None
+    from backend.app.schemas import payload_shapes as shapes
+
+    points = shapes.validated(shapes.CURVE, "weekly_demand_curve", value)
     _refuse_repeats("weekly_demand_curve", "week_number", [p.week_number for p in points])
     refuse_unportable(value, "weekly_demand_curve")
 
 
+_INT64_LIMIT = 2**63
+
+
+@functools.cache
+def _allocation_fields() -> tuple[frozenset[str], tuple[str, ...]]:
+    """The item's fields and its unit fields, from the model (loaded on first use)."""
+    from backend.app.schemas.payload_shapes import StoreAllocationItem
+
+    fields = frozenset(StoreAllocationItem.model_fields)
+    return fields, tuple(sorted(fields - {"store_id"}))
+
+
+def plain_store_allocations(value: Any) -> list[str] | None:
+    """The store ids, in order, of a store_allocations payload in its plainest form,
+    which ``validate_store_allocations`` accepts without asking the model: a list of
+    dicts of exactly the item's fields, each store id a non-empty ASCII ``str`` without
+    NUL and given once, the units ``int`` (not ``bool``) in 0..2**63-1. None for
+    anything else (which may still be valid: the model decides). A split of a thousand
+    stores is checked in one quick pass instead of a model object per item."""
+    # Subclasses too: the column binds its own tracked list of tracked dicts.
+    if not isinstance(value, list):
+        return None
+    fields, unit_fields = _allocation_fields()
+    store_ids: list[str] = []
+    for item in value:
+        if not isinstance(item, dict) or item.keys() != fields:
+            return None
+        store = item["store_id"]
+        if type(store) is not str or not store:
+            return None
+        for name in unit_fields:
+            units = item[name]
+            if type(units) is not int or not 0 <= units < _INT64_LIMIT:
+                return None
+        store_ids.append(store)
+    joined = "".join(store_ids)
+    if not joined.isascii() or "\x00" in joined or len(set(store_ids)) != len(store_ids):
+        return None
+    return store_ids
+
+
 def validate_store_allocations(value: Any) -> None:
-    try:
-        items = _allocations.validate_python(value)
-    except ValidationError as error:
-        raise _first_errors("store_allocations", error) from None
+    if plain_store_allocations(value) is not None:
+        return
+    from backend.app.schemas import payload_shapes as shapes
+
+    items = shapes.validated(shapes.ALLOCATIONS, "store_allocations", value)
     _refuse_repeats("store_allocations", "store_id", [item.store_id for item in items])
     refuse_unportable(value, "store_allocations")
 
 
 def validate_models_used(value: Any) -> None:
-    try:
-        _models_used.validate_python(value)
-    except ValidationError as error:
-        raise _first_errors("models_used", error) from None
+    from backend.app.schemas import payload_shapes as shapes
+
+    shapes.validated(shapes.MODELS_USED, "models_used", value)
     refuse_unportable(value, "models_used")
 
 

@@ -187,6 +187,38 @@ def test_a_week_missing_days_or_stores_is_refused_naming_them_unless_allow_parti
     }
 
 
+@pytest.mark.parametrize("arrow", [False, True], ids=["row by row", "arrow"])
+def test_a_repeated_store_and_week_is_refused_alone_by_either_route(
+    arrow: bool,
+    db: Engine,
+    migrated_url: URL,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A file that repeats a key (and misses allocated stores) is refused for the repeat
+    alone, as the row-by-row route refuses it: the Arrow route leaves a forecast's first
+    actuals' repeats to the table's unique index, and names them when anything fails."""
+    monkeypatch.setenv("FFDB_ARROW_MIN_BYTES", "0" if arrow else str(1 << 40))
+    rows = "S001,1,10\nS002,1,10\nS001,1,12\n"
+    file = write(tmp_path / "repeats.csv", WEEKLY + rows)
+    before = snapshot(db)
+    outcome = _import(capsys, migrated_url, file)
+    assert outcome.exit_code != 0
+    assert outcome.stderr.splitlines() == [
+        f"{file}:4: row: duplicate store and week, first on line 2 ('S001 1')",
+        "error: 1 problem; nothing was imported",
+    ]
+    complete = WEEKLY + "".join(f"{store},1,10\n" for store in STORES) + "S001,1,12\n"
+    file = write(tmp_path / "complete.csv", complete)
+    outcome = _import(capsys, migrated_url, file)
+    assert outcome.stderr.splitlines() == [
+        f"{file}:14: row: duplicate store and week, first on line 2 ('S001 1')",
+        "error: 1 problem; nothing was imported",
+    ]
+    assert snapshot(db) == before
+
+
 def test_missing_stores_are_named_up_to_ten_then_counted(
     db: Engine, migrated_url: URL, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

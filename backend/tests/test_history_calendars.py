@@ -196,6 +196,27 @@ def test_a_series_keeps_the_weekday_of_its_stored_weeks(
         ).exit_code
         == 0
     )
+    # With stored weeks on two weekdays, each series is asked on its own: the Monday one
+    # refuses Sunday weeks, the Sunday ones take them.
+    sunday = monday + timedelta(days=6)
+    mixed = write(
+        tmp_path / "sunday.csv",
+        _weekly((sunday, "S002", "womens_dresses", 3), (sunday, "S001", "mens_outerwear", 4)),
+    )
+    outcome = run_ffdb(
+        capsys, "import", "historical-sales", str(mixed), "--database-url", migrated_url
+    )
+    assert outcome.stderr.splitlines()[0] == (
+        f"{mixed}:3: week_start_date: store S001 category mens_outerwear has weeks starting on "
+        "Monday (from 2024-06-24), this file's start on Sunday: a series keeps one weekday"
+    )
+    again = write(tmp_path / "again.csv", _weekly((sunday, "S002", "womens_dresses", 3)))
+    assert (
+        run_ffdb(
+            capsys, "import", "historical-sales", str(again), "--database-url", migrated_url
+        ).exit_code
+        == 0
+    )
 
 
 # --- daily files --------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from backend.app.ingest import columns
 from backend.app.ingest.actuals import import_actuals
 from backend.app.ingest.historical_sales import import_historical_sales
 from backend.app.ingest.problems import ImportRejected
+from backend.app.maintenance.definitions import actual_sales_id
 from backend.tests.support.databases import HEAD, DatabaseCache
 from backend.tests.support.exports import write_file
 from backend.tests.support.samples import import_parents
@@ -122,6 +123,19 @@ def _actuals(engine: Engine, path: Path) -> object:
     return import_actuals(engine, path, FORECAST)
 
 
+def _actuals_after_others(engine: Engine, path: Path) -> object:
+    """The file imported against a forecast that already holds actuals (of week 12)."""
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO actual_sales (actual_id, forecast_id, store_id, week_number, "
+                "units_sold) VALUES (:actual_id, :forecast_id, 'S003', 12, 1)"
+            ),
+            {"actual_id": actual_sales_id(FORECAST, "S003", 12), "forecast_id": FORECAST},
+        )
+    return import_actuals(engine, path, FORECAST)
+
+
 def _history_rows(*lines: str) -> str:
     return WEEKLY + "".join(line + "\n" for line in lines)
 
@@ -207,9 +221,25 @@ ACTUALS_CASES: dict[str, tuple[str, str]] = {
     "week zero": (ACTUALS + "S000,0,5\n", "declined"),
     "a quoted store": (ACTUALS + '"S000",1,5\n', "declined"),
     "an unknown store": (ACTUALS + "S000,1,5\nS999,1,5\n", "read"),
-    # SQLite's staging file keeps the file's key unique: a repeat sends the file row by
-    # row, which names the lines (PostgreSQL stages it and asks the staged rows).
-    "a duplicate key": (ACTUALS + "S000,1,5\nS000,1,6\n", "read, declined on SQLite"),
+    # A forecast's first actuals: on SQLite the table's unique index refuses the repeat,
+    # and the staged rows name the lines (PostgreSQL asks the staged rows first).
+    "a duplicate key": (ACTUALS + "S000,1,5\nS001,1,6\nS000,1,6\n", "read"),
+    "a duplicate key and an unknown store": (
+        ACTUALS + "S000,1,5\nS999,1,6\nS000,1,6\n",
+        "read",
+    ),
+}
+# The same files against a forecast that already holds actuals: there SQLite's staging
+# file keeps the file's key unique, and a repeat sends the file row by row, which names
+# the lines (PostgreSQL stages it and asks the staged rows).
+ACTUALS_OVER_STORED_CASES: dict[str, tuple[str, str]] = {
+    "plain": ACTUALS_CASES["plain"],
+    "an unknown store": ACTUALS_CASES["an unknown store"],
+    "a duplicate key": (ACTUALS_CASES["a duplicate key"][0], "read, declined on SQLite"),
+    "a duplicate key and an unknown store": (
+        ACTUALS_CASES["a duplicate key and an unknown store"][0],
+        "read, declined on SQLite",
+    ),
 }
 
 
@@ -228,6 +258,27 @@ def test_actuals_files_store_the_same_rows_by_either_path(
     assert taken == [expected]
     assert outcomes[0] == outcomes[1]
     assert stored[0] == stored[1]
+    if "duplicate" in case:
+        assert any("duplicate store and week, first on line 2" in line for line in outcomes[0])
+
+
+@pytest.mark.parametrize("case", list(ACTUALS_OVER_STORED_CASES))
+def test_actuals_over_stored_actuals_store_the_same_rows_by_either_path(
+    case: str,
+    backend_name: str,
+    database_cache: DatabaseCache,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    content, expected = ACTUALS_OVER_STORED_CASES[case]
+    if expected == "read, declined on SQLite":
+        expected = "declined" if backend_name == "sqlite" else "read"
+    importer = _actuals_after_others
+    taken, outcomes, stored = _both_ways(database_cache, tmp_path, monkeypatch, content, importer)
+    assert taken == [expected]
+    assert outcomes[0] == outcomes[1]
+    assert stored[0] == stored[1]
+    assert ("F_ARROW", "S003", "12") in {row[1:4] for row in stored[0]["actual_sales"]}  # type: ignore[index]
 
 
 STRAIGHT_CASES = {
@@ -352,3 +403,20 @@ def test_postgresql_copies_over_stored_history_only_what_the_staged_route_would_
     assert returned == [expected]
     assert outcomes[0] == outcomes[1]
     assert stored[0] == stored[1]
+
+
+@pytest.mark.parametrize("merge_values", [1, 3, 1 << 20])
+def test_the_distinct_values_of_a_file_are_those_of_all_its_blocks(
+    merge_values: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Blocks' distinct values merged now and then (``merge_values``: after every block,
+    every few, only at the end) give the file's distinct values all the same."""
+    import pyarrow as pa
+
+    monkeypatch.setattr(columns.DistinctValues, "MERGE_VALUES", merge_values)
+    distinct = columns.DistinctValues()
+    assert distinct.values() == set()
+    blocks = [["S1", "S2"], ["S2", "S3", "S1"], ["S4"], ["S1"]]
+    for block in blocks:
+        columns.plain_ids(pa.array(block), distinct)
+    assert distinct.values() == {"S1", "S2", "S3", "S4"}

@@ -27,6 +27,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine, column, exists, func, select, table, text
+from sqlalchemy.exc import IntegrityError
 
 from backend.app.ingest import checks, columns
 from backend.app.ingest.fields import FieldError, identifier, iso_date, parsed, whole_number
@@ -154,21 +155,33 @@ def import_actuals(
             )
         result = ImportResult(source.name, layout.kind, "actual_sales", dry_run=options.dry_run)
         checked: frozenset[str] = frozenset()  # the CHECKs the staged rows are proven to pass
+        # A forecast's first actuals meet no stored key (its id is part of the key).
+        first_actuals = not _has_actuals(connection, forecast_id)
+        # On SQLite's bulk route a file's repeated keys are refused by the staging file's
+        # own unique key or, for a forecast's first actuals, left to actual_sales' unique
+        # index on the plain insert (``_refuse_repeated_keys`` then names the lines).
+        repeats_left = False
         if layout.kind is FileKind.WEEKLY_ACTUALS:
-            if _stage_plain_weekly(connection, csv_file, layout, season, week):
+            stores = _stage_plain_weekly(
+                connection, csv_file, layout, season, week, unique=not first_actuals
+            )
+            if stores is not None:
                 checked = PLAIN_WEEKLY_CHECKED
             else:
                 create_staging(connection, WEEKLY_STAGE, WEEKLY_COLUMNS)
                 rows = _weekly_rows(csv_file, layout, log, season, week)
                 load_staging(connection, WEEKLY_STAGE, WEEKLY_COLUMNS, rows)
             require_rows(csv_file, log)
+            refused = stores is not None and connection.dialect.name == "sqlite"
+            repeats_left = refused and first_actuals
             _check(
                 connection,
                 log,
                 WEEKLY_STAGE,
                 WEEKLY_KEY,
                 "store and week",
-                unique=bool(checked) and connection.dialect.name == "sqlite",
+                unique=refused,
+                stores=stores,
             )
             staged = csv_file.rows_read
         else:
@@ -188,8 +201,26 @@ def import_actuals(
             _check_stores(connection, log, season)
         if not options.replace:
             _check_changes(connection, log, forecast_id)
+        if repeats_left and log:
+            # The row-by-row route stops at repeated keys before these checks.
+            _refuse_repeated_keys(connection, log)
         log.raise_if_any()
-        _move(connection, forecast_id, result, staged, replace=options.replace, checked=checked)
+        try:
+            _move(
+                connection,
+                forecast_id,
+                result,
+                staged,
+                replace=options.replace,
+                checked=checked,
+                none_stored=first_actuals,
+            )
+        except IntegrityError:
+            if repeats_left:
+                # Stores and the forecast were found, CHECKs proven: the unique index
+                # refused a key the file repeats.
+                _refuse_repeated_keys(connection, log)
+            raise
         drop_staging(connection, WEEKLY_STAGE)
         drop_staging(connection, DAILY_STAGE)
     return result
@@ -227,18 +258,31 @@ def _quantity(text: str) -> int:
 
 
 def _stage_plain_weekly(
-    connection: Connection, csv_file: CsvFile, layout: Layout, season: _Season, week: int | None
-) -> bool:
-    """Stage a plain weekly file through Arrow (``columns``); False, with nothing staged,
-    if it holds anything the fast path leaves to the row-by-row reader."""
+    connection: Connection,
+    csv_file: CsvFile,
+    layout: Layout,
+    season: _Season,
+    week: int | None,
+    *,
+    unique: bool,
+) -> set[str] | None:
+    """Stage a plain weekly file through Arrow (``columns``); its distinct stores, or
+    None, with nothing staged, if it holds anything the fast path leaves to the
+    row-by-row reader. ``unique``: on SQLite the staging file refuses a repeated key
+    (the file then goes row by row, which names the lines); without it the caller
+    leaves repeated keys to actual_sales' own unique index."""
     if columns.row_by_row_reason(csv_file) is not None:
-        return False
+        return None
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    # For the unknown-store check (``checks.unknown_references``): the distinct stores,
+    # instead of a scan of every staged row for them.
+    distinct = columns.DistinctValues()
+
     def staged() -> Iterator[list[Any]]:
         for batch in columns.batches(csv_file, layout, ("store_id", "week_number", "units_sold")):
-            stores = columns.plain_ids(batch.columns["store_id"])
+            stores = columns.plain_ids(batch.columns["store_id"], distinct)
             numbers = columns.small_whole_numbers(batch.columns["week_number"])
             low, high = pc.min_max(numbers).values()
             if low.as_py() < FIRST_WEEK or high.as_py() > season.last_week:
@@ -257,19 +301,17 @@ def _stage_plain_weekly(
     savepoint = connection.begin_nested()
     try:
         if connection.dialect.name == "sqlite":
-            # A file that repeats a key goes row by row, which names the lines: so the
-            # staged rows need no duplicate check here. Week first: files come a week at
-            # a time, so the key index grows at its end.
-            unique = ("week_number", "store_id")
-            load_staging_file(connection, WEEKLY_STAGE, WEEKLY_COLUMNS, staged(), unique=unique)
+            # Week first: files come a week at a time, so the key index grows at its end.
+            key = ("week_number", "store_id") if unique else ()
+            load_staging_file(connection, WEEKLY_STAGE, WEEKLY_COLUMNS, staged(), unique=key)
         else:
             create_staging(connection, WEEKLY_STAGE, WEEKLY_COLUMNS)
             load_staging_batches(connection, WEEKLY_STAGE, WEEKLY_COLUMNS, staged())
     except (columns.NotPlain, StagingRefused):
         savepoint.rollback()
-        return False
+        return None
     savepoint.commit()
-    return True
+    return distinct.values()
 
 
 def _weekly_rows(
@@ -371,12 +413,33 @@ def _check(
     what: str,
     *,
     unique: bool = False,
+    stores: set[str] | None = None,
 ) -> None:
-    """Unknown stores and repeated keys (``unique``: the staging table refused those)."""
-    checks.unknown_references(connection, log, staging, "store_id", "stores", "store_id", "store")
-    if not unique and checks.has_duplicates(connection, staging, key):
+    """Unknown stores and repeated keys. ``unique``: repeated keys are refused elsewhere
+    (the staging file, the table's unique index), so they are looked for only if the
+    file is refused anyway (the row-by-row route names both). ``stores``: the distinct
+    staged stores, if gathered while staging."""
+    checks.unknown_references(
+        connection, log, staging, "store_id", "stores", "store_id", "store", values=stores
+    )
+    if not unique or log:
+        _check_repeats(connection, log, staging, key, what)
+
+
+def _check_repeats(
+    connection: Connection, log: ProblemLog, staging: str, key: tuple[str, ...], what: str
+) -> None:
+    if checks.has_duplicates(connection, staging, key):
         shown = " || ' ' || ".join(f"CAST({column} AS TEXT)" for column in key)
         checks.duplicate_keys(connection, log, staging, key, shown, what)
+
+
+def _refuse_repeated_keys(connection: Connection, log: ProblemLog) -> None:
+    """Refuse the file for its repeated keys alone, if it has any: what the row-by-row
+    route reports for such a file, which it stops at before any later check."""
+    repeats = ProblemLog(log.path, log.limit)
+    _check_repeats(connection, repeats, WEEKLY_STAGE, WEEKLY_KEY, "store and week")
+    repeats.raise_if_any()
 
 
 def _listing(items: list[str], total: int) -> str:
@@ -514,6 +577,7 @@ def _move(
     *,
     replace: bool,
     checked: frozenset[str],
+    none_stored: bool,
 ) -> None:
     if replace:
         scope = (
@@ -534,7 +598,7 @@ def _move(
             staged,
             checked=checked,
             parents_found=ACTUALS_PARENTS_FOUND,
-            # Its key holds the forecast: a forecast's first actuals meet no stored key.
-            none_stored=not _has_actuals(connection, forecast_id),
+            # Replacing deletes only rows of the file's weeks, none of a forecast's first.
+            none_stored=none_stored,
         )
     )

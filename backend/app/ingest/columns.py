@@ -153,8 +153,9 @@ def _all(mask: Any) -> bool:
     return bool(pc.all(mask).as_py())
 
 
-def plain_ids(column: Any) -> Any:
-    """``column`` as it is, if every value is a plain id; else ``NotPlain``."""
+def plain_ids(column: Any, distinct: DistinctValues | None = None) -> Any:
+    """``column`` as it is, if every value is a plain id; else ``NotPlain``.
+    ``distinct`` receives the column's distinct values."""
     import pyarrow.compute as pc
 
     # Asked of the distinct values: an id column repeats few of them.
@@ -163,7 +164,44 @@ def plain_ids(column: Any) -> Any:
         raise NotPlain("an id that needs cleaning")
     if not key_rule_holds(values):
         raise NotPlain("an over-long id")
+    if distinct is not None:
+        distinct.add(values)
     return column
+
+
+class DistinctValues:
+    """The distinct values of a column over a whole file, gathered block by block.
+
+    Each block's distinct values wait until they add up to ``MERGE_VALUES`` (and to
+    twice those kept) before one ``unique`` merges them in: merging every block would
+    hash the values kept so far once per block. Memory holds the distinct values and
+    at most that many more."""
+
+    MERGE_VALUES = 1 << 20
+
+    def __init__(self) -> None:
+        self._kept: list[Any] = []  # one array of distinct values, once merged
+        self._waiting: list[Any] = []
+        self._waiting_count = 0
+
+    def add(self, values: Any) -> None:
+        self._waiting.append(values)
+        self._waiting_count += len(values)
+        kept = len(self._kept[0]) if self._kept else 0
+        if self._waiting_count > max(self.MERGE_VALUES, 2 * kept):
+            self._merge()
+
+    def _merge(self) -> None:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        if self._waiting:
+            self._kept = [pc.unique(pa.concat_arrays([*self._kept, *self._waiting]))]
+            self._waiting, self._waiting_count = [], 0
+
+    def values(self) -> set[str]:
+        self._merge()
+        return set(self._kept[0].to_pylist()) if self._kept else set()
 
 
 def small_whole_numbers(column: Any) -> Any:

@@ -78,6 +78,7 @@ from backend.app.maintenance.definitions import (
     category_id_from_name,
     historical_sale_ids,
     history_weekday,
+    only_weekday_stored,
     other_weekday_series_sql,
     season_end,
     week_start,
@@ -558,7 +559,9 @@ def _check_stored_weekdays(
     """A (store, category) pair that has history keeps the weekday its weeks start on:
     the staged pairs whose stored first week starts on another day, at their first line."""
     stored = connection.execute(text("SELECT EXISTS (SELECT 1 FROM historical_sales)")).scalar()
-    if not stored:
+    # Usually the stored weeks all start on the file's day: then no pair can differ, and
+    # the query per pair (a GROUP BY over every staged row) is not needed.
+    if not stored or only_weekday_stored(connection, weekday):
         return
     pairs = (
         f"(SELECT MIN(line) AS line, store_id, category_id FROM {WEEKLY_STAGE} "  # noqa: S608

@@ -23,7 +23,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -430,25 +430,35 @@ def _parents_present(
         column, parent = foreign_key.parent.name, foreign_key.column
         if column in parents_found:
             continue
-        distinct = f"(SELECT DISTINCT {column} AS v FROM {staging})"  # noqa: S608
         values = parent_values.get(column)
-        if values is not None:
-            # A few thousand values at most, against a scan and sort of every staged row.
-            create_staging(connection, _PARENT_VALUES, (("v", "text"),))
-            load_staging(connection, _PARENT_VALUES, (("v", "text"),), ((v,) for v in values))
-            distinct = f"temp.{_PARENT_VALUES}"
-        orphan = connection.exec_driver_sql(
-            f"SELECT EXISTS (SELECT 1 FROM {distinct} s "  # noqa: S608
-            f"WHERE s.v IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {parent.table.name} p "
-            f"WHERE p.{parent.name} = s.v))"
-        ).scalar()
-        drop_staging(connection, _PARENT_VALUES)
+        with (
+            nullcontext(f"(SELECT DISTINCT {column} AS v FROM {staging})")  # noqa: S608
+            if values is None
+            else values_table(connection, values)
+        ) as distinct:
+            orphan = connection.exec_driver_sql(
+                f"SELECT EXISTS (SELECT 1 FROM {distinct} s "  # noqa: S608
+                f"WHERE s.v IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {parent.table.name} p "
+                f"WHERE p.{parent.name} = s.v))"
+            ).scalar()
         if orphan:
             return False
     return True
 
 
-_PARENT_VALUES = "ffdb_stage_parent_values"
+_VALUES = "ffdb_stage_values"
+
+
+@contextmanager
+def values_table(connection: Connection, values: Iterable[str]) -> Iterator[str]:
+    """A TEMP table (one column ``v``) of distinct ``values`` a caller gathered while
+    staging, named for the block and dropped after it: a set-based question about them
+    (are their parents there?) then reads a few thousand values at most, instead of
+    scanning and sorting every staged row for them."""
+    create_staging(connection, _VALUES, (("v", "text"),))
+    load_staging(connection, _VALUES, (("v", "text"),), ((value,) for value in values))
+    yield ("temp." if connection.dialect.name == "sqlite" else "pg_temp.") + _VALUES
+    drop_staging(connection, _VALUES)
 
 
 @contextmanager

@@ -166,6 +166,23 @@ def other_weekday_series_sql(
     return f"SELECT * FROM (SELECT p.*, {first} AS first_week FROM {pairs} p) o WHERE {condition}"  # noqa: S608
 
 
+def only_weekday_stored(connection: Connection, weekday: Weekday) -> bool:
+    """Whether every stored history week starts on ``weekday``: then no series starts
+    on another day, and ``other_weekday_series_sql`` can only answer "none". It walks
+    the distinct stored weeks through the date index (one seek each, a few hundred at
+    most) instead of asking per (store, category) pair."""
+    day = weekday_sql(connection.dialect.name, "w.week")
+    return bool(
+        connection.exec_driver_sql(
+            "WITH RECURSIVE weeks (week) AS (SELECT MIN(week_start_date) FROM historical_sales "  # noqa: S608
+            "UNION ALL SELECT (SELECT MIN(h.week_start_date) FROM historical_sales h "
+            "WHERE h.week_start_date > w.week) FROM weeks w WHERE w.week IS NOT NULL) "
+            "SELECT NOT EXISTS (SELECT 1 FROM weeks w WHERE w.week IS NOT NULL "
+            f"AND {day} <> {int(weekday)})"
+        ).scalar()
+    )
+
+
 def history_weekday(connection: Connection | Session) -> Weekday | None:
     """The weekday the stored weekly history starts its weeks on (that of its latest
     week: one index lookup), or None when there is no history."""

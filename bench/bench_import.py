@@ -25,6 +25,7 @@ Sizes: 1,000,000 rows and 10,000,000 for memory (``BENCH_QUICK=1``: 100,000 and
 from __future__ import annotations
 
 import csv
+import os
 import shutil
 import sqlite3
 import subprocess
@@ -116,7 +117,11 @@ def bench_sqlite(work: Path, rows: int, files: dict[str, Path]) -> None:
             script = "\n".join(
                 [STAGE[kind], ".mode csv", f".import --skip 1 {path} stage", MOVE[kind]]
             )
+            # Each timed run starts with no dirty pages of the copies made just before: the
+            # kernel would write them back during whichever run commits first.
+            os.sync()
             baseline = run(["sqlite3", str(baseline_db)], input=script.encode())
+            os.sync()
             ours = run(ffdb_import(kind, path, f"sqlite:///{ours_db}"))
             table = "historical_sales" if kind == "historical-sales" else "actual_sales"
             assert count(f"sqlite:///{baseline_db}", table) == count(f"sqlite:///{ours_db}", table)
@@ -124,7 +129,9 @@ def bench_sqlite(work: Path, rows: int, files: dict[str, Path]) -> None:
             name = f"SQLite {kind} {where} (vs sqlite3 .import + INSERT...SELECT)"
             report(ratio_line(name, ours, baseline, SQLITE_TARGET, rows))
             if kind == "actuals":
-                floor = actuals_floor(copy_sqlite(start, work / "floor.db"), path)
+                floor_db = copy_sqlite(start, work / "floor.db")
+                os.sync()
+                floor = actuals_floor(floor_db, path)
                 budget = baseline / SQLITE_TARGET
                 print(
                     f"  floor: SQLite's own INSERT of these rows, presorted, no per-row checks, "

@@ -329,3 +329,53 @@ def test_a_dry_run_by_the_bulk_route_counts_and_leaves_the_database_as_it_was(
         finally:
             engine.dispose()
     assert counts[0] == counts[1] == (len(content.splitlines()) - 1, 0)
+
+
+_FOREIGN_KEYS = (
+    "SELECT conname, pg_get_constraintdef(oid), convalidated FROM pg_constraint "
+    "WHERE conrelid = 'historical_sales'::regclass AND contype = 'f' ORDER BY conname"
+)
+
+
+@pytest.mark.parametrize("backend_name", [pytest.param("postgresql", marks=pytest.mark.postgresql)])
+@pytest.mark.parametrize("reader", [False, True], ids=["alone", "beside a reader"])
+def test_a_large_move_into_an_empty_postgresql_table_sets_its_foreign_keys_aside(
+    reader: bool, database_cache: DatabaseCache, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The staged route's insert (here: a quoted field sends the file there) sets the
+    keys aside as the COPY straight in does, and they come back as they were; a reader
+    holding the table keeps them in place, the rows then checked one by one."""
+    import contextlib
+    from collections.abc import Iterator
+
+    monkeypatch.setattr(bulk_move, "REBUILD_MIN_ROWS", 1)
+    monkeypatch.setattr(bulk_move, "LOCK_WAIT_MS", 200)
+    set_aside: list[bool] = []
+    real = bulk_move.foreign_keys_set_aside
+
+    @contextlib.contextmanager
+    def spy(execute: Any, table: str) -> Iterator[bool]:
+        with real(execute, table) as answer:
+            set_aside.append(answer)
+            yield answer
+
+    monkeypatch.setattr(bulk_move, "foreign_keys_set_aside", spy)
+    path = write_file(tmp_path / "quoted.csv", _history(range(2)).replace(",S000,", ',"S000",'))
+    with database_cache.copy(HEAD, tmp_path / "keys.db") as url:
+        engine = make_engine(url)
+        try:
+            _parents(engine)
+            with engine.connect() as connection:
+                before = connection.execute(text(_FOREIGN_KEYS)).all()
+            with contextlib.ExitStack() as stack:
+                if reader:
+                    held = stack.enter_context(engine.connect())
+                    held.execute(text("SELECT count(*) FROM historical_sales"))  # holds it
+                inserted = import_historical_sales(engine, path).inserted
+            with engine.connect() as connection:
+                after = connection.execute(text(_FOREIGN_KEYS)).all()
+        finally:
+            engine.dispose()
+    assert inserted == 2 * STORES * CATEGORIES
+    assert set_aside == [not reader]
+    assert after == before and len(before) == 2 and all(row[2] for row in after)

@@ -358,20 +358,21 @@ def test_postgresql_copy_into_an_empty_table_ends_with_its_foreign_keys_as_they_
     (the catalogue is the head schema's again); a reader holding the table keeps them in
     place (the lock is not granted in time) and the rows are checked one by one."""
     from backend.app.ingest import direct_copy
+    from backend.app.maintenance import bulk_move
     from backend.app.maintenance.head_schema import matches_head
 
-    monkeypatch.setattr(direct_copy, "LOCK_WAIT_MS", 200)
+    monkeypatch.setattr(bulk_move, "LOCK_WAIT_MS", 200)
     returned = _copied_straight(monkeypatch)
     set_aside: list[bool] = []
-    real = direct_copy._foreign_keys_checked_once
+    real = direct_copy.foreign_keys_set_aside
 
     @contextlib.contextmanager
-    def spy(connection: Any) -> Iterator[bool]:
-        with real(connection) as answer:
+    def spy(execute: Any, table: str) -> Iterator[bool]:
+        with real(execute, table) as answer:
             set_aside.append(answer)
             yield answer
 
-    monkeypatch.setattr(direct_copy, "_foreign_keys_checked_once", spy)
+    monkeypatch.setattr(direct_copy, "foreign_keys_set_aside", spy)
     path = write_file(tmp_path / "weekly.csv", STRAIGHT_CASES["plain"][0])
     with database_cache.copy(HEAD, tmp_path / "keys.db") as url:
         engine = make_engine(url)

@@ -23,14 +23,13 @@ copying are: a sample of the first block's keys already stored (a re-import) dec
 at once, and when every stored week starts on the file's weekday (a few index probes)
 the series check after the COPY is not needed. Into an empty table the foreign keys
 are set aside for the COPY and added back after it, one join instead of a lookup per
-row (``_foreign_keys_checked_once``).
+row (``bulk_move.foreign_keys_set_aside``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from itertools import chain
 from typing import Any, Generic, TypeVar
 
@@ -40,6 +39,7 @@ from backend.app.database.arrow import BulkConnection, arrow_transaction
 from backend.app.ingest import columns
 from backend.app.ingest.formats import Layout
 from backend.app.ingest.reader import CsvFile
+from backend.app.maintenance.bulk_move import foreign_keys_set_aside
 from backend.app.maintenance.definitions import (
     Weekday,
     other_weekday_series_sql,
@@ -53,7 +53,6 @@ SAMPLE = "ffdb_copy_sample"
 # measured no faster and held 50 MB more (two blocks are alive: this one and the next).
 BLOCK_BYTES = 2 << 20
 KEY_SAMPLE = 256  # keys of the first block asked for before copying
-LOCK_WAIT_MS = 2000  # for the lock that setting the foreign keys aside needs
 PAIR_BLOCKS = 32  # blocks' distinct pairs gathered before they are merged
 PAIR_SEPARATOR = "\x1f"  # plain ids hold no control character: it cannot occur in one
 
@@ -134,7 +133,7 @@ def copy_plain_history(
             weekday = history.weekday
             mixed = _stored_weeks_on_other_days(connection, weekday)
             reader = pa.RecordBatchReader.from_batches(schema, chain([first], blocks))
-            with _foreign_keys_checked_once(connection):
+            with foreign_keys_set_aside(connection.execute, "historical_sales"):
                 connection.ingest("historical_sales", reader)
             if mixed and _other_weekdays(connection, pairs, weekday):
                 raise _Declined
@@ -149,45 +148,6 @@ def copy_plain_history(
     finally:
         blocks.close()
     return copied
-
-
-@contextmanager
-def _foreign_keys_checked_once(connection: BulkConnection) -> Iterator[bool]:
-    """Into an empty ``historical_sales``, its foreign keys are dropped for the COPY and
-    added back from their stored definitions right after it, in the same transaction:
-    the server then checks every row against its parents in one join, instead of one
-    lookup per row, which is nearly half of a COPY's time (1,000,000 rows, psql: 19 s
-    with the keys, 10.5 s without them and adding them back). pg_restore loads the same
-    way. A missing parent fails the ADD, and the transaction rolls back as the COPY's own
-    check would have made it; the catalogue ends as it began.
-
-    Dropping a key locks ``historical_sales`` (ACCESS EXCLUSIVE) and its parents against
-    writes until the commit: taken only for an empty table, and only if granted within
-    ``LOCK_WAIT_MS``; otherwise the COPY checks row by row as before. Yields whether the
-    keys were set aside."""
-    (empty,) = connection.execute("SELECT NOT EXISTS (SELECT 1 FROM historical_sales)")
-    keys = connection.execute(
-        "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
-        "WHERE conrelid = 'historical_sales'::regclass AND contype = 'f' ORDER BY conname"
-    )
-    if not empty[0] or not keys:
-        yield False
-        return
-    connection.execute("SAVEPOINT ffdb_foreign_keys")
-    connection.execute(f"SET LOCAL lock_timeout = {LOCK_WAIT_MS}")
-    try:
-        for name, _definition in keys:
-            connection.execute(f'ALTER TABLE historical_sales DROP CONSTRAINT "{name}"')
-    except Exception:
-        # Not granted in time (a reader holds the table) or not allowed: keep them.
-        connection.execute("ROLLBACK TO SAVEPOINT ffdb_foreign_keys")
-        yield False
-        return
-    connection.execute("SET LOCAL lock_timeout = DEFAULT")
-    yield True
-    for name, definition in keys:
-        # Both from the server's own catalogue, not from input.
-        connection.execute(f'ALTER TABLE historical_sales ADD CONSTRAINT "{name}" {definition}')
 
 
 class _ReadAhead(Generic[_T]):

@@ -312,6 +312,7 @@ def upsert(
 
     def plain_insert() -> int:
         with (
+            _foreign_keys_set_aside_for(connection, move.table, staged),
             _insert_guards_set_aside(connection, move.table, staging, parents_found, parent_values),
             _indexes_rebuilt(connection, move.table, staged),
             _checks_proven(connection, move.table, checked),
@@ -411,6 +412,69 @@ def _insert_guards_set_aside(
         if name.startswith(GUARD_PREFIX) and name.endswith("_insert")
     ]
     with _recreated_after(connection, "TRIGGER", guards):
+        yield
+
+
+# A statement's rows: how ``foreign_keys_set_aside`` runs SQL on either kind of connection.
+Execute = Callable[[str], Sequence[tuple[Any, ...]]]
+LOCK_WAIT_MS = 2000  # for the lock that setting foreign keys aside needs
+
+
+@contextmanager
+def foreign_keys_set_aside(execute: Execute, table: str) -> Iterator[bool]:
+    """PostgreSQL: into an empty ``table``, its foreign keys are dropped for the block's
+    bulk insert and added back from their stored definitions right after it, in the same
+    transaction: the server then checks every row against its parents in one join,
+    instead of one lookup per row, nearly half of a large load's time (1,000,000 history
+    rows by psql: 19 s with the keys, 10.5 s without them and adding them back).
+    pg_restore loads the same way. A missing parent fails the ADD, and the transaction
+    rolls back as the insert's own check would have made it; the catalogue ends as it
+    began.
+
+    Dropping a key locks ``table`` (ACCESS EXCLUSIVE) and its parents against writes
+    until the commit: done only for an empty table, and only if granted within
+    ``LOCK_WAIT_MS`` (a reader holding the table keeps the per-row checks). Yields
+    whether the keys were set aside. ``execute`` runs one statement and returns its rows.
+    """
+    (empty,) = execute(f"SELECT NOT EXISTS (SELECT 1 FROM {table})")  # noqa: S608
+    keys = execute(
+        "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "  # noqa: S608
+        f"WHERE conrelid = '{table}'::regclass AND contype = 'f' ORDER BY conname"
+    )
+    if not empty[0] or not keys:
+        yield False
+        return
+    execute("SAVEPOINT ffdb_foreign_keys")
+    execute(f"SET LOCAL lock_timeout = {LOCK_WAIT_MS}")
+    try:
+        for name, _definition in keys:
+            execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
+    except Exception:
+        # Not granted in time, or not allowed: the keys stay (the rollback to the
+        # savepoint also undoes the lock timeout).
+        execute("ROLLBACK TO SAVEPOINT ffdb_foreign_keys")
+        yield False
+        return
+    execute("SET LOCAL lock_timeout = DEFAULT")
+    yield True
+    for name, definition in keys:
+        # Both from the server's own catalogue, not from input.
+        execute(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
+
+
+@contextmanager
+def _foreign_keys_set_aside_for(connection: Connection, table: str, staged: int) -> Iterator[None]:
+    """``foreign_keys_set_aside`` around a large insert on PostgreSQL (from
+    ``REBUILD_MIN_ROWS`` staged rows: a small write keeps the table open to readers)."""
+    if connection.dialect.name != "postgresql" or staged < REBUILD_MIN_ROWS:
+        yield
+        return
+
+    def execute(sql: str) -> Sequence[tuple[Any, ...]]:
+        result = connection.exec_driver_sql(sql)
+        return [tuple(row) for row in result] if result.returns_rows else []
+
+    with foreign_keys_set_aside(execute, table):
         yield
 
 

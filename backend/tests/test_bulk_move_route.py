@@ -33,6 +33,7 @@ from backend.app.maintenance import bulk_move
 from backend.app.models.keys import KEY_EDGE_WHITESPACE, key_problem, key_rule_holds
 from backend.tests.support.databases import HEAD, DatabaseCache
 from backend.tests.support.exports import write_file
+from backend.tests.support.foreign_keys import history_foreign_keys, table_held, watch_set_aside
 from backend.tests.support.samples import import_parents
 from backend.tests.support.snapshot import snapshot
 
@@ -331,12 +332,6 @@ def test_a_dry_run_by_the_bulk_route_counts_and_leaves_the_database_as_it_was(
     assert counts[0] == counts[1] == (len(content.splitlines()) - 1, 0)
 
 
-_FOREIGN_KEYS = (
-    "SELECT conname, pg_get_constraintdef(oid), convalidated FROM pg_constraint "
-    "WHERE conrelid = 'historical_sales'::regclass AND contype = 'f' ORDER BY conname"
-)
-
-
 @pytest.mark.parametrize("backend_name", [pytest.param("postgresql", marks=pytest.mark.postgresql)])
 @pytest.mark.parametrize("reader", [False, True], ids=["alone", "beside a reader"])
 def test_a_large_move_into_an_empty_postgresql_table_sets_its_foreign_keys_aside(
@@ -345,35 +340,17 @@ def test_a_large_move_into_an_empty_postgresql_table_sets_its_foreign_keys_aside
     """The staged route's insert (here: a quoted field sends the file there) sets the
     keys aside as the COPY straight in does, and they come back as they were; a reader
     holding the table keeps them in place, the rows then checked one by one."""
-    import contextlib
-    from collections.abc import Iterator
-
     monkeypatch.setattr(bulk_move, "REBUILD_MIN_ROWS", 1)
-    monkeypatch.setattr(bulk_move, "LOCK_WAIT_MS", 200)
-    set_aside: list[bool] = []
-    real = bulk_move.foreign_keys_set_aside
-
-    @contextlib.contextmanager
-    def spy(execute: Any, table: str) -> Iterator[bool]:
-        with real(execute, table) as answer:
-            set_aside.append(answer)
-            yield answer
-
-    monkeypatch.setattr(bulk_move, "foreign_keys_set_aside", spy)
+    set_aside = watch_set_aside(monkeypatch, bulk_move)
     path = write_file(tmp_path / "quoted.csv", _history(range(2)).replace(",S000,", ',"S000",'))
     with database_cache.copy(HEAD, tmp_path / "keys.db") as url:
         engine = make_engine(url)
         try:
             _parents(engine)
-            with engine.connect() as connection:
-                before = connection.execute(text(_FOREIGN_KEYS)).all()
-            with contextlib.ExitStack() as stack:
-                if reader:
-                    held = stack.enter_context(engine.connect())
-                    held.execute(text("SELECT count(*) FROM historical_sales"))  # holds it
+            before = history_foreign_keys(engine)
+            with table_held(engine, reader):
                 inserted = import_historical_sales(engine, path).inserted
-            with engine.connect() as connection:
-                after = connection.execute(text(_FOREIGN_KEYS)).all()
+            after = history_foreign_keys(engine)
         finally:
             engine.dispose()
     assert inserted == 2 * STORES * CATEGORIES

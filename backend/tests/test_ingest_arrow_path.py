@@ -26,6 +26,7 @@ from backend.app.ingest.problems import ImportRejected
 from backend.app.maintenance.definitions import actual_sales_id
 from backend.tests.support.databases import HEAD, DatabaseCache
 from backend.tests.support.exports import write_file
+from backend.tests.support.foreign_keys import history_foreign_keys, table_held, watch_set_aside
 from backend.tests.support.samples import import_parents
 
 WEEKLY = "week_start_date,store_id,category_id,units_sold\n"
@@ -326,26 +327,6 @@ def test_postgresql_copies_a_plain_file_straight_into_the_table_or_leaves_it_unc
         assert count == []  # refused by the staged route too, nothing written
 
 
-_FOREIGN_KEYS = (
-    "SELECT conname, pg_get_constraintdef(oid), convalidated FROM pg_constraint "
-    "WHERE conrelid = 'historical_sales'::regclass AND contype = 'f' ORDER BY conname"
-)
-
-
-def _copied_straight(monkeypatch: pytest.MonkeyPatch) -> list[int | None]:
-    from backend.app.ingest import historical_sales
-
-    returned: list[int | None] = []
-    real = historical_sales.copy_plain_history
-
-    def spy(*args: Any, **kwargs: Any) -> int | None:
-        returned.append(real(*args, **kwargs))
-        return returned[-1]
-
-    monkeypatch.setattr(historical_sales, "copy_plain_history", spy)
-    return returned
-
-
 @pytest.mark.parametrize("backend_name", [pytest.param("postgresql", marks=pytest.mark.postgresql)])
 @pytest.mark.parametrize("reader", [False, True], ids=["alone", "beside a reader"])
 def test_postgresql_copy_into_an_empty_table_ends_with_its_foreign_keys_as_they_were(
@@ -357,41 +338,32 @@ def test_postgresql_copy_into_an_empty_table_ends_with_its_foreign_keys_as_they_
     """The keys set aside for the COPY come back from their own definitions, validated
     (the catalogue is the head schema's again); a reader holding the table keeps them in
     place (the lock is not granted in time) and the rows are checked one by one."""
-    from backend.app.ingest import direct_copy
-    from backend.app.maintenance import bulk_move
+    from backend.app.ingest import direct_copy, historical_sales
     from backend.app.maintenance.head_schema import matches_head
 
-    monkeypatch.setattr(bulk_move, "LOCK_WAIT_MS", 200)
-    returned = _copied_straight(monkeypatch)
-    set_aside: list[bool] = []
-    real = direct_copy.foreign_keys_set_aside
-
-    @contextlib.contextmanager
-    def spy(execute: Any, table: str) -> Iterator[bool]:
-        with real(execute, table) as answer:
-            set_aside.append(answer)
-            yield answer
-
-    monkeypatch.setattr(direct_copy, "foreign_keys_set_aside", spy)
+    set_aside = watch_set_aside(monkeypatch, direct_copy)
+    copied: list[int | None] = []
+    real = historical_sales.copy_plain_history
+    monkeypatch.setattr(
+        historical_sales,
+        "copy_plain_history",
+        lambda *args, **kwargs: copied.append(real(*args, **kwargs)) or copied[-1],
+    )
     path = write_file(tmp_path / "weekly.csv", STRAIGHT_CASES["plain"][0])
     with database_cache.copy(HEAD, tmp_path / "keys.db") as url:
         engine = make_engine(url)
         try:
             _parents(engine)
-            with engine.connect() as connection:
-                before = connection.execute(text(_FOREIGN_KEYS)).all()
-            with contextlib.ExitStack() as stack:
-                if reader:
-                    held = stack.enter_context(engine.connect())
-                    held.execute(text("SELECT count(*) FROM historical_sales"))  # holds it
+            before = history_foreign_keys(engine)
+            with table_held(engine, reader):
                 import_historical_sales(engine, path)
+            after = history_foreign_keys(engine)
             with engine.connect() as connection:
-                after = connection.execute(text(_FOREIGN_KEYS)).all()
                 assert matches_head(connection)
             assert len(_stored(engine)["historical_sales"]) == 2
         finally:
             engine.dispose()
-    assert returned == [2]
+    assert copied == [2]
     assert set_aside == [not reader]
     assert after == before and len(before) == 2 and all(row[2] for row in after)
 

@@ -17,6 +17,7 @@ and the share of the 2.5x budget (baseline / 2.5) it takes. It is evidence of ho
 of that budget any importer has left for starting, reading and checking the file, not a
 ratio with a target.
 
+SQLite cases run three times, interleaved, and report medians (``FFDB_BENCH_SQLITE_REPEATS``).
 Sizes: 1,000,000 rows and 10,000,000 for memory (``BENCH_QUICK=1``: 100,000 and
 1,000,000), or ``FFDB_BENCH_ROWS`` / ``FFDB_BENCH_MEMORY_ROWS``. A baseline whose tool
 (``sqlite3``, ``psql``) or server is missing is skipped with a message.
@@ -44,6 +45,7 @@ from support import (
     copy_sqlite,
     history_file,
     load,
+    median_of,
     postgres_admin_url,
     ratio_line,
     run,
@@ -57,6 +59,8 @@ from backend.app.ingest.transaction import IMPORT_CACHE_KIB
 from backend.app.maintenance.definitions import actual_sales_id
 
 SQLITE_TARGET, POSTGRES_TARGET, MEMORY_LIMIT_MB = 2.5, 1.0, 200
+# SQLite runs per case, medians reported (one run each in quick mode).
+SQLITE_REPEATS = size(3, 1, "FFDB_BENCH_SQLITE_REPEATS")
 MISSED: list[str] = []  # the measurements that missed their target: the exit status
 
 
@@ -112,26 +116,36 @@ def bench_sqlite(work: Path, rows: int, files: dict[str, Path]) -> None:
             if filled:
                 start = copy_sqlite(template, work / f"filled-{kind}.db")
                 load_other_rows(kind, f"sqlite:///{start}", work, rows)
-            baseline_db = copy_sqlite(start, work / "baseline.db")
-            ours_db = copy_sqlite(start, work / "ours.db")
             script = "\n".join(
                 [STAGE[kind], ".mode csv", f".import --skip 1 {path} stage", MOVE[kind]]
             )
-            # Each timed run starts with no dirty pages of the copies made just before: the
-            # kernel would write them back during whichever run commits first.
-            os.sync()
-            baseline = run(["sqlite3", str(baseline_db)], input=script.encode())
-            os.sync()
-            ours = run(ffdb_import(kind, path, f"sqlite:///{ours_db}"))
             table = "historical_sales" if kind == "historical-sales" else "actual_sales"
-            assert count(f"sqlite:///{baseline_db}", table) == count(f"sqlite:///{ours_db}", table)
+            baselines, ours_runs, floors = [], [], []
+            for _ in range(SQLITE_REPEATS):  # interleaved: the machine's drift hits both
+                baseline_db = copy_sqlite(start, work / "baseline.db")
+                ours_db = copy_sqlite(start, work / "ours.db")
+                # Each timed run starts with no dirty pages of the copies made just before:
+                # the kernel would write them back during whichever run commits first.
+                os.sync()
+                baselines.append(run(["sqlite3", str(baseline_db)], input=script.encode()))
+                os.sync()
+                ours_runs.append(run(ffdb_import(kind, path, f"sqlite:///{ours_db}")))
+                assert count(f"sqlite:///{baseline_db}", table) == count(
+                    f"sqlite:///{ours_db}", table
+                )
+                if kind == "actuals":
+                    floor_db = copy_sqlite(start, work / "floor.db")
+                    os.sync()
+                    floors.append(actuals_floor(floor_db, path))
+            baseline, ours = median_of(baselines), median_of(ours_runs)
             where = f"into a table holding {rows:,} other rows" if filled else "into an empty table"
             name = f"SQLite {kind} {where} (vs sqlite3 .import + INSERT...SELECT)"
             report(ratio_line(name, ours, baseline, SQLITE_TARGET, rows))
+            if SQLITE_REPEATS > 1:
+                each = ", ".join(f"{b / o:.2f}x" for b, o in zip(baselines, ours_runs, strict=True))
+                print(f"  medians of {SQLITE_REPEATS} interleaved runs; each run: {each}")
             if kind == "actuals":
-                floor_db = copy_sqlite(start, work / "floor.db")
-                os.sync()
-                floor = actuals_floor(floor_db, path)
+                floor = median_of(floors)
                 budget = baseline / SQLITE_TARGET
                 print(
                     f"  floor: SQLite's own INSERT of these rows, presorted, no per-row checks, "

@@ -188,11 +188,11 @@ class BulkConnection:
 
 
 @contextmanager
-def _bulk_connection(url: str | URL) -> Iterator[BulkConnection]:
-    uri = driver_uri(url)
+def _low_level_connection(uri: str, *, sqlite: bool) -> Iterator[BulkConnection]:
+    """A ``BulkConnection`` to the driver URI ``uri``, closed afterwards."""
     import adbc_driver_manager as adbc
 
-    if is_sqlite(url):
+    if sqlite:
         import adbc_driver_sqlite as driver
     else:
         import adbc_driver_postgresql as driver  # type: ignore[no-redef]
@@ -200,15 +200,21 @@ def _bulk_connection(url: str | URL) -> Iterator[BulkConnection]:
     try:
         connection = adbc.AdbcConnection(database)
         try:
-            bulk = BulkConnection(connection)
-            if is_sqlite(url):
-                for setting in _SQLITE_SETTINGS:
-                    bulk.execute(setting)
-            yield bulk
+            yield BulkConnection(connection)
         finally:
             connection.close()
     finally:
         database.close()
+
+
+@contextmanager
+def _bulk_connection(url: str | URL) -> Iterator[BulkConnection]:
+    """A ``BulkConnection`` to the project's database, with the engine's SQLite settings."""
+    with _low_level_connection(driver_uri(url), sqlite=is_sqlite(url)) as bulk:
+        if is_sqlite(url):
+            for setting in _SQLITE_SETTINGS:
+                bulk.execute(setting)
+        yield bulk
 
 
 @contextmanager
@@ -326,43 +332,11 @@ def write_sqlite_file(path: Path, table: str, batches: Any, schema: Sequence[str
 
     Not the project's database: a scratch file nobody else opens, so the caution above
     does not apply, and it needs neither a journal nor fsync (a crash loses only it).
-    The low-level driver API is used on purpose: the DB-API module imports
-    ``pyarrow.dataset`` and with it pandas (~50 MB resident), which a bounded-memory
-    import cannot afford.
+    Through ``BulkConnection``, the driver's low-level API, as the imports' transactions.
     """
-    import adbc_driver_manager
-    import adbc_driver_sqlite
-
     if path.exists():
         raise FileExistsError(path)
-    database = adbc_driver_sqlite.connect(str(path))
-    try:
-        connection = adbc_driver_manager.AdbcConnection(database)
-        try:
-            for pragma in ("PRAGMA journal_mode=OFF", "PRAGMA synchronous=OFF", *schema):
-                statement = adbc_driver_manager.AdbcStatement(connection)
-                try:
-                    statement.set_sql_query(pragma)
-                    statement.execute_update()
-                finally:
-                    statement.close()
-            statement = adbc_driver_manager.AdbcStatement(connection)
-            try:
-                statement.set_options(
-                    **{
-                        adbc_driver_manager.INGEST_OPTION_TARGET_TABLE: table,
-                        adbc_driver_manager.INGEST_OPTION_MODE: (
-                            adbc_driver_manager.INGEST_OPTION_MODE_APPEND
-                            if schema
-                            else adbc_driver_manager.INGEST_OPTION_MODE_CREATE
-                        ),
-                    }
-                )
-                statement.bind_stream(batches)
-                statement.execute_update()
-            finally:
-                statement.close()
-        finally:
-            connection.close()
-    finally:
-        database.close()
+    with _low_level_connection(str(path), sqlite=True) as connection:
+        for statement in ("PRAGMA journal_mode=OFF", "PRAGMA synchronous=OFF", *schema):
+            connection.execute(statement)
+        connection.ingest(table, batches, mode="append" if schema else "create")

@@ -195,11 +195,20 @@ def detach_staging_files(connection: Connection) -> None:
     if connection.dialect.name != "sqlite":
         return
     driver: Any = connection.connection.driver_connection
-    for _seq, name, file in driver.execute("PRAGMA database_list").fetchall():
-        directory = Path(file).parent
-        if str(name).endswith(STAGED_FILE_SUFFIX) and directory.name.startswith(_SCRATCH_PREFIX):
-            driver.execute(f'DETACH DATABASE "{name}"')
-            shutil.rmtree(directory, ignore_errors=True)
+    for name, directory in _attached_staging(driver):
+        driver.execute(f'DETACH DATABASE "{name}"')
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def _attached_staging(driver: Any) -> list[tuple[str, str]]:
+    """(schema name, scratch directory) of each staging file attached to the SQLite
+    driver connection ``driver``."""
+    return [
+        (str(name), str(Path(file).parent))
+        for _seq, name, file in driver.execute("PRAGMA database_list").fetchall()
+        if str(name).endswith(STAGED_FILE_SUFFIX)
+        and Path(file).parent.name.startswith(_SCRATCH_PREFIX)
+    ]
 
 
 def staging_schema(connection: Connection, table: str) -> str:
@@ -653,12 +662,7 @@ def detach_staging_files_when_returned(connection: Connection) -> None:
     if connection.dialect.name != "sqlite":
         return
     driver: Any = connection.connection.driver_connection
-    directories = {
-        str(Path(file).parent)
-        for _seq, name, file in driver.execute("PRAGMA database_list").fetchall()
-        if str(name).endswith(STAGED_FILE_SUFFIX)
-        and Path(file).parent.name.startswith(_SCRATCH_PREFIX)
-    }
+    directories = {directory for _name, directory in _attached_staging(driver)}
     # The record's own note, kept when the pool invalidates the DBAPI connection (``info``
     # is cleared then), so the files are deleted whatever happens to it.
     noted = connection.connection.record_info
@@ -678,8 +682,8 @@ def _detach_at_checkin(driver: Any, record: Any) -> None:
     if driver is not None:
         if driver.in_transaction:  # not reset on return: SQLite cannot detach yet
             return
-        for _seq, name, file in driver.execute("PRAGMA database_list").fetchall():
-            if str(Path(file).parent) in directories:
+        for name, directory in _attached_staging(driver):
+            if directory in directories:
                 driver.execute(f'DETACH DATABASE "{name}"')
     for directory in directories:
         shutil.rmtree(directory, ignore_errors=True)

@@ -8,12 +8,11 @@ Python lookups. Table and column names are our own constants (``# noqa: S608``).
 from __future__ import annotations
 
 from collections.abc import Collection
-from contextlib import nullcontext
 
 from sqlalchemy import Connection, text
 
 from backend.app.ingest.problems import Problem, ProblemLog
-from backend.app.maintenance.bulk_move import values_table
+from backend.app.maintenance.bulk_move import any_orphan
 
 
 def _collect(connection: Connection, log: ProblemLog, sql: str, column: str, message: str) -> None:
@@ -38,20 +37,8 @@ def unknown_references(
 ) -> None:
     """Lines whose ``column`` names no ``parent`` row. ``values``: the column's distinct
     staged values, if the caller gathered them while staging (no scan of the rows then)."""
-    # A file names few distinct parents: asking about those first is one lookup each,
-    # instead of one per row, and nearly every file then needs nothing more.
-    with (
-        nullcontext(f"(SELECT DISTINCT {column} AS v FROM {staging})")  # noqa: S608
-        if values is None
-        else values_table(connection, values)
-    ) as distinct:
-        unknown = (
-            f"SELECT EXISTS (SELECT 1 FROM {distinct} s "  # noqa: S608
-            f"WHERE s.v IS NOT NULL AND NOT EXISTS "
-            f"(SELECT 1 FROM {parent} p WHERE p.{parent_column} = s.v))"
-        )
-        found = connection.execute(text(unknown)).scalar()
-    if not found:
+    # Asked of the distinct values first: nearly every file then needs nothing more.
+    if not any_orphan(connection, staging, column, parent, parent_column, values):
         return
     sql = (
         f"SELECT s.line, s.{column}, COUNT(*) OVER () FROM {staging} s "  # noqa: S608

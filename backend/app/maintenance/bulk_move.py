@@ -503,20 +503,36 @@ def _parents_present(
         column, parent = foreign_key.parent.name, foreign_key.column
         if column in parents_found:
             continue
-        values = parent_values.get(column)
-        with (
-            nullcontext(f"(SELECT DISTINCT {column} AS v FROM {staging})")  # noqa: S608
-            if values is None
-            else values_table(connection, values)
-        ) as distinct:
-            orphan = connection.exec_driver_sql(
-                f"SELECT EXISTS (SELECT 1 FROM {distinct} s "  # noqa: S608
-                f"WHERE s.v IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {parent.table.name} p "
-                f"WHERE p.{parent.name} = s.v))"
-            ).scalar()
-        if orphan:
+        if any_orphan(
+            connection, staging, column, parent.table.name, parent.name, parent_values.get(column)
+        ):
             return False
     return True
+
+
+def any_orphan(
+    connection: Connection,
+    staging: str,
+    column: str,
+    parent: str,
+    parent_column: str,
+    values: Collection[str] | None = None,
+) -> bool:
+    """Whether a staged ``column`` value names no ``parent`` row. Asked of the distinct
+    values (a file names few parents: one lookup each, not one per row): ``values``, if
+    the caller gathered them while staging, else those of the staged rows."""
+    with (
+        nullcontext(f"(SELECT DISTINCT {column} AS v FROM {staging})")  # noqa: S608
+        if values is None
+        else values_table(connection, values)
+    ) as distinct:
+        return bool(
+            connection.exec_driver_sql(
+                f"SELECT EXISTS (SELECT 1 FROM {distinct} s "  # noqa: S608
+                f"WHERE s.v IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {parent} p "
+                f"WHERE p.{parent_column} = s.v))"
+            ).scalar()
+        )
 
 
 _VALUES = "ffdb_stage_values"

@@ -61,18 +61,7 @@ HISTORY_COLUMNS = (
     ("units_sold", "int"),
 )
 
-# The CHECKs each table's rows are proven here to pass (the key rule on every id, units
-# not negative, actual weeks within 1..12): the move need not evaluate them row by row.
-# A CHECK the models gain later is evaluated again until it is proven here too.
-HISTORY_CHECKED = frozenset(
-    f"ck_historical_sales_{name}"
-    for name in ("units_sold", "sale_id_length", "store_id_length", "category_id_length")
-)
-ACTUALS_CHECKED = frozenset(
-    f"ck_actual_sales_{name}"
-    for name in ("actual_id_length", "store_id_length", "forecast_id_length", "units_sold")
-)
-ACTUALS_WEEK_CHECK, ACTUALS_LAST_WEEK = "ck_actual_sales_week_number", 12
+ACTUALS_LAST_WEEK = 12  # the week CHECK's bound: proven when no week is past it
 _INTEGER_MAX = 2**31 - 1
 
 
@@ -177,7 +166,7 @@ def stage_historical_sales(
             staging,
             bulk_move.HISTORICAL_SALES_MOVE,
             len(ids),
-            checked=HISTORY_CHECKED,
+            checked=bulk_move.HISTORICAL_SALES_PROVEN,
             parents_found=("store_id", "category_id"),
         )
         bulk_move.drop_staging(connection, HISTORY_STAGE)
@@ -231,16 +220,15 @@ def stage_actual_sales(
     )
     if not (key_rule_holds(ids) and _no_repeat(ids) and _stores_exist(session, store_column)):
         return None
-    checked = ACTUALS_CHECKED | ({ACTUALS_WEEK_CHECK} if last <= ACTUALS_LAST_WEEK else set())
+    checked = bulk_move.ACTUAL_SALES_PROVEN
+    if last > ACTUALS_LAST_WEEK:  # the table's CHECK refuses these rows on the insert
+        checked = checked - {bulk_move.ACTUAL_SALES_WEEK_CHECK}
     columns = [ids, forecasts, store_column, week_column, unit_column]
     with session.begin_nested():  # a database error takes the whole call back
         session.flush()
         connection = session.connection()
         staging = _stage(connection, ACTUALS_STAGE, ACTUALS_COLUMNS, columns)
-        none_stored = not connection.execute(
-            text("SELECT EXISTS (SELECT 1 FROM actual_sales WHERE forecast_id = :f)"),
-            {"f": forecast_id},
-        ).scalar()
+        none_stored = not bulk_move.actuals_stored(connection, forecast_id)
         bulk_move.upsert(
             connection,
             staging,

@@ -47,8 +47,10 @@ from backend.app.ingest.source import (
 from backend.app.ingest.transaction import import_transaction
 from backend.app.maintenance.bulk_move import (
     ACTUAL_SALES_MOVE,
+    ACTUAL_SALES_PROVEN,
     StagedRow,
     StagingRefused,
+    actuals_stored,
     create_staging,
     delete_uncovered,
     drop_staging,
@@ -94,19 +96,6 @@ DAILY_COLUMNS = (
 # The foreign keys of actual_sales whose parents the import has found before its move.
 ACTUALS_PARENTS_FOUND = frozenset({"store_id", "forecast_id"})
 PARTIAL_HINT = "give --allow-partial to load a partial week"
-# The CHECKs of actual_sales a plain weekly file's Arrow path proves for every row (the
-# key rule on ids, weeks within the forecast's 1..12, whole numbers >= 0): the move
-# then need not evaluate them row by row (``bulk_move.upsert``).
-PLAIN_WEEKLY_CHECKED = frozenset(
-    f"ck_actual_sales_{name}"
-    for name in (
-        "actual_id_length",
-        "store_id_length",
-        "forecast_id_length",
-        "week_number",
-        "units_sold",
-    )
-)
 
 
 class UnknownForecast(LookupError):
@@ -156,7 +145,7 @@ def import_actuals(
         result = ImportResult(source.name, layout.kind, "actual_sales", dry_run=options.dry_run)
         checked: frozenset[str] = frozenset()  # the CHECKs the staged rows are proven to pass
         # A forecast's first actuals meet no stored key (its id is part of the key).
-        first_actuals = not _has_actuals(connection, forecast_id)
+        first_actuals = not actuals_stored(connection, forecast_id)
         # On SQLite's bulk route a file's repeated keys are refused by the staging file's
         # own unique key or, for a forecast's first actuals, left to actual_sales' unique
         # index on the plain insert (``_refuse_repeated_keys`` then names the lines).
@@ -166,7 +155,7 @@ def import_actuals(
                 connection, csv_file, layout, season, week, unique=not first_actuals
             )
             if stores is not None:
-                checked = PLAIN_WEEKLY_CHECKED
+                checked = ACTUAL_SALES_PROVEN  # weeks within the forecast's, at most 12
             else:
                 create_staging(connection, WEEKLY_STAGE, WEEKLY_COLUMNS)
                 rows = _weekly_rows(csv_file, layout, log, season, week)
@@ -521,7 +510,7 @@ def _check_stores(connection: Connection, log: ProblemLog, season: _Season) -> N
 def _check_changes(connection: Connection, log: ProblemLog, forecast_id: str) -> None:
     """Rows already loaded with another value: changing them needs ``--replace``."""
     # A forecast's first actuals: nothing loaded to compare (saves a lookup per row).
-    if not _has_actuals(connection, forecast_id):
+    if not actuals_stored(connection, forecast_id):
         return
     rows = connection.execute(
         text(
@@ -545,15 +534,6 @@ def _check_changes(connection: Connection, log: ProblemLog, forecast_id: str) ->
         for line, store, week, stored, units, _total in rows
     ]
     log.add_counted(found, int(rows[0][5]))
-
-
-def _has_actuals(connection: Connection, forecast_id: str) -> bool:
-    return bool(
-        connection.execute(
-            text("SELECT EXISTS (SELECT 1 FROM actual_sales WHERE forecast_id = :forecast_id)"),
-            {"forecast_id": forecast_id},
-        ).scalar()
-    )
 
 
 def _sum_days(connection: Connection, forecast_id: str) -> int:

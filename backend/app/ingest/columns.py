@@ -237,12 +237,6 @@ def iso_days(column: Any) -> dict[str, date]:
 
 
 HISTORY_COLUMNS = ("week_start_date", "store_id", "category_id", "units_sold")
-# The CHECK constraints of historical_sales its blocks are proven to pass (the key rule
-# on the ids, whole numbers >= 0): the move then need not evaluate them row by row.
-HISTORY_CHECKED = frozenset(
-    f"ck_historical_sales_{name}"
-    for name in ("units_sold", "sale_id_length", "store_id_length", "category_id_length")
-)
 
 
 @dataclass(frozen=True)
@@ -260,7 +254,7 @@ class HistoryBatch:
 
 class PlainWeeklyHistory:
     """A plain weekly history file's blocks, each checked a whole column at a time:
-    every row passes the CHECKs of ``historical_sales`` (``HISTORY_CHECKED``).
+    every row passes the CHECKs of ``historical_sales`` (``bulk_move.HISTORICAL_SALES_PROVEN``).
 
     ``weekday`` is the weekday every week starts on: the one given, else the first
     row's; a week starting on another day raises ``NotPlain`` (the row-by-row reader

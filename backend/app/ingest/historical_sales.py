@@ -62,6 +62,7 @@ from backend.app.ingest.source import (
 from backend.app.ingest.transaction import import_transaction
 from backend.app.maintenance.bulk_move import (
     HISTORICAL_SALES_MOVE,
+    HISTORICAL_SALES_PROVEN,
     StagedRow,
     as_date,
     create_staging,
@@ -149,7 +150,7 @@ def import_historical_sales(
             calendar = _FileCalendar(log, week_starts)
             gathered: dict[str, set[str]] = {}
             if _stage_plain_weekly(connection, csv_file, layout, calendar, gathered):
-                checked = columns.HISTORY_CHECKED
+                checked = HISTORICAL_SALES_PROVEN
                 parents = gathered
             else:
                 create_staging(connection, WEEKLY_STAGE, WEEKLY_COLUMNS)

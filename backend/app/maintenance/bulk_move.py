@@ -262,6 +262,31 @@ ACTUAL_SALES_MOVE = Move(
     value="units_sold",
 )
 
+# The CHECKs of each table that the column paths (a plain file's blocks, the write API's
+# large batches) prove for every row: the key rule on each id, units not negative, and
+# for actuals every week within 1..12 (``ACTUAL_SALES_WEEK_CHECK``, proven apart). The
+# move then need not evaluate them row by row (``upsert``'s ``checked``).
+HISTORICAL_SALES_PROVEN = frozenset(
+    f"ck_historical_sales_{name}"
+    for name in ("units_sold", "sale_id_length", "store_id_length", "category_id_length")
+)
+ACTUAL_SALES_WEEK_CHECK = "ck_actual_sales_week_number"
+ACTUAL_SALES_PROVEN = frozenset(
+    f"ck_actual_sales_{name}"
+    for name in ("actual_id_length", "store_id_length", "forecast_id_length", "units_sold")
+) | {ACTUAL_SALES_WEEK_CHECK}
+
+
+def actuals_stored(connection: Connection, forecast_id: str) -> bool:
+    """Whether the forecast has actual sales stored: if not, no staged key of its is
+    (the forecast is part of the key), and ``upsert(none_stored=True)`` may say so."""
+    return bool(
+        connection.execute(
+            text("SELECT EXISTS (SELECT 1 FROM actual_sales WHERE forecast_id = :forecast_id)"),
+            {"forecast_id": forecast_id},
+        ).scalar()
+    )
+
 
 @dataclass(frozen=True)
 class Moved:

@@ -200,14 +200,8 @@ class DistinctValues:
             self._waiting, self._waiting_count = [], 0
 
     def values(self) -> set[str]:
-        return set(self.array().to_pylist())
-
-    def array(self) -> Any:
-        """The distinct values as one Arrow array (no Python value made or converted)."""
-        import pyarrow as pa
-
         self._merge()
-        return self._kept[0] if self._kept else pa.nulls(0, pa.string())
+        return set(self._kept[0].to_pylist()) if self._kept else set()
 
 
 def small_whole_numbers(column: Any) -> Any:

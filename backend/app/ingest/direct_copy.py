@@ -55,6 +55,7 @@ SAMPLE = "ffdb_copy_sample"
 # measured no faster than 2 MB and held 50 MB more.
 BLOCK_BYTES = 1 << 20
 KEY_SAMPLE = 256  # keys of the first block asked for before copying
+PAIR_BLOCKS = 32  # blocks' distinct pairs gathered before they are merged
 PAIR_SEPARATOR = "\x1f"  # plain ids hold no control character: it cannot occur in one
 
 _T = TypeVar("_T")
@@ -97,9 +98,9 @@ def copy_plain_history(
         ]
     )
     history = columns.PlainWeeklyHistory(csv_file, layout, week_starts, BLOCK_BYTES)
-    # The file's distinct (store, category) pairs, kept as Arrow data: sent to the server
-    # only if the stored weeks leave the series check to be made.
-    pairs = columns.DistinctValues()
+    # Each block's distinct (store, category) pairs, kept as Arrow arrays: sent to the
+    # server only if the stored weeks leave the series check to be made.
+    pairs: list[Any] = []
     copied = 0
 
     def checked() -> Iterator[Any]:
@@ -107,7 +108,9 @@ def copy_plain_history(
         for block in history:
             stores, categories = block.stores, block.categories
             separator = text_column(PAIR_SEPARATOR, stores)  # an Arrow value, not Python's
-            pairs.add(pc.unique(pc.binary_join_element_wise(stores, categories, separator)))
+            pairs.append(pc.unique(pc.binary_join_element_wise(stores, categories, separator)))
+            if len(pairs) >= PAIR_BLOCKS:  # kept small: a long file repeats its series
+                pairs[:] = [_distinct_pairs(pairs)]
             copied += block.batch.rows
             batch = pa.RecordBatch.from_arrays(
                 [
@@ -217,19 +220,24 @@ def _stored_weeks_on_other_days(connection: BulkConnection, weekday: Weekday | N
     return bool(other[0])
 
 
-def _other_weekdays(
-    connection: BulkConnection, pairs: columns.DistinctValues, weekday: Weekday | None
-) -> bool:
+def _distinct_pairs(arrays: list[Any]) -> Any:
+    """The distinct joined (store, category) pairs of ``arrays``, as one Arrow array."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    return pc.unique(pa.concat_arrays(arrays))
+
+
+def _other_weekdays(connection: BulkConnection, pairs: list[Any], weekday: Weekday | None) -> bool:
     """Whether a (store, category) series of the file (``pairs``: joined by \\x1f) also
     holds weeks starting on another weekday: stored before, since every row the file
     added starts on ``weekday``."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    joined = pairs.array()
-    if weekday is None or not len(joined):
+    if weekday is None or not pairs:
         return False
-    parts = pc.split_pattern(joined, PAIR_SEPARATOR, max_splits=1)
+    parts = pc.split_pattern(_distinct_pairs(pairs), PAIR_SEPARATOR, max_splits=1)
     # Slices by options, not by index values (see BulkConnection.execute).
     stores, categories = (pc.list_flatten(pc.list_slice(parts, i, i + 1)) for i in (0, 1))
     table = pa.RecordBatch.from_arrays([stores, categories], names=["store_id", "category_id"])
